@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what the test suite runs against, from Debian's archive only:
+#   - openssh-server and openssh-client (OpenSSH 9.2, bookworm), started by the tests;
+#   - OpenSSH 10.0 from bookworm-backports, unpacked with dpkg -x into
+#     .tools/openssh-10.0 (never installed over the system one);
+#   - prometheus (promtool and the server).
+# Needs root (apt-get). Safe to run again: does nothing that is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+need=()
+for cmd in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/promtool:prometheus \
+  /usr/bin/prometheus:prometheus /usr/bin/unshare:util-linux /usr/bin/openssl:openssl; do
+  [ -x "${cmd%%:*}" ] || need+=("${cmd##*:}")
+done
+
+suites=/etc/apt/sources.list.d/sshd-exporter-backports.sources
+updated=
+if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  # Same archive and key as the machine's own bookworm entry.
+  uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
+    sed -nE 's#^(URIs:|deb)[[:space:]]+(\[[^]]*\][[:space:]]+)?(https?://[^[:space:]]+/debian)/?([[:space:]].*)?$#\3#p' | head -n1 || true)
+  cat >"$suites" <<SRC
+Types: deb
+URIs: ${uri:-http://deb.debian.org/debian}
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+if [ ${#need[@]} -gt 0 ] || [ ! -x .tools/openssh-10.0/usr/sbin/sshd ]; then
+  apt-get update -qq
+  updated=1
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  # policy-rc.d keeps the packages' services from starting on this machine.
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+fi
+if [ ! -x .tools/openssh-10.0/usr/sbin/sshd ]; then
+  [ -n "$updated" ] || apt-get update -qq
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"
+  (cd "$tmp" && apt-get download -qq openssh-server/bookworm-backports 2>/dev/null)
+  rm -rf .tools/openssh-10.0
+  mkdir -p .tools/openssh-10.0
+  dpkg -x "$tmp"/openssh-server_*.deb .tools/openssh-10.0
+  rm -rf "$tmp"
+fi
+echo "sshd 9.2: $(/usr/sbin/sshd -V 2>&1 | head -n1)"
+echo "sshd 10:  $(.tools/openssh-10.0/usr/sbin/sshd -V 2>&1 | head -n1)"
+echo "promtool: $(promtool --version 2>&1 | head -n1)"
