@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+/**
+ * sshd-exporter's command line: flags -> Config, start, graceful shutdown.
+ * Exit codes: 0 after a clean shutdown or --help/--version, 1 when the server
+ * cannot start (the address is taken), 2 for a bad flag.
+ */
+import { COLLECTORS } from './collectors/index.ts'
+import { isExporterError } from './errors.ts'
+import { createExporter } from './exporter.ts'
+import { type Config, type ListenAddress, parseFlags } from './flags.ts'
+import { createLogger, type Logger } from './logger.ts'
+import type { App } from './server/app.ts'
+import { VERSION } from './version.ts'
+
+function formatAddress(a: ListenAddress): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`
+}
+
+async function listen(app: App, address: ListenAddress): Promise<string> {
+  if (address.host !== '') return app.listen({ host: address.host, port: address.port })
+  try {
+    // Every address, IPv6 and IPv4, as Go's ":port" does.
+    return await app.listen({ host: '::', port: address.port })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw err
+    return app.listen({ host: '0.0.0.0', port: address.port })
+  }
+}
+
+async function run(config: Config, logger: Logger): Promise<void> {
+  const exporter = await createExporter(config, logger)
+  const enabled = exporter.collectors.filter((c) => c.state === 'enabled').map((c) => c.name)
+
+  let closing = false
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) {
+      logger.warn({ signal }, 'second signal, exiting now')
+      process.exit(1)
+    }
+    closing = true
+    logger.info({ signal }, 'shutting down')
+    exporter.app.close().then(
+      () => {
+        logger.info('shut down')
+        process.exit(0)
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'error while shutting down')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
+
+  try {
+    await listen(exporter.app, config.web.listenAddress)
+  } catch (err) {
+    logger.error(
+      { err, address: formatAddress(config.web.listenAddress) },
+      'cannot listen: is another process using the address? Set --web.listen-address',
+    )
+    process.exit(1)
+  }
+  const bound = exporter.app.server.address()
+  logger.info(
+    {
+      version: VERSION,
+      nodejs: process.versions.node,
+      address:
+        bound !== null && typeof bound === 'object'
+          ? formatAddress({ host: bound.address, port: bound.port })
+          : formatAddress(config.web.listenAddress),
+      telemetry_path: config.web.telemetryPath,
+      collectors: enabled,
+      procfs: config.path.procfs,
+      rootfs: config.path.rootfs,
+    },
+    'sshd_exporter listening',
+  )
+}
+
+function main(): void {
+  let parsed: ReturnType<typeof parseFlags>
+  try {
+    parsed = parseFlags(process.argv.slice(2), process.env, COLLECTORS)
+  } catch (err) {
+    if (!isExporterError(err)) throw err
+    process.stderr.write(`sshd-exporter: error: ${err.message}\n`)
+    process.exit(2)
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(parsed.text)
+    return
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`sshd_exporter, version ${VERSION} (nodejs: ${process.versions.node})\n`)
+    return
+  }
+  const { config } = parsed
+  const logger = createLogger(config.log)
+  run(config, logger).catch((err: unknown) => {
+    logger.fatal({ err }, 'start-up failed')
+    process.exit(1)
+  })
+}
+
+main()

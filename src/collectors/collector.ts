@@ -1,0 +1,58 @@
+/**
+ * The collector contract. A collector is defined once (name, default state,
+ * help), which also defines its `--collector.<name>` flag; it is created once
+ * at start-up, with its metrics registered in a registry of its own; each
+ * scrape calls collect(), which reads what it needs and returns a commit that
+ * sets the metrics' values.
+ *
+ * Splitting the reading from the setting makes a scrape atomic per collector:
+ * the scraper commits only collectors that finished in time, and renders only
+ * the registries of collectors that succeeded, so a failing or late collector
+ * loses its own series and nothing else, and can never write into a later
+ * scrape's output.
+ */
+import type { Registry } from 'prom-client'
+import type { Config } from '../flags.ts'
+import type { Logger } from '../logger.ts'
+import type { ScanResult } from '../model/scan.ts'
+import type { ProcFS } from '../sources/procfs.ts'
+
+/** What one scrape shares between its collectors: each source is read at most once. */
+export interface Scrape {
+  /** Aborted when the scrape's time limit for this collector has passed. */
+  readonly signal: AbortSignal
+  /** The sshd process snapshot; scanned on the first call, shared by the rest. */
+  snapshot(): Promise<ScanResult>
+}
+
+/** Sets the collector's metrics; called synchronously, only for a collect that finished in time. */
+export type Commit = () => void
+
+export interface Collector {
+  /** Registry holding this collector's metrics only. */
+  readonly registry: Registry
+  collect(scrape: Scrape): Promise<Commit>
+}
+
+export interface CollectorContext {
+  config: Config
+  procfs: ProcFS
+  /** A child logger with `collector: <name>`. */
+  logger: Logger
+}
+
+/** A collector that cannot work on this host: said once at start-up, then no series at all. */
+export interface NotApplicable {
+  notApplicable: string
+}
+
+export interface CollectorDefinition {
+  name: string
+  defaultEnabled: boolean
+  help: string
+  create(ctx: CollectorContext): Collector | NotApplicable | Promise<Collector | NotApplicable>
+}
+
+export function isNotApplicable(c: Collector | NotApplicable): c is NotApplicable {
+  return 'notApplicable' in c
+}

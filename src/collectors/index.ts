@@ -1,0 +1,5 @@
+/** Every collector the exporter knows, in the order their flags are listed. */
+import type { CollectorDefinition } from './collector.ts'
+import { processesCollector } from './processes.ts'
+
+export const COLLECTORS: readonly CollectorDefinition[] = [processesCollector]

@@ -1,0 +1,69 @@
+/**
+ * pino, writing to stderr as the Prometheus exporters do: JSON lines by
+ * default, or logfmt (`time=… level=info msg="…" key=value`) for people who
+ * read logs in a terminal or ship them to Loki with a logfmt parser.
+ */
+import { type DestinationStream, type Logger, pino } from 'pino'
+import type { LogFormat, LogLevel } from './flags.ts'
+
+export type { Logger }
+
+export interface LoggerOptions {
+  level: LogLevel
+  format: LogFormat
+  /** Where lines go; stderr when absent. Tests pass a collecting stream. */
+  destination?: DestinationStream
+}
+
+const BARE = /^[^\s"=\\]+$/
+
+function logfmtValue(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value))
+  return text !== '' && BARE.test(text) ? text : JSON.stringify(text)
+}
+
+/** One pino JSON line to one logfmt line; keys in pino's order. */
+export function jsonLineToLogfmt(line: string): string {
+  let record: Record<string, unknown>
+  try {
+    record = JSON.parse(line) as Record<string, unknown>
+  } catch {
+    return line
+  }
+  const parts: string[] = []
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'err' && value !== null && typeof value === 'object') {
+      const err = value as { message?: unknown; code?: unknown }
+      parts.push(`err=${logfmtValue(err.message)}`)
+      if (err.code !== undefined) parts.push(`err_code=${logfmtValue(err.code)}`)
+      continue
+    }
+    parts.push(`${key}=${logfmtValue(value)}`)
+  }
+  return `${parts.join(' ')}\n`
+}
+
+function logfmtStream(target: DestinationStream): DestinationStream {
+  return {
+    write(chunk: string) {
+      let start = 0
+      for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', start)) {
+        target.write(jsonLineToLogfmt(chunk.slice(start, nl)))
+        start = nl + 1
+      }
+    },
+  }
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const target = options.destination ?? pino.destination({ dest: 2, sync: true })
+  return pino(
+    {
+      level: options.level,
+      base: null,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    options.format === 'logfmt' ? logfmtStream(target) : target,
+  )
+}

@@ -1,0 +1,141 @@
+/**
+ * The sshd snapshot: listeners, connections (pre-auth or authenticated) and
+ * their sessions, built once per scrape from sshd's processes. Pure: the
+ * process list comes from a scan (scan.ts) or a test.
+ *
+ * A connection is the process tree of one accepted TCP connection: its root is
+ * an sshd process whose parent is a listener, or is not sshd at all (the
+ * listener restarted and the connection was re-parented, which is how
+ * sessions survive `systemctl restart ssh`). Below the root sit the [net] or
+ * sshd-auth child (pre-auth), the post-auth child, and the sessions: every
+ * live child of a post-auth process is one executed session (shell, command,
+ * subsystem; internal-sftp is a forked sshd).
+ */
+import type { SshdTitle } from '../sources/proctitle.ts'
+
+export interface SshdProcess {
+  pid: number
+  ppid: number
+  starttime: number
+  title: SshdTitle
+}
+
+export interface Listener {
+  pid: number
+  starttime: number
+  startups: number
+  maxStartupsBegin: number
+  maxStartupsFull: number
+}
+
+export type ConnectionState = 'preauth' | 'authenticated'
+
+export interface Connection {
+  /** The connection's root process. */
+  pid: number
+  starttime: number
+  state: ConnectionState
+  /** The authenticated user; null before authentication. */
+  user: string | null
+  /** Executed sessions (children of the post-auth process). */
+  sessions: number
+  /** Sessions with a pty, from the post-auth title's tty list. */
+  ptySessions: number
+}
+
+export interface SshdSnapshot {
+  listeners: Listener[]
+  connections: Connection[]
+}
+
+/** Live (non-zombie) children of a pid. */
+export type ChildCounter = (pid: number) => number
+
+function isAuthenticated(title: SshdTitle): boolean {
+  return (
+    title.role === 'postauth' ||
+    title.role === 'sftp' ||
+    (title.role === 'monitor' && title.postauth)
+  )
+}
+
+/**
+ * Builds the snapshot from sshd's live processes (zombies already left out).
+ * `liveChildren` counts the live children of a post-auth process, whatever
+ * their binary: those are the sessions.
+ */
+export function buildSnapshot(
+  processes: readonly SshdProcess[],
+  liveChildren: ChildCounter,
+): SshdSnapshot {
+  const byPid = new Map<number, SshdProcess>()
+  for (const p of processes) byPid.set(p.pid, p)
+
+  const listeners: Listener[] = []
+  const roots = new Map<number, SshdProcess[]>()
+  for (const p of processes) {
+    const t = p.title
+    if (t.role === 'listener') {
+      listeners.push({
+        pid: p.pid,
+        starttime: p.starttime,
+        startups: t.startups,
+        maxStartupsBegin: t.begin,
+        maxStartupsFull: t.full,
+      })
+      continue
+    }
+    const parent = byPid.get(p.ppid)
+    // A raw argv (`sshd -T`, `sshd -t`) is no connection unless a listener forked it.
+    if (t.role === 'other' && parent?.title.role !== 'listener') continue
+    const root = rootOf(p, byPid)
+    const members = roots.get(root.pid)
+    if (members === undefined) roots.set(root.pid, [p])
+    else members.push(p)
+  }
+
+  const connections: Connection[] = []
+  for (const [rootPid, members] of roots) {
+    const root = byPid.get(rootPid)!
+    let state: ConnectionState = 'preauth'
+    let user: string | null = null
+    let sessions = 0
+    let ptySessions = 0
+    for (const m of members) {
+      const t = m.title
+      if (!isAuthenticated(t)) continue
+      state = 'authenticated'
+      if (t.role === 'postauth') {
+        user = t.user
+        sessions += liveChildren(m.pid)
+        ptySessions += t.ttys.length
+      } else if (t.role === 'monitor' && user === null) {
+        user = t.user
+      }
+    }
+    connections.push({
+      pid: rootPid,
+      starttime: root.starttime,
+      state,
+      user,
+      sessions,
+      ptySessions,
+    })
+  }
+  listeners.sort((a, b) => a.pid - b.pid)
+  connections.sort((a, b) => a.pid - b.pid)
+  return { listeners, connections }
+}
+
+/** Walks up through sshd processes that are not listeners; depth is at most 3 in practice. */
+function rootOf(p: SshdProcess, byPid: ReadonlyMap<number, SshdProcess>): SshdProcess {
+  let current = p
+  for (let depth = 0; depth < 16; depth++) {
+    const parent = byPid.get(current.ppid)
+    if (parent === undefined || parent.title.role === 'listener' || parent.pid === current.pid) {
+      return current
+    }
+    current = parent
+  }
+  return current
+}

@@ -1,0 +1,187 @@
+/**
+ * Scrape orchestration: runs every enabled collector with a time limit each,
+ * records sshd_scrape_collector_success and _duration_seconds, commits and
+ * renders only the collectors that succeeded, and shares one in-flight scrape
+ * between concurrent requests.
+ */
+import { performance } from 'node:perf_hooks'
+import { Counter, Gauge, Registry } from 'prom-client'
+import type { Collector, Commit, Scrape } from './collectors/collector.ts'
+import { ErrorCode, ExporterError } from './errors.ts'
+import type { Logger } from './logger.ts'
+import { type ScanResult, scanFull } from './model/scan.ts'
+import type { ProcFS } from './sources/procfs.ts'
+
+export interface ScraperOptions {
+  collectors: ReadonlyMap<string, Collector>
+  procfs: ProcFS
+  logger: Logger
+  timeoutSeconds: number
+  /** Registries rendered before the collectors' (build info, process metrics). */
+  registries: readonly Registry[]
+}
+
+/** Sources whose malformed entries are skipped and counted. */
+export const INPUT_SOURCES = ['procfs'] as const
+export type InputSource = (typeof INPUT_SOURCES)[number]
+
+class ScrapeContext implements Scrape {
+  readonly signal: AbortSignal
+  #procfs: ProcFS
+  #onScan: (result: ScanResult) => void
+  #snapshot: Promise<ScanResult> | null = null
+
+  constructor(procfs: ProcFS, signal: AbortSignal, onScan: (result: ScanResult) => void) {
+    this.#procfs = procfs
+    this.signal = signal
+    this.#onScan = onScan
+  }
+
+  snapshot(): Promise<ScanResult> {
+    if (this.#snapshot === null) {
+      try {
+        const result = scanFull(this.#procfs)
+        this.#onScan(result)
+        this.#snapshot = Promise.resolve(result)
+      } catch (err) {
+        this.#snapshot = Promise.reject(err)
+      }
+    }
+    return this.#snapshot
+  }
+}
+
+function timeout(ms: number, signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const timer = setTimeout(() => {
+      reject(
+        new ExporterError(
+          ErrorCode.COLLECTOR_TIMEOUT,
+          `did not finish within ${ms / 1000}s (--scrape.collector-timeout)`,
+        ),
+      )
+    }, ms)
+    timer.unref()
+    signal.addEventListener('abort', () => clearTimeout(timer), { once: true })
+  })
+}
+
+export class Scraper {
+  readonly registry = new Registry()
+  #collectors: ReadonlyMap<string, Collector>
+  #procfs: ProcFS
+  #logger: Logger
+  #timeoutMs: number
+  #registries: readonly Registry[]
+  #inflight: Promise<string> | null = null
+  /** Last error message per failing collector, so each failure is logged once. */
+  #failing = new Map<string, string>()
+  #success: Gauge<'collector'>
+  #duration: Gauge<'collector'>
+  #malformed: Counter<'source'>
+
+  constructor(options: ScraperOptions) {
+    this.#collectors = options.collectors
+    this.#procfs = options.procfs
+    this.#logger = options.logger
+    this.#timeoutMs = options.timeoutSeconds * 1000
+    this.#registries = options.registries
+    this.#success = new Gauge({
+      name: 'sshd_scrape_collector_success',
+      help: 'sshd_exporter: whether a collector succeeded.',
+      labelNames: ['collector'],
+      registers: [this.registry],
+    })
+    this.#duration = new Gauge({
+      name: 'sshd_scrape_collector_duration_seconds',
+      help: 'sshd_exporter: duration of a collector scrape.',
+      labelNames: ['collector'],
+      registers: [this.registry],
+    })
+    this.#malformed = new Counter({
+      name: 'sshd_exporter_malformed_input_total',
+      help: 'Entries skipped because their content was malformed (a /proc file, a utmp record, a log line), by source.',
+      labelNames: ['source'],
+      registers: [this.registry],
+    })
+    for (const source of INPUT_SOURCES) this.#malformed.inc({ source }, 0)
+  }
+
+  /** Renders one scrape in the Prometheus text format; concurrent callers share one. */
+  scrape(): Promise<string> {
+    if (this.#inflight === null) {
+      this.#inflight = this.#run().finally(() => {
+        this.#inflight = null
+      })
+    }
+    return this.#inflight
+  }
+
+  async #run(): Promise<string> {
+    const controller = new AbortController()
+    const context = new ScrapeContext(this.#procfs, controller.signal, (result) => {
+      if (result.malformed > 0) {
+        this.#malformed.inc({ source: 'procfs' }, result.malformed)
+        this.#logger.debug(
+          { skipped: result.malformed, first: result.firstProblem },
+          'skipped malformed procfs entries',
+        )
+      }
+    })
+    const names = [...this.#collectors.keys()]
+    const outcomes = await Promise.all(
+      names.map((name) => this.#runOne(name, this.#collectors.get(name)!, context)),
+    )
+    controller.abort()
+
+    this.#success.reset()
+    this.#duration.reset()
+    const rendered: Registry[] = []
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!
+      const outcome = outcomes[i]!
+      let ok = outcome.commit !== null
+      if (outcome.commit !== null) {
+        try {
+          outcome.commit()
+          rendered.push(this.#collectors.get(name)!.registry)
+        } catch (err) {
+          ok = false
+          this.#noteFailure(name, err)
+        }
+      }
+      this.#success.set({ collector: name }, ok ? 1 : 0)
+      this.#duration.set({ collector: name }, outcome.seconds)
+    }
+    const parts = await Promise.all(
+      [...this.#registries, this.registry, ...rendered].map((r) => r.metrics()),
+    )
+    return parts.join('')
+  }
+
+  async #runOne(
+    name: string,
+    collector: Collector,
+    context: Scrape,
+  ): Promise<{ commit: Commit | null; seconds: number }> {
+    const start = performance.now()
+    try {
+      const commit = await Promise.race([
+        collector.collect(context),
+        timeout(this.#timeoutMs, context.signal),
+      ])
+      if (this.#failing.delete(name)) this.#logger.info({ collector: name }, 'collector recovered')
+      return { commit, seconds: (performance.now() - start) / 1000 }
+    } catch (err) {
+      this.#noteFailure(name, err)
+      return { commit: null, seconds: (performance.now() - start) / 1000 }
+    }
+  }
+
+  #noteFailure(name: string, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err)
+    if (this.#failing.get(name) === message) return
+    this.#failing.set(name, message)
+    this.#logger.warn({ collector: name, err }, 'collector failed')
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The few procfs files the exporter reads, under an injected root
+ * (`--path.procfs`). Readers do I/O and return null for a pid that vanished;
+ * parsers are pure and throw ExporterError(PROCFS_MALFORMED) on garbage.
+ *
+ * procfs files are small and live in memory, so they are read synchronously
+ * into one reused buffer: one open, one read, one close per file, no stat and
+ * no allocation beyond the decoded string. An async read per file costs a
+ * thread-pool round trip each, which for thousands of pids is most of a scrape.
+ */
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs'
+import { join } from 'node:path'
+import { ErrorCode, ExporterError, isNotFound } from '../errors.ts'
+
+/** The fields of /proc/<pid>/stat the exporter uses. */
+export interface ProcStat {
+  pid: number
+  /** The executable's name as the kernel keeps it (at most 15 bytes). */
+  comm: string
+  /** R, S, D, Z, T, t, X, I … */
+  state: string
+  ppid: number
+  /** Start time in clock ticks after boot: with the pid, a process's identity. */
+  starttime: number
+}
+
+/** Enough for any stat line and for a process title (Linux caps cmdline reads at a page or so per call). */
+const BUFFER_SIZE = 64 * 1024
+
+export class ProcFS {
+  readonly root: string
+  #buffer = Buffer.allocUnsafe(BUFFER_SIZE)
+
+  constructor(root: string) {
+    this.root = root
+  }
+
+  path(...parts: (string | number)[]): string {
+    return join(this.root, ...parts.map(String))
+  }
+
+  /** The pids present now, in no particular order. Throws when the root is not a procfs. */
+  listPids(): number[] {
+    const pids: number[] = []
+    for (const name of readdirSync(this.root)) {
+      const c = name.charCodeAt(0)
+      if (c < 48 || c > 57) continue
+      const pid = Number(name)
+      if (Number.isSafeInteger(pid)) pids.push(pid)
+    }
+    return pids
+  }
+
+  /**
+   * Reads a small file whole, as latin1 so that any byte survives; null when
+   * it does not exist (a vanished pid). Reads at most BUFFER_SIZE bytes.
+   */
+  readSmall(path: string): string | null {
+    let fd: number
+    try {
+      fd = openSync(path, 'r')
+    } catch (err) {
+      if (isNotFound(err)) return null
+      throw err
+    }
+    try {
+      let length = 0
+      while (length < BUFFER_SIZE) {
+        const n = readSync(fd, this.#buffer, length, BUFFER_SIZE - length, null)
+        if (n === 0) break
+        length += n
+      }
+      return this.#buffer.toString('latin1', 0, length)
+    } catch (err) {
+      // ESRCH: the process exited between open and read.
+      if (isNotFound(err)) return null
+      throw err
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  /** /proc/<pid>/stat; null when the pid is gone. Throws on a malformed file. */
+  readStat(pid: number): ProcStat | null {
+    const text = this.readSmall(this.path(pid, 'stat'))
+    return text === null ? null : parseProcStat(text)
+  }
+
+  /** /proc/<pid>/cmdline cut at the first NUL, as UTF-8; null when the pid is gone. */
+  readCmdline(pid: number): string | null {
+    const text = this.readSmall(this.path(pid, 'cmdline'))
+    return text === null ? null : parseCmdline(text)
+  }
+}
+
+function malformed(what: string, text: string): ExporterError {
+  const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text
+  return new ExporterError(
+    ErrorCode.PROCFS_MALFORMED,
+    `malformed ${what}: ${JSON.stringify(shown)}`,
+  )
+}
+
+function field(fields: string[], index: number, what: string, text: string): number {
+  const raw = fields[index]
+  if (raw === undefined || !/^-?\d+$/.test(raw)) throw malformed(what, text)
+  return Number(raw)
+}
+
+/**
+ * Parses /proc/<pid>/stat. comm sits in parentheses and may itself hold
+ * spaces and parentheses, so it runs to the LAST `)`.
+ */
+export function parseProcStat(text: string): ProcStat {
+  const open = text.indexOf(' (')
+  const close = text.lastIndexOf(')')
+  if (open < 1 || close < open) throw malformed('stat', text)
+  const pidText = text.slice(0, open)
+  if (!/^\d+$/.test(pidText)) throw malformed('stat', text)
+  // Fields after comm, numbered from 3 (state) as in proc(5).
+  const rest = text
+    .slice(close + 2)
+    .trimEnd()
+    .split(' ')
+  const state = rest[0]
+  if (state === undefined || state.length !== 1) throw malformed('stat', text)
+  return {
+    pid: Number(pidText),
+    comm: Buffer.from(text.slice(open + 2, close), 'latin1').toString('utf8'),
+    state,
+    ppid: field(rest, 1, 'stat', text),
+    starttime: field(rest, 19, 'stat', text),
+  }
+}
+
+/** A process title: cmdline up to the first NUL, decoded as UTF-8. */
+export function parseCmdline(raw: string): string {
+  const nul = raw.indexOf('\0')
+  const title = nul < 0 ? raw : raw.slice(0, nul)
+  return Buffer.from(title, 'latin1').toString('utf8')
+}

@@ -1,0 +1,97 @@
+/**
+ * sshd's process titles, as setproctitle(3) writes them into
+ * /proc/<pid>/cmdline: `<progname>: <title>`, progname being sshd,
+ * sshd-session (9.8+) or sshd-auth (10.0+). Every form of DESIGN.md's table,
+ * OpenSSH 8.2 to 10.x, parses to one role; anything else is `other` (a raw
+ * argv such as `/usr/sbin/sshd -T`, or a process caught between fork and
+ * setproctitle).
+ */
+
+/** comm values of sshd's processes (the kernel keeps 15 bytes of the binary's name). */
+export const SSHD_COMMS: ReadonlySet<string> = new Set(['sshd', 'sshd-session', 'sshd-auth'])
+
+export type SshdTitle =
+  /** `[listener] N of B-F startups`: the daemon accepting connections. */
+  | { role: 'listener'; startups: number; begin: number; full: number }
+  /** `[accepted]`: a connection's process before it knows anything. */
+  | { role: 'accepted' }
+  /**
+   * The unprivileged pre-auth process: `[net]`, `alice [net]`, `unknown [net]`,
+   * and 10.0's sshd-auth `[session-auth early]`, `[session-auth]`.
+   */
+  | { role: 'net'; user: string | null }
+  /** The root monitor: `alice [priv]` (pre- or post-auth), `alice [postauth]` (10.5+, post-auth). */
+  | { role: 'monitor'; user: string; postauth: boolean }
+  /**
+   * The post-auth process: `alice@pts/0,pts/3`, `alice@notty`, or plain
+   * `alice` before any session. `ttys` lists only sessions with a pty.
+   */
+  | { role: 'postauth'; user: string; ttys: readonly string[] }
+  /** A session served inside sshd itself: `alice@internal-sftp`. */
+  | { role: 'sftp'; user: string }
+  | { role: 'other' }
+
+const OTHER: SshdTitle = Object.freeze({ role: 'other' })
+const ACCEPTED: SshdTitle = Object.freeze({ role: 'accepted' })
+const NO_TTYS: readonly string[] = Object.freeze([])
+
+const LISTENER_RE = /\[listener\] (\d+) of (\d+)-(\d+) startups$/
+/** progname: sshd's own names, or any path-free word (a renamed binary). */
+const PREFIX_RE = /^([A-Za-z0-9._-]{1,64}): /
+/** User names as sshd shows them: no spaces, no brackets; the tty list no `@`. */
+const USER_SUFFIX_RE = /^(\S+) \[(net|priv|postauth)\]$/
+const POSTAUTH_RE = /^([^\s[\]]+?)(?:@([^\s@[\]]*))?$/
+
+function bracketOnly(title: string): SshdTitle | null {
+  switch (title) {
+    case '[accepted]':
+      return ACCEPTED
+    case '[net]':
+    case '[session-auth early]':
+    case '[session-auth]':
+      return { role: 'net', user: null }
+    default:
+      return null
+  }
+}
+
+/** Parses one title (cmdline cut at its first NUL). Never throws. */
+export function parseSshdTitle(cmdline: string): SshdTitle {
+  const prefix = PREFIX_RE.exec(cmdline)
+  if (prefix === null) return OTHER
+  const title = cmdline.slice(prefix[0].length).trimEnd()
+
+  const listener = LISTENER_RE.exec(title)
+  if (listener !== null) {
+    return {
+      role: 'listener',
+      startups: Number(listener[1]),
+      begin: Number(listener[2]),
+      full: Number(listener[3]),
+    }
+  }
+  if (title.startsWith('[')) return bracketOnly(title) ?? OTHER
+
+  const withRole = USER_SUFFIX_RE.exec(title)
+  if (withRole !== null) {
+    const user = withRole[1]!
+    switch (withRole[2]) {
+      case 'net':
+        return { role: 'net', user }
+      case 'priv':
+        return { role: 'monitor', user, postauth: false }
+      default:
+        return { role: 'monitor', user, postauth: true }
+    }
+  }
+
+  const post = POSTAUTH_RE.exec(title)
+  if (post === null) return OTHER
+  const user = post[1]!
+  const where = post[2]
+  if (where === undefined || where === 'notty' || where === '') {
+    return { role: 'postauth', user, ttys: NO_TTYS }
+  }
+  if (where === 'internal-sftp') return { role: 'sftp', user }
+  return { role: 'postauth', user, ttys: where.split(',') }
+}

@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { Gauge, Registry } from 'prom-client'
+import type { Collector, Commit, Scrape } from '../src/collectors/collector.ts'
+import { createLogger } from '../src/logger.ts'
+import { Scraper } from '../src/scrape.ts'
+import { ProcFS } from '../src/sources/procfs.ts'
+
+const silent = createLogger({ level: 'error', format: 'json', destination: { write() {} } })
+
+/** A collector whose gauge `test_<name>{k}` gets the label sets `next` holds at collect time. */
+function fake(name: string, behave: (scrape: Scrape) => Promise<void> = async () => {}) {
+  const registry = new Registry()
+  const gauge = new Gauge({
+    name: `test_${name}`,
+    help: 'h',
+    labelNames: ['k'],
+    registers: [registry],
+  })
+  const state = { next: [] as string[], calls: 0 }
+  const collector: Collector = {
+    registry,
+    async collect(scrape): Promise<Commit> {
+      state.calls++
+      const keys = [...state.next]
+      await behave(scrape)
+      return () => {
+        gauge.reset()
+        for (const k of keys) gauge.set({ k }, 1)
+      }
+    },
+  }
+  return { collector, state }
+}
+
+function scraper(collectors: Record<string, Collector>, timeoutSeconds = 1): Scraper {
+  return new Scraper({
+    collectors: new Map(Object.entries(collectors)),
+    procfs: new ProcFS('/proc'),
+    logger: silent,
+    timeoutSeconds,
+    registries: [],
+  })
+}
+
+function sample(text: string, series: string): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1))
+  }
+  return undefined
+}
+
+describe('Scraper', () => {
+  it('records success and duration per collector', async () => {
+    const a = fake('a')
+    a.state.next = ['x']
+    const text = await scraper({ a: a.collector }).scrape()
+    assert.equal(sample(text, 'sshd_scrape_collector_success{collector="a"}'), 1)
+    assert.ok((sample(text, 'sshd_scrape_collector_duration_seconds{collector="a"}') ?? -1) >= 0)
+    assert.equal(sample(text, 'test_a{k="x"}'), 1)
+  })
+
+  it('a failing collector loses its own series only, and the scrape still succeeds', async () => {
+    const good = fake('good')
+    good.state.next = ['x']
+    const bad = fake('bad', async () => {
+      throw new Error('boom')
+    })
+    bad.state.next = ['y']
+    const text = await scraper({ good: good.collector, bad: bad.collector }).scrape()
+    assert.equal(sample(text, 'sshd_scrape_collector_success{collector="bad"}'), 0)
+    assert.equal(sample(text, 'sshd_scrape_collector_success{collector="good"}'), 1)
+    assert.equal(sample(text, 'test_good{k="x"}'), 1)
+    assert.ok(!text.includes('test_bad'), 'the failed collector rendered nothing')
+  })
+
+  it('a collector past its time limit fails, and its late result is never committed', async () => {
+    let release: () => void = () => {}
+    let slowNow = true
+    const slow = fake('slow', () =>
+      slowNow ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve(),
+    )
+    slow.state.next = ['late']
+    const s = scraper({ slow: slow.collector }, 0.05)
+    const text = await s.scrape()
+    assert.equal(sample(text, 'sshd_scrape_collector_success{collector="slow"}'), 0)
+    assert.ok(!text.includes('test_slow'))
+    // The late collect finishes after its scrape was answered; the next scrape is quick.
+    release()
+    slowNow = false
+    slow.state.next = ['now']
+    const second = await s.scrape()
+    assert.equal(sample(second, 'sshd_scrape_collector_success{collector="slow"}'), 1)
+    assert.equal(sample(second, 'test_slow{k="now"}'), 1)
+    assert.equal(sample(second, 'test_slow{k="late"}'), undefined)
+  })
+
+  it('drops the label sets of a previous scrape', async () => {
+    const a = fake('a')
+    const s = scraper({ a: a.collector })
+    a.state.next = ['alice', 'bob']
+    const first = await s.scrape()
+    assert.equal(sample(first, 'test_a{k="bob"}'), 1)
+    a.state.next = ['alice']
+    const second = await s.scrape()
+    assert.equal(sample(second, 'test_a{k="alice"}'), 1)
+    assert.equal(sample(second, 'test_a{k="bob"}'), undefined)
+  })
+
+  it('concurrent scrapes share one in-flight scrape', async () => {
+    let scans = 0
+    const a = fake('a', async (scrape) => {
+      await scrape.snapshot()
+      await new Promise((r) => setTimeout(r, 20))
+    })
+    const b = fake('b', async (scrape) => {
+      await scrape.snapshot()
+    })
+    const s = scraper({ a: a.collector, b: b.collector })
+    const original = ProcFS.prototype.listPids
+    ProcFS.prototype.listPids = function (this: ProcFS) {
+      scans++
+      return original.call(this)
+    }
+    try {
+      const texts = await Promise.all(Array.from({ length: 10 }, () => s.scrape()))
+      assert.equal(a.state.calls, 1)
+      assert.equal(b.state.calls, 1)
+      assert.equal(scans, 1, 'one procfs scan shared by both collectors and all ten requests')
+      assert.equal(new Set(texts).size, 1)
+      await s.scrape()
+      assert.equal(a.state.calls, 2, 'a scrape after the shared one runs anew')
+    } finally {
+      ProcFS.prototype.listPids = original
+    }
+  })
+
+  it('a procfs that cannot be read fails the collectors that need it', async () => {
+    const a = fake('a', async (scrape) => {
+      await scrape.snapshot()
+    })
+    const s = new Scraper({
+      collectors: new Map([['a', a.collector]]),
+      procfs: new ProcFS('/nonexistent/proc'),
+      logger: silent,
+      timeoutSeconds: 1,
+      registries: [],
+    })
+    const text = await s.scrape()
+    assert.equal(sample(text, 'sshd_scrape_collector_success{collector="a"}'), 0)
+  })
+})

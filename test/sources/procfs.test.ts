@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { isExporterError } from '../../src/errors.ts'
+import { ProcFS, parseCmdline, parseProcStat } from '../../src/sources/procfs.ts'
+
+// Captured from a real sshd 9.2 listener (Debian bookworm, Linux x86_64) started by hand,
+// `cat /proc/<pid>/stat`; addresses left as read.
+const LISTENER =
+  '8783 (sshd) S 8779 8779 1025 0 -1 4194560 577 0 1 0 0 0 0 0 20 0 1 0 28286 15831040 2229 18446744073709551615 94021086658560 94021087503245 140720571607456 0 0 0 0 4098 81925 1 0 0 17 1 0 0 0 0 0 94021087856496 94021087872656 94021623504896 140720571615897 140720571615982 140720571615982 140720571617257 0\n'
+
+describe('parseProcStat', () => {
+  it('reads pid, comm, state, ppid and starttime', () => {
+    assert.deepEqual(parseProcStat(LISTENER), {
+      pid: 8783,
+      comm: 'sshd',
+      state: 'S',
+      ppid: 8779,
+      starttime: 28286,
+    })
+  })
+
+  it('takes comm up to the last parenthesis, spaces and parentheses included', () => {
+    const line = LISTENER.replace('(sshd)', '(a) b (c))')
+    assert.equal(parseProcStat(line).comm, 'a) b (c)')
+  })
+
+  it('reads zombies', () => {
+    assert.equal(parseProcStat(LISTENER.replace(') S ', ') Z ')).state, 'Z')
+  })
+
+  it('decodes a UTF-8 comm', () => {
+    const bytes = Buffer.from(LISTENER.replace('(sshd)', '(sshd-é)'), 'utf8').toString('latin1')
+    assert.equal(parseProcStat(bytes).comm, 'sshd-é')
+  })
+
+  for (const [name, text] of [
+    ['empty', ''],
+    ['no parentheses', '4242 sshd S 1 2 3'],
+    ['a pid that is not a number', 'x (sshd) S 1 4242'],
+    ['truncated after comm', '4242 (sshd)'],
+    ['truncated before starttime', '8783 (sshd) S 1 4242 4242 0 -1'],
+    ['a ppid that is not a number', LISTENER.replace(') S 8779 ', ') S x ')],
+    ['a two-letter state', LISTENER.replace(') S ', ') SS ')],
+    ['binary garbage', '\u0000\u00ff\u0001'],
+  ] as const) {
+    it(`rejects ${name} with PROCFS_MALFORMED`, () => {
+      assert.throws(
+        () => parseProcStat(text),
+        (err) => isExporterError(err, 'ERR_PROCFS_MALFORMED'),
+      )
+    })
+  }
+})
+
+describe('parseCmdline', () => {
+  it('cuts at the first NUL', () => {
+    assert.equal(parseCmdline('sshd: alice@pts/0\0\0\0\0'), 'sshd: alice@pts/0')
+    assert.equal(parseCmdline('/usr/sbin/sshd\0-D\0'), '/usr/sbin/sshd')
+    assert.equal(parseCmdline(''), '')
+  })
+})
+
+describe('ProcFS', () => {
+  const root = mkdtempSync(join(tmpdir(), 'procfs-'))
+  after(() => rmSync(root, { recursive: true, force: true }))
+  mkdirSync(join(root, '4242'))
+  writeFileSync(join(root, '4242', 'stat'), LISTENER)
+  writeFileSync(
+    join(root, '4242', 'cmdline'),
+    'sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups\0',
+  )
+  mkdirSync(join(root, 'self'))
+  mkdirSync(join(root, 'sys'))
+  writeFileSync(join(root, 'uptime'), '1 1\n')
+  const procfs = new ProcFS(root)
+
+  it('lists numeric entries only', () => {
+    assert.deepEqual(procfs.listPids(), [4242])
+  })
+
+  it('reads stat and cmdline', () => {
+    assert.equal(procfs.readStat(4242)?.comm, 'sshd')
+    assert.equal(
+      procfs.readCmdline(4242),
+      'sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups',
+    )
+  })
+
+  it('gives null for a pid that is gone', () => {
+    assert.equal(procfs.readStat(99999), null)
+    assert.equal(procfs.readCmdline(99999), null)
+  })
+
+  it('reads the real /proc/self', () => {
+    const real = new ProcFS('/proc')
+    const stat = real.readStat(process.pid)
+    assert.equal(stat?.pid, process.pid)
+    assert.equal(stat?.ppid, process.ppid)
+    assert.ok(real.listPids().includes(process.pid))
+  })
+
+  it('throws when the root is not there', () => {
+    assert.throws(() => new ProcFS(join(root, 'missing')).listPids(), /ENOENT/)
+  })
+})
