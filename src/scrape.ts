@@ -156,7 +156,7 @@ export class Scraper {
     const parts = await Promise.all(
       [...this.#registries, this.registry, ...rendered].map((r) => r.metrics()),
     )
-    return parts.join('')
+    return parts.join('\n')
   }
 
   async #runOne(

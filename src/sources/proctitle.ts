@@ -13,13 +13,15 @@ export const SSHD_COMMS: ReadonlySet<string> = new Set(['sshd', 'sshd-session', 
 export type SshdTitle =
   /** `[listener] N of B-F startups`: the daemon accepting connections. */
   | { role: 'listener'; startups: number; begin: number; full: number }
-  /** `[accepted]`: a connection's process before it knows anything. */
+  /** `[accepted]`, `[rexeced]` (8.4+, just after the re-exec): a connection's process before it knows anything. */
   | { role: 'accepted' }
   /**
    * The unprivileged pre-auth process: `[net]`, `alice [net]`, `unknown [net]`,
    * and 10.0's sshd-auth `[session-auth early]`, `[session-auth]`.
    */
   | { role: 'net'; user: string | null }
+  /** PAM's conversation child of the monitor (UsePAM, keyboard-interactive): `alice [pam]`. */
+  | { role: 'pam'; user: string }
   /** The root monitor: `alice [priv]` (pre- or post-auth), `alice [postauth]` (10.5+, post-auth). */
   | { role: 'monitor'; user: string; postauth: boolean }
   /**
@@ -39,12 +41,13 @@ const LISTENER_RE = /\[listener\] (\d+) of (\d+)-(\d+) startups$/
 /** progname: sshd's own names, or any path-free word (a renamed binary). */
 const PREFIX_RE = /^([A-Za-z0-9._-]{1,64}): /
 /** User names as sshd shows them: no spaces, no brackets; the tty list no `@`. */
-const USER_SUFFIX_RE = /^(\S+) \[(net|priv|postauth)\]$/
+const USER_SUFFIX_RE = /^(\S+) \[(net|priv|postauth|pam)\]$/
 const POSTAUTH_RE = /^([^\s[\]]+?)(?:@([^\s@[\]]*))?$/
 
 function bracketOnly(title: string): SshdTitle | null {
   switch (title) {
     case '[accepted]':
+    case '[rexeced]':
       return ACCEPTED
     case '[net]':
     case '[session-auth early]':
@@ -80,6 +83,8 @@ export function parseSshdTitle(cmdline: string): SshdTitle {
         return { role: 'net', user }
       case 'priv':
         return { role: 'monitor', user, postauth: false }
+      case 'pam':
+        return { role: 'pam', user }
       default:
         return { role: 'monitor', user, postauth: true }
     }

@@ -1,0 +1,41 @@
+/**
+ * Writes a procfs-shaped tree (<pid>/stat and <pid>/cmdline) for tests that
+ * point --path.procfs at a fixture root. The stat line follows the layout of
+ * a real one captured from an sshd 9.2 listener (test/sources/procfs.test.ts);
+ * only pid, comm, state, ppid and starttime vary.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export interface FakeProcess {
+  pid: number
+  ppid: number
+  comm: string
+  /** The process title as sshd sets it, or argv joined by NUL; defaults to comm. */
+  cmdline?: string
+  state?: string
+  starttime?: number
+}
+
+export function statLine(p: FakeProcess): string {
+  const start = p.starttime ?? 1000 + p.pid
+  return `${p.pid} (${p.comm}) ${p.state ?? 'S'} ${p.ppid} ${p.pid} ${p.pid} 0 -1 4194560 577 0 1 0 0 0 0 0 20 0 1 0 ${start} 15831040 2229 18446744073709551615 94021086658560 94021087503245 140720571607456 0 0 0 0 4098 81925 1 0 0 17 1 0 0 0 0 0 94021087856496 94021087872656 94021623504896 140720571615897 140720571615982 140720571615982 140720571617257 0\n`
+}
+
+export function writeProcTree(root: string, processes: readonly FakeProcess[]): void {
+  for (const p of processes) {
+    const dir = join(root, String(p.pid))
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'stat'), statLine(p))
+    // sshd pads its title with NULs to the length of the original argv.
+    writeFileSync(join(dir, 'cmdline'), `${p.cmdline ?? p.comm}\0\0\0\0`)
+  }
+}
+
+/** A temporary procfs tree; remove() deletes it. */
+export function tempProcTree(processes: readonly FakeProcess[]): { root: string; remove(): void } {
+  const root = mkdtempSync(join(tmpdir(), 'sshd-exporter-procfs-'))
+  writeProcTree(root, processes)
+  return { root, remove: () => rmSync(root, { recursive: true, force: true }) }
+}

@@ -1,0 +1,197 @@
+/**
+ * The process model on procfs trees shaped as OpenSSH builds them. The titles
+ * and parent links are those of test/fixtures/proctitles (OpenSSH's source
+ * and captures from real 9.2 and 10.0 servers); pids are made up.
+ */
+import assert from 'node:assert/strict'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { after, describe, it } from 'node:test'
+import { scanFull } from '../../src/model/scan.ts'
+import type { SshdSnapshot } from '../../src/model/snapshot.ts'
+import { ProcFS } from '../../src/sources/procfs.ts'
+import { type FakeProcess, tempProcTree } from '../helpers/procfs-tree.ts'
+
+function scan(processes: FakeProcess[]) {
+  const tree = tempProcTree(processes)
+  after(() => tree.remove())
+  return scanFull(new ProcFS(tree.root))
+}
+
+/** Connections as compact tuples, for readable assertions. */
+function summary(s: SshdSnapshot) {
+  return s.connections.map((c) => [c.pid, c.state, c.user, c.sessions, c.ptySessions])
+}
+
+const init: FakeProcess = { pid: 1, ppid: 0, comm: 'systemd', cmdline: '/sbin/init' }
+const bash = (pid: number, ppid: number, state = 'S'): FakeProcess => ({
+  pid,
+  ppid,
+  comm: 'bash',
+  cmdline: '-bash',
+  state,
+})
+
+describe('scanFull and buildSnapshot', () => {
+  it('OpenSSH 9.2: listener, pre-auth, multiplexed and root connections', () => {
+    const l = 'sshd: /usr/sbin/sshd -D [listener] 2 of 10-100 startups'
+    const { snapshot, processes, malformed } = scan([
+      init,
+      { pid: 100, ppid: 1, comm: 'sshd', cmdline: l },
+      // A silent client: the monitor alone, before the banner.
+      { pid: 200, ppid: 100, comm: 'sshd', cmdline: 'sshd: [accepted]' },
+      // A client that sent its user name.
+      { pid: 210, ppid: 100, comm: 'sshd', cmdline: 'sshd: alice [priv]' },
+      { pid: 211, ppid: 210, comm: 'sshd', cmdline: 'sshd: alice [net]' },
+      // alice, three sessions over one connection, one with a pty, plus a zombie.
+      { pid: 300, ppid: 100, comm: 'sshd', cmdline: 'sshd: alice [priv]' },
+      { pid: 301, ppid: 300, comm: 'sshd', cmdline: 'sshd: alice@pts/0' },
+      bash(302, 301),
+      { pid: 303, ppid: 301, comm: 'sleep', cmdline: 'sleep\u0000600' },
+      { pid: 304, ppid: 301, comm: 'sshd', cmdline: 'sshd: alice@internal-sftp' },
+      bash(305, 301, 'Z'),
+      bash(306, 302),
+      // root up to 9.7: no [priv], the monitor is the post-auth process.
+      { pid: 400, ppid: 100, comm: 'sshd', cmdline: 'sshd: root@pts/1' },
+      bash(401, 400),
+      // A ControlMaster with no session yet.
+      { pid: 500, ppid: 100, comm: 'sshd', cmdline: 'sshd: bob [priv]' },
+      { pid: 501, ppid: 500, comm: 'sshd', cmdline: 'sshd: bob' },
+      // Not connections: `sshd -T` run by hand, and a zombie sshd.
+      { pid: 600, ppid: 1, comm: 'sshd', cmdline: '/usr/sbin/sshd\u0000-T' },
+      { pid: 601, ppid: 100, comm: 'sshd', cmdline: '', state: 'Z' },
+    ])
+    assert.equal(malformed, 0)
+    assert.equal(processes, 18)
+    assert.deepEqual(snapshot.listeners, [
+      { pid: 100, starttime: 1100, startups: 2, maxStartupsBegin: 10, maxStartupsFull: 100 },
+    ])
+    assert.deepEqual(summary(snapshot), [
+      [200, 'preauth', null, 0, 0],
+      [210, 'preauth', null, 0, 0],
+      [300, 'authenticated', 'alice', 3, 1],
+      [400, 'authenticated', 'root', 1, 1],
+      [500, 'authenticated', 'bob', 0, 0],
+    ])
+  })
+
+  it('OpenSSH 10.0: sshd-session and sshd-auth', () => {
+    const { snapshot } = scan([
+      init,
+      {
+        pid: 100,
+        ppid: 1,
+        comm: 'sshd',
+        cmdline: 'sshd: /usr/sbin/sshd -D [listener] 1 of 10-100 startups',
+      },
+      { pid: 200, ppid: 100, comm: 'sshd-session', cmdline: 'sshd-session: [accepted]' },
+      { pid: 201, ppid: 200, comm: 'sshd-auth', cmdline: 'sshd-auth: [session-auth]' },
+      { pid: 300, ppid: 100, comm: 'sshd-session', cmdline: 'sshd-session: alice [priv]' },
+      { pid: 301, ppid: 300, comm: 'sshd-session', cmdline: 'sshd-session: alice@notty' },
+      { pid: 302, ppid: 301, comm: 'sleep', cmdline: 'sleep' },
+      { pid: 303, ppid: 301, comm: 'sleep', cmdline: 'sleep' },
+      // root from 9.8 on looks like anyone else.
+      { pid: 400, ppid: 100, comm: 'sshd-session', cmdline: 'sshd-session: root [priv]' },
+      { pid: 401, ppid: 400, comm: 'sshd-session', cmdline: 'sshd-session: root@pts/0' },
+      bash(402, 401),
+    ])
+    assert.equal(snapshot.listeners[0]?.startups, 1)
+    assert.deepEqual(summary(snapshot), [
+      [200, 'preauth', null, 0, 0],
+      [300, 'authenticated', 'alice', 2, 0],
+      [400, 'authenticated', 'root', 1, 1],
+    ])
+  })
+
+  it('OpenSSH 10.5: the [postauth] monitor, also while its child still has the monitor title', () => {
+    const { snapshot } = scan([
+      {
+        pid: 100,
+        ppid: 1,
+        comm: 'sshd',
+        cmdline: 'sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups',
+      },
+      { pid: 300, ppid: 100, comm: 'sshd-session', cmdline: 'sshd-session: alice [postauth]' },
+      { pid: 301, ppid: 300, comm: 'sshd-session', cmdline: 'sshd-session: alice [postauth]' },
+      { pid: 400, ppid: 100, comm: 'sshd-session', cmdline: 'sshd-session: bob [postauth]' },
+      { pid: 401, ppid: 400, comm: 'sshd-session', cmdline: 'sshd-session: bob@pts/4' },
+      bash(402, 401),
+    ])
+    assert.deepEqual(summary(snapshot), [
+      [300, 'authenticated', 'alice', 0, 0],
+      [400, 'authenticated', 'bob', 1, 1],
+    ])
+  })
+
+  it('keeps connections whose listener was restarted (re-parented to init)', () => {
+    const { snapshot } = scan([
+      init,
+      {
+        pid: 700,
+        ppid: 1,
+        comm: 'sshd',
+        cmdline: 'sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups',
+      },
+      { pid: 300, ppid: 1, comm: 'sshd', cmdline: 'sshd: carol [priv]' },
+      { pid: 301, ppid: 300, comm: 'sshd', cmdline: 'sshd: carol@pts/2' },
+      bash(302, 301),
+    ])
+    assert.deepEqual(summary(snapshot), [[300, 'authenticated', 'carol', 1, 1]])
+  })
+
+  it('counts a listener child caught before its first title as pre-auth', () => {
+    const { snapshot } = scan([
+      {
+        pid: 100,
+        ppid: 1,
+        comm: 'sshd',
+        cmdline: 'sshd: /usr/sbin/sshd -D [listener] 1 of 10-100 startups',
+      },
+      { pid: 200, ppid: 100, comm: 'sshd', cmdline: '/usr/sbin/sshd\u0000-D\u0000-R' },
+    ])
+    assert.deepEqual(summary(snapshot), [[200, 'preauth', null, 0, 0]])
+  })
+
+  it('a PAM child is part of its pre-auth connection', () => {
+    const { snapshot } = scan([
+      {
+        pid: 100,
+        ppid: 1,
+        comm: 'sshd',
+        cmdline: 'sshd: /usr/sbin/sshd -D [listener] 1 of 10-100 startups',
+      },
+      { pid: 200, ppid: 100, comm: 'sshd', cmdline: 'sshd: alice [priv]' },
+      { pid: 201, ppid: 200, comm: 'sshd', cmdline: 'sshd: alice [net]' },
+      { pid: 202, ppid: 200, comm: 'sshd', cmdline: 'sshd: alice [pam]' },
+    ])
+    assert.deepEqual(summary(snapshot), [[200, 'preauth', null, 0, 0]])
+  })
+
+  it('no listener: nothing to report, and no error', () => {
+    const { snapshot } = scan([init, bash(2, 1)])
+    assert.deepEqual(snapshot, { listeners: [], connections: [] })
+  })
+
+  it('skips and counts malformed stat files, and keeps the rest', () => {
+    const tree = tempProcTree([
+      {
+        pid: 100,
+        ppid: 1,
+        comm: 'sshd',
+        cmdline: 'sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups',
+      },
+      { pid: 300, ppid: 100, comm: 'sshd', cmdline: 'sshd: dave@notty' },
+      bash(301, 300),
+    ])
+    after(() => tree.remove())
+    mkdirSync(`${tree.root}/666`)
+    writeFileSync(`${tree.root}/666/stat`, 'garbage without parentheses')
+    mkdirSync(`${tree.root}/667`)
+    writeFileSync(`${tree.root}/667/stat`, Buffer.from([0, 255, 1, 2]))
+    // A pid directory whose files are gone (the process exited mid-scan).
+    mkdirSync(`${tree.root}/668`)
+    const result = scanFull(new ProcFS(tree.root))
+    assert.equal(result.malformed, 2)
+    assert.match(result.firstProblem ?? '', /\/66[67]\/stat: malformed stat/)
+    assert.deepEqual(summary(result.snapshot), [[300, 'authenticated', 'dave', 1, 0]])
+  })
+})
