@@ -6,7 +6,8 @@
 //   any case, `#` starts a comment where an argument could start, arguments may be quoted.
 // - The first value of a keyword wins. Exceptions: `UnusedConnectionTimeout none` wins
 //   wherever it comes; up to OpenSSH 10.0 the LAST `MaxStartups` wins, and a one-number
-//   `MaxStartups N` keeps the rate of an earlier line (10.1 made it first-wins).
+//   `MaxStartups N` keeps the rate of an earlier line (10.1 made it first-wins); up to 9.4
+//   the last `PerSourceMaxStartups` wins (9.5 made it first-wins).
 // - `Match` blocks run until the next `Match` or the end of the file. A criterion that needs
 //   a connection (User, Address, ...) never matches here; `Match all` does, and its values
 //   override the global ones for the keywords that Match may set (as for every connection).
@@ -41,8 +42,8 @@ export type EffectiveConfig = {
   unusedConnectionTimeoutSeconds: number | null
   /** null means none. */
   perSourceMaxStartups: number | null
-  /** [] means none; absent when `sshd -T` does not print it (OpenSSH 9.2). */
-  channelTimeouts?: ChannelTimeout[]
+  /** [] means none. */
+  channelTimeouts: ChannelTimeout[]
 }
 
 /** Something that made a value partial or doubtful; log once. `file` is a path inside the root. */
@@ -58,8 +59,9 @@ export type SshdConfigOptions = {
   /** Where relative Include paths are resolved, inside the root. Default `/etc/ssh`. */
   sshdir?: string
   /**
-   * Version of the sshd that reads these files (`10.0`, `OpenSSH_10.2p1`): up to 10.0 the last
-   * MaxStartups wins, from 10.1 the first. Default `10.0`.
+   * Version of the sshd that reads these files (`9.2`, `OpenSSH_10.2p1`): up to 10.0 the last
+   * MaxStartups wins (the first from 10.1), up to 9.4 the last PerSourceMaxStartups (the first
+   * from 9.5). Default `10.0`.
    */
   opensshVersion?: string
   /** A file larger than this is skipped, with a problem. Default 1 MiB. */
@@ -69,15 +71,15 @@ export type SshdConfigOptions = {
 }
 
 /** OpenSSH's defaults for what the configuration does not set. */
-export const SSHD_DEFAULTS: Readonly<EffectiveConfig> = Object.freeze({
+export const SSHD_DEFAULTS = Object.freeze({
   maxSessions: 10,
   maxStartups: Object.freeze({ begin: 10, rate: 0.3, full: 100 }),
   loginGraceTimeSeconds: 120,
   clientAliveIntervalSeconds: 0,
   clientAliveCountMax: 3,
-  unusedConnectionTimeoutSeconds: null,
-  perSourceMaxStartups: null,
-  channelTimeouts: Object.freeze([]) as unknown as ChannelTimeout[],
+  unusedConnectionTimeoutSeconds: null as number | null,
+  perSourceMaxStartups: null as number | null,
+  channelTimeouts: Object.freeze([] as ChannelTimeout[]),
 })
 
 export const SSHD_CONFIG_ERROR_CODES = ['NOT_FOUND', 'UNREADABLE', 'TOO_BIG', 'BINARY'] as const
@@ -233,8 +235,8 @@ const T_KEYS = new Set([
 /**
  * Parses `sshd -T` output (`keyword value` a line; keywords lower-case up to 10.0, mixed case
  * later). Unknown lines are ignored; a malformed or missing value of ours is a problem and
- * takes OpenSSH's default. UnusedConnectionTimeout and PerSourceMaxStartups absent mean an
- * sshd without them (none); ChannelTimeout absent (9.2 does not print it) stays absent.
+ * takes OpenSSH's default. UnusedConnectionTimeout, PerSourceMaxStartups and ChannelTimeout
+ * absent mean none: sshd before they existed, or 9.2, which prints ChannelTimeout only when set.
  */
 export function parseSshdT(text: string): SshdConfig {
   const problems: ConfigProblem[] = []
@@ -284,6 +286,7 @@ export function parseSshdT(text: string): SshdConfig {
     clientAliveCountMax: count('clientalivecountmax', SSHD_DEFAULTS.clientAliveCountMax),
     unusedConnectionTimeoutSeconds: countOrNone('unusedconnectiontimeout'),
     perSourceMaxStartups: countOrNone('persourcemaxstartups'),
+    channelTimeouts: [],
   }
   const startups = seen.get('maxstartups')
   const m = startups && /^(\d+):(\d+):(\d+)$/.exec(startups.value)
@@ -295,12 +298,8 @@ export function parseSshdT(text: string): SshdConfig {
   const timeouts = seen.get('channeltimeout')
   if (timeouts !== undefined) {
     const parsed = checkChannelTimeouts(timeouts.value.split(/\s+/))
-    if (typeof parsed === 'string') {
-      problem('channeltimeout', parsed)
-      values.channelTimeouts = []
-    } else {
-      values.channelTimeouts = parsed
-    }
+    if (typeof parsed === 'string') problem('channeltimeout', parsed)
+    else values.channelTimeouts = parsed
   }
   if (values.unusedConnectionTimeoutSeconds === 0) values.unusedConnectionTimeoutSeconds = null
   return { values, problems }
@@ -418,13 +417,13 @@ function hasMagic(component: string): boolean {
   return false
 }
 
-function unescape(component: string): string {
+function unescapeGlob(component: string): string {
   return component.replace(/\\(.)/g, '$1')
 }
 
 /** One path component against one glob component; a leading `.` must be matched literally. */
 function matchComponent(pattern: string, name: string): boolean {
-  if (!hasMagic(pattern)) return unescape(pattern) === name
+  if (!hasMagic(pattern)) return unescapeGlob(pattern) === name
   if (name.startsWith('.') && !pattern.startsWith('.') && !pattern.startsWith('\\.')) return false
   let p = 0
   let s = 0
@@ -556,6 +555,7 @@ type ParseState = {
   files: ReadonlyMap<string, string>
   sshdir: string
   maxStartupsFirstWins: boolean
+  perSourceFirstWins: boolean
   problems: ConfigProblem[]
   parsed: Set<string>
   stack: string[]
@@ -569,9 +569,9 @@ type ParseState = {
   matched: boolean
 }
 
+/** Whether `version` (default 10.0) is at least major.minor. */
 function versionAtLeast(version: string | undefined, major: number, minor: number): boolean {
-  const m = version === undefined ? undefined : /(\d+)\.(\d+)/.exec(version)
-  if (!m) return false
+  const m = /(\d+)\.(\d+)/.exec(version ?? '') ?? ['10.0', '10', '0']
   const [a, b] = [Number(m[1]), Number(m[2])]
   return a > major || (a === major && b >= minor)
 }
@@ -590,6 +590,7 @@ export function parseSshdConfigFiles(
     files,
     sshdir: normalizeSlashes(options.sshdir ?? '/etc/ssh'),
     maxStartupsFirstWins: versionAtLeast(options.opensshVersion, 10, 1),
+    perSourceFirstWins: versionAtLeast(options.opensshVersion, 9, 5),
     problems: [],
     parsed: new Set(),
     stack: [],
@@ -694,7 +695,7 @@ function processDirective(
   }
   if (spec.key === 'unusedConnectionTimeout' && d.args[0]?.toLowerCase() === 'none') {
     // servconf.c sets none without looking for an earlier value: none wins wherever it is.
-    if (d.args.length > 1) problem(`${d.keyword}: extra arguments at end of line (${REFUSED})`)
+    if (d.args.length > 1) problem(`${d.keyword}: extra arguments at end of line (${REFUSED} line)`)
     else if (state.active) {
       const slot = state.slots.unusedConnectionTimeout
       slot.global = 0
@@ -709,7 +710,8 @@ function processDirective(
   }
   if (!state.active) return
   const slot = state.slots[spec.key]
-  slot.global ??= value
+  if (spec.key === 'perSourceMaxStartups' && !state.perSourceFirstWins) slot.global = value
+  else slot.global ??= value
   if (state.matched) slot.match ??= value
 }
 
@@ -951,7 +953,7 @@ async function globInRoot(
   let lastLiteral = true
   for (const component of components) {
     if (!hasMagic(component)) {
-      const name = unescape(component)
+      const name = unescapeGlob(component)
       candidates = candidates.map((c) => `${c}/${name}`)
       lastLiteral = true
       continue
@@ -981,12 +983,25 @@ async function globInRoot(
   }
   if (lastLiteral) {
     const exists: string[] = []
-    for (const path of candidates) {
-      if (typeof (await resolveInRoot(root, path)) === 'string') exists.push(path)
-    }
+    for (const path of candidates) if (await entryExists(root, path)) exists.push(path)
     candidates = exists
   }
   return candidates.sort(byteOrder)
+}
+
+/** Whether the last component exists as a directory entry (glob lstat()s: a broken link does). */
+async function entryExists(root: string, path: string): Promise<boolean> {
+  const slash = path.lastIndexOf('/')
+  const name = path.slice(slash + 1)
+  if (name === '.' || name === '..') return typeof (await resolveInRoot(root, path)) === 'string'
+  const parent = await resolveInRoot(root, path.slice(0, slash) || '/')
+  if (typeof parent !== 'string') return false
+  try {
+    await lstat(parent === '/' ? `/${name}` : `${parent}/${name}`)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** The Include patterns of a file, as the parser will see them. */
