@@ -2,6 +2,7 @@
  * Wires a Config into a running exporter's parts: the collectors (created
  * once), the scraper, the exporter's own metrics and the HTTP app.
  */
+import { join } from 'node:path'
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import {
   type Collector,
@@ -11,10 +12,12 @@ import {
 import { COLLECTORS } from './collectors/index.ts'
 import type { Config } from './flags.ts'
 import type { Logger } from './logger.ts'
+import { EffectiveConfigReader } from './model/effective-config.ts'
 import { Scraper } from './scrape.ts'
 import { type App, buildApp } from './server/app.ts'
 import type { CollectorStatus } from './server/landing.ts'
 import { ProcFS } from './sources/procfs.ts'
+import { findSshdBinary } from './sources/sshd-binary.ts'
 import { VERSION } from './version.ts'
 
 export interface Exporter {
@@ -36,12 +39,36 @@ function exporterRegistry(config: Config): Registry {
   return registry
 }
 
+/** The shared effective-config reader, read once before the first scrape. */
+async function configReader(config: Config, logger: Logger): Promise<EffectiveConfigReader> {
+  const sshdBinary =
+    config.config.sshdBinary === undefined ? findSshdBinary() : config.config.sshdBinary
+  const reader = new EffectiveConfigReader({
+    sshdBinary,
+    rootfs: config.path.rootfs,
+    file: config.config.file ?? join(config.path.rootfs, 'etc', 'ssh', 'sshd_config'),
+    fileExplicit: config.config.file !== undefined,
+    logger: logger.child({ collector: 'config' }),
+  })
+  try {
+    const read = await reader.refresh()
+    logger.info(
+      { collector: 'config', source: read.source, max_sessions: read.values.maxSessions },
+      'read sshd configuration',
+    )
+  } catch (err) {
+    logger.warn({ collector: 'config', err }, 'cannot read sshd configuration yet')
+  }
+  return reader
+}
+
 export async function createExporter(
   config: Config,
   logger: Logger,
   definitions: readonly CollectorDefinition[] = COLLECTORS,
 ): Promise<Exporter> {
   const procfs = new ProcFS(config.path.procfs)
+  const sshdConfig = config.collectors.config ? await configReader(config, logger) : null
   const collectors = new Map<string, Collector>()
   const statuses: CollectorStatus[] = []
   for (const def of definitions) {
@@ -53,6 +80,7 @@ export async function createExporter(
       config,
       procfs,
       logger: logger.child({ collector: def.name }),
+      sshdConfig,
     })
     if (isNotApplicable(created)) {
       logger.info(

@@ -27,6 +27,12 @@ export interface Config {
   /** Collector name -> enabled. */
   collectors: Record<string, boolean>
   processes: { maxUsers: number }
+  config: {
+    /** undefined: sshd on PATH or in /usr/sbin; null: never run sshd. */
+    sshdBinary: string | null | undefined
+    /** undefined: <rootfs>/etc/ssh/sshd_config, and sshd -T without -f. */
+    file: string | undefined
+  }
   scrape: { collectorTimeoutSeconds: number }
   log: { level: LogLevel; format: LogFormat }
 }
@@ -42,12 +48,22 @@ export type ParseResult =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
 
-type Kind = 'string' | 'bool' | 'int' | 'duration' | 'address' | 'path' | 'level' | 'format'
+type Kind =
+  | 'string'
+  | 'optional'
+  | 'bool'
+  | 'int'
+  | 'duration'
+  | 'address'
+  | 'path'
+  | 'level'
+  | 'format'
 
 interface FlagSpec {
   name: string
   kind: Kind
-  default: string
+  /** null: the value stays undefined unless given (a default worked out later). */
+  default: string | null
   help: string
   /** Sets the parsed value on the config being built. */
   apply: (config: Config, value: unknown) => void
@@ -58,6 +74,7 @@ const LOG_FORMATS: readonly LogFormat[] = ['json', 'logfmt']
 
 const ACCEPTS: Record<Kind, string> = {
   string: 'a string',
+  optional: 'a string, or empty',
   bool: 'true or false',
   int: 'a whole number, 0 or more',
   duration: "a duration in Prometheus's syntax, e.g. 500ms, 10s, 5m, 1h",
@@ -120,6 +137,24 @@ const STATIC_FLAGS: readonly FlagSpec[] = [
     help: 'Most users given their own sshd_sessions series; the rest are summed under user="other".',
     apply: (c, v) => {
       c.processes.maxUsers = v as number
+    },
+  },
+  {
+    name: 'collector.config.sshd-binary',
+    kind: 'optional',
+    default: null,
+    help: 'sshd binary to run `sshd -T` with (as root, at start-up and at most once a minute); empty: never run it, read the files. Default: sshd on PATH or in /usr/sbin.',
+    apply: (c, v) => {
+      c.config.sshdBinary = v === '' ? null : (v as string)
+    },
+  },
+  {
+    name: 'collector.config.file',
+    kind: 'string',
+    default: null,
+    help: 'sshd_config to read (Include files are resolved under --path.rootfs), and to pass to `sshd -T -f`. Default: <rootfs>/etc/ssh/sshd_config.',
+    apply: (c, v) => {
+      c.config.file = v as string
     },
   },
   {
@@ -204,6 +239,8 @@ function parseValue(spec: FlagSpec, value: string): unknown {
     case 'string':
       if (value === '') throw invalid(spec.name, value, spec.kind, 'it is empty')
       return value
+    case 'optional':
+      return value
     case 'bool':
       if (value === 'true' || value === '1') return true
       if (value === 'false' || value === '0') return false
@@ -259,6 +296,7 @@ function emptyConfig(): Config {
     path: { procfs: '', rootfs: '' },
     collectors: {},
     processes: { maxUsers: 0 },
+    config: { sshdBinary: undefined, file: undefined },
     scrape: { collectorTimeoutSeconds: 0 },
     log: { level: 'info', format: 'json' },
   }
@@ -278,7 +316,8 @@ function helpText(flags: readonly FlagSpec[]): string {
   for (const f of flags) {
     const name = f.kind === 'bool' ? `--[no-]${f.name}` : `--${f.name}=${f.kind.toUpperCase()}`
     lines.push(`      ${name}`)
-    lines.push(`          ${f.help} ($${envName(f.name)}, default: ${f.default})`)
+    const dflt = f.default === null ? '' : `, default: ${f.default}`
+    lines.push(`          ${f.help} ($${envName(f.name)}${dflt})`)
   }
   return `${lines.join('\n')}\n`
 }
@@ -349,7 +388,7 @@ export function parseFlags(
     if (fromFlag !== undefined) {
       spec.apply(config, parseValue(spec, fromFlag))
     } else if (fromEnv === undefined) {
-      spec.apply(config, parseValue(spec, spec.default))
+      if (spec.default !== null) spec.apply(config, parseValue(spec, spec.default))
     } else {
       try {
         spec.apply(config, parseValue(spec, fromEnv))

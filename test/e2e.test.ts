@@ -4,7 +4,8 @@
  * golden file with UPDATE_GOLDEN=1 after an intended change, and read the diff.
  */
 import assert from 'node:assert/strict'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { startExporter } from './helpers/exporter.ts'
@@ -52,17 +53,28 @@ function normalize(text: string): string {
     .replace(/version="[^"]*"/g, 'version="VERSION"')
 }
 
-describe('end to end on a fixture procfs', () => {
+describe('end to end on a fixture procfs and rootfs', () => {
   const tree = tempProcTree(TREE)
-  after(() => tree.remove())
+  const rootfs = mkdtempSync(join(tmpdir(), 'sshd-exporter-rootfs-'))
+  after(() => {
+    tree.remove()
+    rmSync(rootfs, { recursive: true, force: true })
+  })
+  mkdirSync(join(rootfs, 'etc', 'ssh'), { recursive: true })
+  // alice's connection carries 3 sessions: at MaxSessions 3. The second listener runs 5-20.
+  writeFileSync(
+    join(rootfs, 'etc', 'ssh', 'sshd_config'),
+    'MaxSessions 3\nClientAliveInterval 1m\nPerSourceMaxStartups 4\n',
+  )
+  const common = [
+    `--path.procfs=${tree.root}`,
+    `--path.rootfs=${rootfs}`,
+    '--collector.config.sshd-binary=',
+  ]
 
   it('matches the golden output, and promtool finds nothing to say', async (t) => {
     const exporter = await startExporter(
-      [
-        `--path.procfs=${tree.root}`,
-        '--web.disable-exporter-metrics',
-        '--collector.processes.max-users=2',
-      ],
+      [...common, '--web.disable-exporter-metrics', '--collector.processes.max-users=2'],
       t,
     )
     const text = normalize(await exporter.scrape())
@@ -77,11 +89,11 @@ describe('end to end on a fixture procfs', () => {
   })
 
   it('logs one start-up line with the version, address and collectors', async (t) => {
-    const exporter = await startExporter([`--path.procfs=${tree.root}`], t)
+    const exporter = await startExporter(common, t)
     const line = exporter.logs.find((l) => l.msg === 'sshd_exporter listening')
     assert.ok(line)
     assert.match(String(line.version), /^\d+\.\d+\.\d+/)
-    assert.deepEqual(line.collectors, ['processes'])
+    assert.deepEqual(line.collectors, ['processes', 'config'])
     assert.equal(line.level, 'info')
     assert.match(String(line.address), /^127\.0\.0\.1:\d+$/)
   })

@@ -14,6 +14,7 @@
 import type { Registry } from 'prom-client'
 import type { Config } from '../flags.ts'
 import type { Logger } from '../logger.ts'
+import type { EffectiveConfigReader } from '../model/effective-config.ts'
 import type { ScanResult } from '../model/scan.ts'
 import type { ProcFS } from '../sources/procfs.ts'
 
@@ -39,6 +40,8 @@ export interface CollectorContext {
   procfs: ProcFS
   /** A child logger with `collector: <name>`. */
   logger: Logger
+  /** sshd's effective configuration; null when the config collector is disabled. */
+  sshdConfig: EffectiveConfigReader | null
 }
 
 /** A collector that cannot work on this host: said once at start-up, then no series at all. */

@@ -1,5 +1,6 @@
 /** Every collector the exporter knows, in the order their flags are listed. */
 import type { CollectorDefinition } from './collector.ts'
+import { configCollector } from './config.ts'
 import { processesCollector } from './processes.ts'
 
-export const COLLECTORS: readonly CollectorDefinition[] = [processesCollector]
+export const COLLECTORS: readonly CollectorDefinition[] = [processesCollector, configCollector]

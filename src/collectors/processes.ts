@@ -34,6 +34,15 @@ export function sessionsByUser(snapshot: SshdSnapshot, max: number): Map<string,
   return capped
 }
 
+/** Authenticated connections whose sessions have reached MaxSessions. */
+export function connectionsAtMaxSessions(snapshot: SshdSnapshot, maxSessions: number): number {
+  let n = 0
+  for (const c of snapshot.connections) {
+    if (c.state === 'authenticated' && c.sessions >= maxSessions) n++
+  }
+  return n
+}
+
 export interface ProcessValues {
   up: number
   startups: number
@@ -126,7 +135,13 @@ export const processesCollector: CollectorDefinition = {
       help: 'Most sessions on any one connection.',
       registers,
     })
+    const atMax = new Gauge({
+      name: 'sshd_connections_at_max_sessions',
+      help: 'Authenticated connections whose sessions have reached the effective MaxSessions (from the config collector); another session on them is refused.',
+      registers,
+    })
     const maxUsers = ctx.config.processes.maxUsers
+    const reader = ctx.sshdConfig
 
     return {
       registry,
@@ -134,6 +149,9 @@ export const processesCollector: CollectorDefinition = {
         const { snapshot } = await scrape.snapshot()
         const v = processValues(snapshot)
         const byUser = sessionsByUser(snapshot, maxUsers)
+        // Without the config collector MaxSessions is unknown: no series rather than a guess.
+        const limit = reader === null ? null : (await reader.current()).values.maxSessions
+        const atMaxValue = limit === null ? null : connectionsAtMaxSessions(snapshot, limit)
         return () => {
           up.set(v.up)
           startups.set(v.startups)
@@ -148,6 +166,8 @@ export const processesCollector: CollectorDefinition = {
           for (const [user, n] of byUser) sessions.set({ user }, n)
           multiplexed.set(v.multiplexed)
           sessionsMax.set(v.sessionsMax)
+          if (atMaxValue === null) atMax.remove()
+          else atMax.set(atMaxValue)
         }
       },
     }

@@ -71,7 +71,10 @@ describe('HTTP app', () => {
   })
 
   it('with no collector enabled, still serves the exporter metrics', async () => {
-    const { app } = await createExporter(config(['--no-collector.processes']), silent)
+    const { app } = await createExporter(
+      config(['--no-collector.processes', '--no-collector.config']),
+      silent,
+    )
     const res = await app.inject('/metrics')
     assert.equal(res.statusCode, 200)
     assert.doesNotMatch(res.body, /^sshd_up/m)
