@@ -1,0 +1,230 @@
+// The real-sshd test bed itself: both OpenSSH versions, real clients, and what the namespace's
+// procfs shows, read here with plain readFile (independent of the helper's own reader).
+
+import assert from 'node:assert/strict'
+import { access, readdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { test } from 'node:test'
+import { SSHD_VERSIONS, type SshdServer, startSshd, TEST_USER, waitFor } from './sshd.ts'
+
+interface Proc {
+  pid: number
+  ppid: number
+  comm: string
+  state: string
+  title: string
+}
+
+async function readProcs(procfs: string): Promise<Proc[]> {
+  const procs: Proc[] = []
+  for (const name of await readdir(procfs)) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = await readFile(path.join(procfs, name, 'stat'), 'utf8')
+      const cmdline = await readFile(path.join(procfs, name, 'cmdline'), 'utf8')
+      const close = stat.lastIndexOf(')')
+      const [state, ppid] = stat.slice(close + 2).split(' ')
+      procs.push({
+        pid: Number(name),
+        ppid: Number(ppid),
+        comm: stat.slice(stat.indexOf('(') + 1, close),
+        state: state ?? '?',
+        title: cmdline.split('\0')[0] ?? '',
+      })
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return procs
+}
+
+function show(procs: readonly Proc[]): string {
+  return procs.map((p) => `${p.pid} ppid=${p.ppid} ${p.comm} ${p.state} ${p.title}`).join('\n')
+}
+
+function one(procs: readonly Proc[], pred: (p: Proc) => boolean, what: string): Proc {
+  const found = procs.filter(pred)
+  assert.equal(found.length, 1, `exactly one ${what}; processes:\n${show(procs)}`)
+  return found[0]!
+}
+
+function childrenOf(procs: readonly Proc[], pid: number): Proc[] {
+  return procs.filter((p) => p.ppid === pid)
+}
+
+async function hostProcessesMentioning(text: string): Promise<string[]> {
+  const found: string[] = []
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
+    try {
+      const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8')
+      if (cmdline.includes(text)) found.push(`${name}: ${cmdline.replaceAll('\0', ' ')}`)
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found
+}
+
+async function waitForIdle(server: SshdServer): Promise<Proc[]> {
+  return server.waitFor('only init and the idle listener left in the namespace', async () => {
+    const procs = await readProcs(server.procfs)
+    const idle =
+      procs.length === 2 &&
+      procs.some((p) => p.pid === server.listenerPid && / 0 of 10-100 startups$/.test(p.title))
+    return idle ? procs : undefined
+  })
+}
+
+for (const version of SSHD_VERSIONS) {
+  test(`sshd ${version}: isolated server, real clients, process tree and cleanup`, async (t) => {
+    const server = await startSshd({ version, t })
+    const prefix = version === '9.2' ? 'sshd' : 'sshd-session'
+    const authComm = version === '9.2' ? 'sshd' : 'sshd-auth'
+
+    // The namespace holds its init (PID 1) and the listener, whose parent is that init.
+    let procs = await readProcs(server.procfs)
+    assert.equal(procs.length, 2, show(procs))
+    const init = one(procs, (p) => p.pid === 1, 'init')
+    assert.equal(init.comm, 'bash')
+    const listener = one(procs, (p) => p.pid === server.listenerPid, 'listener')
+    assert.equal(listener.ppid, 1)
+    assert.equal(listener.comm, 'sshd')
+    assert.match(
+      listener.title,
+      /^sshd: \S+sshd -D -f \S+ -E \S+ \[listener\] 0 of 10-100 startups$/,
+    )
+    assert.match(await readFile(server.logFile, 'utf8'), /Server listening on 127\.0\.0\.1 port/)
+    assert.match(server.versionString, new RegExp(`^OpenSSH_${version.replace('.', '\\.')}`))
+
+    const plain = [await server.connect(), await server.connect({ command: 'exec cat' })]
+    const master = await server.controlMaster()
+    const sessions = [
+      await master.session({ pty: true }),
+      await master.session({ pty: false }),
+      await master.session({ pty: false }),
+    ]
+    const hangers = [await server.preauthHanger(), await server.preauthHanger()]
+    const pending = await server.authPending()
+    const sftp = await server.sftp()
+
+    procs = await server.waitFor('3 startups in the listener title', async () => {
+      const ps = await readProcs(server.procfs)
+      return ps.some((p) => p.pid === server.listenerPid && / 3 of 10-100 startups$/.test(p.title))
+        ? ps
+        : undefined
+    })
+    const tree = show(procs)
+
+    // Plain connections: [priv] monitor -> user@notty -> the command.
+    for (const conn of plain) {
+      const monitor = one(procs, (p) => p.pid === conn.connectionPid, 'monitor')
+      assert.equal(monitor.ppid, server.listenerPid, tree)
+      assert.equal(monitor.comm, prefix, tree)
+      assert.equal(monitor.title, `${prefix}: ${TEST_USER} [priv]`, tree)
+      const [child, ...more] = childrenOf(procs, monitor.pid)
+      assert.equal(more.length, 0, tree)
+      assert.equal(child?.title, `${prefix}: ${TEST_USER}@notty`, tree)
+      assert.deepEqual(
+        childrenOf(procs, child.pid).map((p) => p.comm),
+        ['cat'],
+        tree,
+      )
+    }
+
+    // The control master: one post-auth child naming the one pty, three session children.
+    const cmMonitor = one(procs, (p) => p.pid === master.connectionPid, 'master monitor')
+    assert.equal(cmMonitor.title, `${prefix}: ${TEST_USER} [priv]`, tree)
+    const [cmChild, ...cmMore] = childrenOf(procs, cmMonitor.pid)
+    assert.equal(cmMore.length, 0, tree)
+    assert.match(cmChild?.title ?? '', new RegExp(`^${prefix}: ${TEST_USER}@pts/\\d+$`), tree)
+    assert.equal(childrenOf(procs, cmChild!.pid).length, 3, tree)
+
+    // Pre-auth hangers (no banner): the accepted child only, no unprivileged child yet.
+    for (const hanger of hangers) {
+      const accepted = one(procs, (p) => p.pid === hanger.connectionPid, 'hanger')
+      assert.equal(accepted.ppid, server.listenerPid, tree)
+      assert.equal(accepted.title, `${prefix}: [accepted]`, tree)
+      assert.deepEqual(childrenOf(procs, accepted.pid), [], tree)
+    }
+
+    // At a password prompt: the monitor and the unprivileged child know the user.
+    const pendingMonitor = one(procs, (p) => p.pid === pending.connectionPid, 'pending monitor')
+    assert.equal(pendingMonitor.title, `${prefix}: ${TEST_USER} [priv]`, tree)
+    const net = childrenOf(procs, pendingMonitor.pid)
+    assert.deepEqual(
+      net.map((p) => [p.comm, p.title]),
+      [[authComm, `${authComm}: ${TEST_USER} [net]`]],
+      tree,
+    )
+
+    // internal-sftp: a session child of the post-auth child, no exec.
+    const sftpMonitor = one(procs, (p) => p.pid === sftp.connectionPid, 'sftp monitor')
+    const [sftpChild] = childrenOf(procs, sftpMonitor.pid)
+    assert.deepEqual(
+      childrenOf(procs, sftpChild!.pid).map((p) => p.title),
+      [`${prefix}: ${TEST_USER}@internal-sftp`],
+      tree,
+    )
+
+    const sshdProcs = procs.filter((p) => p.comm.startsWith('sshd'))
+    // listener + 2x(monitor, child) + master(monitor, child) + 2 hangers + pending(monitor, net)
+    // + sftp(monitor, child, internal-sftp)
+    assert.equal(sshdProcs.length, 1 + 4 + 2 + 2 + 2 + 3, tree)
+
+    // Orphans are re-parented to the namespace's init, and reaped by it.
+    const orphaner = await server.connect({ command: '(exec sleep 0.7 &); exec cat' })
+    const orphan = await server.waitFor('the orphaned sleep', async () =>
+      (await readProcs(server.procfs)).find((p) => p.comm === 'sleep'),
+    )
+    assert.equal(orphan.ppid, 1, 'orphan re-parented to the namespace init')
+    await server.waitFor('the orphan reaped', async () =>
+      (await readProcs(server.procfs)).every((p) => p.pid !== orphan.pid),
+    )
+
+    // Close everything: only init and the idle listener remain, and no zombie.
+    await Promise.all([...sessions, ...hangers, pending, sftp, orphaner].map((c) => c.close()))
+    await master.close()
+    await Promise.all(plain.map((c) => c.close()))
+    procs = await waitForIdle(server)
+    assert.deepEqual(
+      procs.filter((p) => p.state === 'Z'),
+      [],
+    )
+
+    // stop(): nothing left on the host, twice.
+    const initHostPid = server.initHostPid
+    await server.stop()
+    await server.stop()
+    await assert.rejects(access(`/proc/${initHostPid}/root/proc`), 'the namespace is gone')
+    await assert.rejects(access(server.dir), 'the temporary directory is removed')
+    assert.deepEqual(await hostProcessesMentioning(server.dir), [])
+  })
+}
+
+for (const version of SSHD_VERSIONS) {
+  test(`sshd ${version}: config overrides apply (MaxSessions 1, LogLevel VERBOSE)`, async (t) => {
+    const server = await startSshd({ version, t, config: { MaxSessions: 1, LogLevel: 'VERBOSE' } })
+    assert.match(server.configText, /^MaxSessions 1$/m)
+    assert.match(server.configText, /^LogLevel VERBOSE$/m)
+    const master = await server.controlMaster()
+    await master.session()
+    await assert.rejects(master.session(), /exited \(code 255\) first/)
+    await server.waitFor('the refusal in the log', async () =>
+      /no more sessions/.test(await server.readLog()),
+    )
+    assert.match(await server.readLog(), /Starting session: command for sshdexp from 127\.0\.0\.1/)
+  })
+}
+
+test('waitFor: returns the first truthy value, times out with a clear message', async () => {
+  let n = 0
+  assert.equal(
+    await waitFor('n to reach 3', () => (++n >= 3 ? n : undefined), { intervalMs: 1 }),
+    3,
+  )
+  await assert.rejects(
+    waitFor('never', () => false, { timeoutMs: 50, describe: () => 'context here' }),
+    /timed out after 50 ms waiting for never\ncontext here/,
+  )
+})

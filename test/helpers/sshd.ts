@@ -1,0 +1,1334 @@
+// A real-sshd test bed: starts OpenSSH 9.2 (the system's /usr/sbin/sshd) or 10.0 (unpacked into
+// .tools/openssh-10.0 by scripts/install-test-deps.sh) on 127.0.0.1, each in its own PID namespace
+// with its own /proc, and drives it with real OpenSSH clients.
+//
+// Layout of one server (host view):
+//
+//   node ── setpriv --pdeathsig KILL ── unshare --pid --fork --mount-proc --kill-child
+//              └── bash init.sh              (PID 1 in the namespace: reaps orphans)
+//                    └── sshd -D -f … -E …   (the listener, PID 2 or so in the namespace)
+//
+// The namespace's /proc is visible from the host as /proc/<init's host pid>/root/proc (`procfs`);
+// every pid this module hands out for a server-side process is a pid in that namespace.
+// Inside the namespace a private tmpfs is mounted on /run (sshd's privsep directory /run/sshd and
+// an empty /run/utmp) and on /var/log (wtmp, btmp, lastlog), so tests never write the host's
+// login records and can read the server's own utmp (`utmpFile`).
+//
+// Cleanup: server.stop(), t.after() when a test context is passed, a process 'exit' hook, and
+// parent-death signals (setpriv --pdeathsig, unshare --kill-child) for when node dies hard.
+
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import {
+  access,
+  chmod,
+  constants,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  writeFile,
+} from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { TestContext } from 'node:test'
+import { promisify } from 'node:util'
+
+const execFileAsync = promisify(execFile)
+
+export type SshdVersion = '9.2' | '10.0'
+export const SSHD_VERSIONS: readonly SshdVersion[] = ['9.2', '10.0']
+
+/** The unprivileged test user, created once (useradd) when missing. */
+export const TEST_USER = 'sshdexp'
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..')
+const INSTALL_HINT = 'run scripts/install-test-deps.sh (as root) to install OpenSSH 9.2 and 10.0'
+const OPENSSH_10_ROOT = path.join(REPO_ROOT, '.tools', 'openssh-10.0')
+const HOST = '127.0.0.1'
+const SFTP_SERVER = '/usr/lib/openssh/sftp-server'
+
+interface SshdBinaries {
+  sshd: string
+  session?: string
+  auth?: string
+}
+
+/** Where each version's binaries are; sshd-session and sshd-auth only exist from 9.8 and 10.0 on. */
+export function sshdBinaries(version: SshdVersion): SshdBinaries {
+  if (version === '9.2') return { sshd: '/usr/sbin/sshd' }
+  return {
+    sshd: path.join(OPENSSH_10_ROOT, 'usr/sbin/sshd'),
+    session: path.join(OPENSSH_10_ROOT, 'usr/lib/openssh/sshd-session'),
+    auth: path.join(OPENSSH_10_ROOT, 'usr/lib/openssh/sshd-auth'),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Polling
+
+export interface WaitOptions {
+  /** Give up after this long (default 15 s). */
+  timeoutMs?: number
+  /** Poll interval (default 25 ms). */
+  intervalMs?: number
+  /** Extra context appended to the timeout error, e.g. the server's process tree. */
+  describe?: () => string | Promise<string>
+}
+
+type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>
+
+/**
+ * Polls `check` until it returns a truthy value and returns that value. Errors thrown by `check`
+ * count as "not yet"; the last one is quoted when the wait times out.
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  opts: WaitOptions = {},
+): Promise<Truthy<T>> {
+  const timeoutMs = opts.timeoutMs ?? 15_000
+  const intervalMs = opts.intervalMs ?? 25
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value) return value as Truthy<T>
+      lastError = undefined
+    } catch (error) {
+      lastError = error
+    }
+    if (Date.now() >= deadline) break
+    await sleep(Math.min(intervalMs, Math.max(1, deadline - Date.now())))
+  }
+  let message = `timed out after ${timeoutMs} ms waiting for ${what}`
+  if (lastError !== undefined) message += `\nlast error: ${errorText(lastError)}`
+  if (opts.describe) {
+    try {
+      message += `\n${await opts.describe()}`
+    } catch (error) {
+      message += `\n(describe failed: ${errorText(error)})`
+    }
+  }
+  throw new Error(message)
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+// ---------------------------------------------------------------------------------------------
+// procfs reading (the test bed's own, deliberately independent of src/)
+
+export interface ProcessInfo {
+  pid: number
+  ppid: number
+  /** /proc/<pid>/stat's comm: the executable's name, at most 15 characters. */
+  comm: string
+  /** One-letter state from stat (S, R, Z, …). */
+  state: string
+  /** Effective uid (from status). */
+  uid: number
+  /** /proc/<pid>/cmdline up to the first NUL: the process title. */
+  title: string
+  /** /proc/<pid>/cmdline as read, NULs included. */
+  cmdline: string
+}
+
+/** One process from a procfs, or undefined when it is gone. */
+export async function readProcess(procfs: string, pid: number): Promise<ProcessInfo | undefined> {
+  const dir = path.join(procfs, String(pid))
+  try {
+    const [stat, cmdline, status] = await Promise.all([
+      readFile(path.join(dir, 'stat'), 'latin1'),
+      readFile(path.join(dir, 'cmdline'), 'utf8'),
+      readFile(path.join(dir, 'status'), 'utf8'),
+    ])
+    const open = stat.indexOf('(')
+    const close = stat.lastIndexOf(')')
+    const rest = stat.slice(close + 2).split(' ')
+    const uidLine = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status)
+    const nul = cmdline.indexOf('\0')
+    return {
+      pid,
+      ppid: Number(rest[1]),
+      comm: stat.slice(open + 1, close),
+      state: rest[0] ?? '?',
+      uid: uidLine ? Number(uidLine[2]) : -1,
+      title: nul === -1 ? cmdline : cmdline.slice(0, nul),
+      cmdline,
+    }
+  } catch (error) {
+    if (isGone(error)) return undefined
+    throw error
+  }
+}
+
+/** Every process in a procfs, sorted by pid. */
+export async function listProcesses(procfs: string): Promise<ProcessInfo[]> {
+  const pids = (await readdir(procfs))
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .sort((a, b) => a - b)
+  const procs = await Promise.all(pids.map((pid) => readProcess(procfs, pid)))
+  return procs.filter((p): p is ProcessInfo => p !== undefined)
+}
+
+/** An indented tree (pid, ppid, comm, state, uid, title), for assertion and timeout messages. */
+export function formatProcessTree(procs: readonly ProcessInfo[]): string {
+  const byParent = new Map<number, ProcessInfo[]>()
+  const pids = new Set(procs.map((p) => p.pid))
+  for (const p of procs) {
+    const key = pids.has(p.ppid) ? p.ppid : -1
+    byParent.set(key, [...(byParent.get(key) ?? []), p])
+  }
+  const lines: string[] = []
+  const walk = (parent: number, depth: number): void => {
+    for (const p of byParent.get(parent) ?? []) {
+      lines.push(
+        `${'  '.repeat(depth)}${p.pid} (ppid ${p.ppid}) ${p.comm} ${p.state} uid=${p.uid} ${JSON.stringify(p.title)}`,
+      )
+      walk(p.pid, depth + 1)
+    }
+  }
+  walk(-1, 0)
+  return lines.join('\n')
+}
+
+function isGone(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code
+  return code === 'ENOENT' || code === 'ESRCH' || code === 'EACCES' || code === 'EINVAL'
+}
+
+interface TcpEntry {
+  localPort: number
+  remotePort: number
+  state: number
+  inode: number
+}
+
+/** /proc/<pid>/net/tcp (IPv4 only: everything here is 127.0.0.1). */
+async function readTcp(procDir: string): Promise<TcpEntry[]> {
+  const text = await readFile(path.join(procDir, 'net', 'tcp'), 'utf8')
+  const entries: TcpEntry[] = []
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/)
+    if (f.length < 10) continue
+    entries.push({
+      localPort: Number.parseInt(f[1]!.split(':')[1]!, 16),
+      remotePort: Number.parseInt(f[2]!.split(':')[1]!, 16),
+      state: Number.parseInt(f[3]!, 16),
+      inode: Number(f[9]),
+    })
+  }
+  return entries
+}
+
+const TCP_ESTABLISHED = 1
+const TCP_LISTEN = 10
+
+/** Socket inodes a process holds open. */
+async function socketInodes(procDir: string): Promise<Set<number>> {
+  const inodes = new Set<number>()
+  let fds: string[]
+  try {
+    fds = await readdir(path.join(procDir, 'fd'))
+  } catch (error) {
+    if (isGone(error)) return inodes
+    throw error
+  }
+  await Promise.all(
+    fds.map(async (fd) => {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(await readlink(path.join(procDir, 'fd', fd)))
+        if (m) inodes.add(Number(m[1]))
+      } catch (error) {
+        if (!isGone(error)) throw error
+      }
+    }),
+  )
+  return inodes
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process-wide cleanup: whatever is still running when node exits is killed.
+
+interface Resource {
+  /** Synchronous, best effort: used from the 'exit' hook. */
+  killNow(): void
+}
+
+const live = new Set<Resource>()
+let hooksInstalled = false
+
+function track(resource: Resource): void {
+  live.add(resource)
+  if (hooksInstalled) return
+  hooksInstalled = true
+  process.on('exit', killAllNow)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      killAllNow()
+      process.removeListener(signal, onSignal)
+      // Re-raise so the default action (or another listener) still ends the process.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+    }
+    process.on(signal, onSignal)
+  }
+}
+
+function killAllNow(): void {
+  for (const resource of [...live]) {
+    try {
+      resource.killNow()
+    } catch {
+      // best effort
+    }
+  }
+  live.clear()
+}
+
+function killQuietly(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return
+  try {
+    process.kill(pid, signal)
+  } catch {
+    // already gone
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prerequisites
+
+const versionCache = new Map<SshdVersion, Promise<string>>()
+
+/**
+ * Checks that the binaries for `version` are there and really are that version; returns the first
+ * line of `sshd -V`. Throws an error naming scripts/install-test-deps.sh otherwise (tests must
+ * fail, never skip, without a real sshd).
+ */
+export function checkSshd(version: SshdVersion): Promise<string> {
+  let cached = versionCache.get(version)
+  if (!cached) {
+    cached = probeSshd(version)
+    versionCache.set(version, cached)
+  }
+  return cached
+}
+
+async function probeSshd(version: SshdVersion): Promise<string> {
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      `the real-sshd tests must run as root (sshd ${version}, PID namespaces, useradd); ${INSTALL_HINT}`,
+    )
+  }
+  const bins = sshdBinaries(version)
+  const required = [
+    bins.sshd,
+    ...(bins.session ? [bins.session] : []),
+    ...(bins.auth ? [bins.auth] : []),
+    '/usr/bin/ssh',
+    '/usr/bin/ssh-keygen',
+    '/usr/bin/unshare',
+    '/usr/bin/setpriv',
+  ]
+  for (const file of required) {
+    try {
+      await access(file, constants.X_OK)
+    } catch {
+      throw new Error(
+        `OpenSSH ${version} test dependency missing: ${file} is not there; ${INSTALL_HINT}`,
+      )
+    }
+  }
+  // sshd -V prints the version on stderr and exits non-zero (9.2) or zero (10.0).
+  let output: string
+  try {
+    const r = await execFileAsync(bins.sshd, ['-V'])
+    output = `${r.stderr}${r.stdout}`
+  } catch (error) {
+    const e = error as { stderr?: string; stdout?: string }
+    output = `${e.stderr ?? ''}${e.stdout ?? ''}`
+  }
+  const line = output.split('\n')[0]?.trim() ?? ''
+  if (!new RegExp(`^OpenSSH_${version.replace('.', '\\.')}(?![0-9])`).test(line)) {
+    throw new Error(
+      `${bins.sshd} is not OpenSSH ${version} (sshd -V said ${JSON.stringify(line)}); ${INSTALL_HINT}`,
+    )
+  }
+  return line
+}
+
+let userReady: Promise<void> | undefined
+
+/**
+ * Creates the test user once (home /home/sshdexp, shell /bin/bash). Its password field is set to
+ * `*` (no password can match, but the account is not "locked" with `!`, which sshd refuses for
+ * public keys when UsePAM is no).
+ */
+export function ensureTestUser(): Promise<void> {
+  userReady ??= (async () => {
+    try {
+      await execFileAsync('id', ['-u', TEST_USER])
+      return
+    } catch {
+      // missing: create it
+    }
+    try {
+      await execFileAsync('useradd', [
+        '--create-home',
+        '--home-dir',
+        `/home/${TEST_USER}`,
+        '--shell',
+        '/bin/bash',
+        '--user-group',
+        TEST_USER,
+      ])
+    } catch (error) {
+      // 9: the user appeared meanwhile (another test process made it)
+      if ((error as { code?: number }).code !== 9) throw error
+    }
+    await execFileAsync('usermod', ['-p', '*', TEST_USER])
+  })()
+  return userReady
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+export type SshdConfigValue = string | number | boolean | readonly (string | number)[] | null
+
+/**
+ * sshd_config keywords. A value replaces the base config's value for that keyword (keywords are
+ * case-insensitive); `null` removes the keyword; an array writes the keyword once per element;
+ * booleans become yes/no.
+ */
+export type SshdConfig = Readonly<Record<string, SshdConfigValue>>
+
+function renderConfig(
+  entries: Array<[string, SshdConfigValue]>,
+  extra: string | undefined,
+): string {
+  const merged = new Map<string, [string, SshdConfigValue]>()
+  for (const [key, value] of entries) merged.set(key.toLowerCase(), [key, value])
+  const lines: string[] = []
+  for (const [key, value] of merged.values()) {
+    if (value === null) continue
+    const values = Array.isArray(value) ? value : [value]
+    for (const v of values) {
+      lines.push(`${key} ${typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v)}`)
+    }
+  }
+  return `${lines.join('\n')}\n${extra ? `\n${extra.trimEnd()}\n` : ''}`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+/** A client process (ssh, sftp) in its own process group, its output collected. */
+class ClientProcess {
+  readonly child: ChildProcess
+  readonly pid: number
+  readonly exited: Promise<number | null>
+  stdout = ''
+  stderr = ''
+  exitCode: number | null | undefined = undefined
+  private readonly listeners = new Set<() => void>()
+
+  constructor(command: string, args: readonly string[], env: NodeJS.ProcessEnv) {
+    // setpriv --pdeathsig: the client dies with this node process even on SIGKILL.
+    this.child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', command, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+      env,
+    })
+    if (this.child.pid === undefined) throw new Error(`could not start ${command}`)
+    this.pid = this.child.pid
+    this.child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      this.stdout = clip(this.stdout + s)
+      this.notify()
+    })
+    this.child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+      this.stderr = clip(this.stderr + s)
+      this.notify()
+    })
+    this.child.stdin!.on('error', () => {})
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        this.exitCode = code ?? (signal ? -1 : null)
+        this.notify()
+        resolve(code)
+      })
+      this.child.on('error', (error) => {
+        this.stderr += `\nspawn error: ${error.message}`
+        this.exitCode = -1
+        this.notify()
+        resolve(null)
+      })
+    })
+    // Leaked clients must not keep node alive; the 'exit' hook kills them.
+    this.child.unref()
+    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) {
+      ;(stream as unknown as net.Socket | null)?.unref?.()
+    }
+  }
+
+  get running(): boolean {
+    return this.exitCode === undefined
+  }
+
+  /** Resolves once `text` appears on stdout or stderr; rejects when the process exits first. */
+  waitForOutput(text: string, what: string, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (error?: Error): void => {
+        clearTimeout(timer)
+        this.listeners.delete(check)
+        if (error) reject(error)
+        else resolve()
+      }
+      const check = (): void => {
+        if (this.stdout.includes(text) || this.stderr.includes(text)) done()
+        else if (!this.running) {
+          done(
+            new Error(
+              `${what}: the client exited (code ${this.exitCode}) first\n${this.describe()}`,
+            ),
+          )
+        }
+      }
+      const timer = setTimeout(
+        () => done(new Error(`${what}: timed out after ${timeoutMs} ms\n${this.describe()}`)),
+        timeoutMs,
+      )
+      this.listeners.add(check)
+      check()
+    })
+  }
+
+  describe(): string {
+    return `client pid ${this.pid}, args ${JSON.stringify(this.child.spawnargs.slice(3))}\nstdout: ${this.stdout.slice(-2000)}\nstderr: ${this.stderr.slice(-2000)}`
+  }
+
+  /** Ends stdin, then SIGTERM to the process group, then SIGKILL; resolves when it exited. */
+  async stop(graceMs = 2000): Promise<void> {
+    if (!this.running) return
+    this.child.ref()
+    this.child.stdin?.end()
+    this.signal('SIGTERM')
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs)
+    await this.exited
+    clearTimeout(timer)
+    this.signal('SIGKILL') // whatever else is in its group (askpass helpers)
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    killQuietly(-this.pid, signal)
+  }
+
+  private notify(): void {
+    for (const listener of [...this.listeners]) listener()
+  }
+}
+
+function clip(s: string): string {
+  return s.length > 65_536 ? s.slice(-65_536) : s
+}
+
+/** Anything a server hands out that can be closed. */
+export interface Closable {
+  /** Stops it; idempotent. Resolves when the client process has exited (not when sshd noticed). */
+  close(): Promise<void>
+}
+
+export interface SshConnection extends Closable {
+  /** Host pid of the ssh client. */
+  readonly clientPid: number
+  /** The client's local TCP port. */
+  readonly localPort: number
+  /**
+   * Pid (in `procfs`) of the connection's top sshd process, the listener's child holding the
+   * socket: the `[priv]` monitor, or for root logins up to 9.7 the monitor turned `root@…`.
+   */
+  readonly connectionPid: number
+  /** What the client printed so far. */
+  output(): string
+}
+
+export interface ConnectOptions {
+  /** Login name (default the test user). */
+  user?: string
+  /** Remote shell command (default: `exec cat`, which ends with the channel). */
+  command?: string
+  /** Request a pty (`-tt`); default no (`-T`). */
+  pty?: boolean
+  /** More ssh arguments, before the destination. */
+  extraArgs?: readonly string[]
+  timeoutMs?: number
+}
+
+export interface MuxSessionOptions {
+  pty?: boolean
+  command?: string
+  extraArgs?: readonly string[]
+  timeoutMs?: number
+}
+
+export interface MuxSession extends Closable {
+  /** Host pid of the multiplexing ssh client. */
+  readonly clientPid: number
+  output(): string
+}
+
+export interface ControlMaster extends SshConnection {
+  readonly socketPath: string
+  /** Opens a session over the master (`ssh -S <socket>`); resolves when its command runs. */
+  session(opts?: MuxSessionOptions): Promise<MuxSession>
+  /** Opens an sftp session over the master (`sftp -o ControlPath=<socket>`), kept open. */
+  sftp(opts?: { timeoutMs?: number }): Promise<MuxSession>
+}
+
+export interface PreauthHanger extends Closable {
+  readonly socket: net.Socket
+  readonly localPort: number
+  /** Pid (in `procfs`) of the sshd child that accepted this connection. */
+  readonly connectionPid: number
+}
+
+export interface PreauthHangerOptions {
+  /**
+   * An identification string to send (e.g. `SSH-2.0-test`), after which nothing more is sent:
+   * sshd then waits in key exchange. Default: send nothing at all (sshd waits for the banner).
+   */
+  banner?: string
+  timeoutMs?: number
+}
+
+export interface PendingAuthOptions {
+  /** Login name (default the test user); a user that does not exist gives sshd's "invalid user". */
+  user?: string
+  /**
+   * `password` (default; needs PasswordAuthentication yes, the base config's value) or
+   * `keyboard-interactive` (PAM's conversation with UsePAM yes).
+   */
+  method?: 'password' | 'keyboard-interactive'
+  timeoutMs?: number
+}
+
+export interface SftpOptions {
+  user?: string
+  timeoutMs?: number
+}
+
+export interface StartSshdOptions {
+  version: SshdVersion
+  /** Keyword overrides of the base config (see `baseConfig`). */
+  config?: SshdConfig
+  /** Raw text appended at the end of sshd_config (Match blocks). */
+  extraConfig?: string
+  /** When given, `server.stop()` is registered with `t.after`. */
+  t?: Pick<TestContext, 'after'>
+  timeoutMs?: number
+}
+
+export interface SshdServer {
+  readonly version: SshdVersion
+  /** First line of `sshd -V`, e.g. `OpenSSH_9.2, OpenSSL 3.0.…`. */
+  readonly versionString: string
+  readonly host: string
+  readonly port: number
+  /** The temporary directory with config, keys, log and control sockets. */
+  readonly dir: string
+  readonly configFile: string
+  /** The sshd_config text in use. */
+  readonly configText: string
+  /** sshd's log (`-E`). */
+  readonly logFile: string
+  /** The namespace's /proc as seen from the host: /proc/<init's host pid>/root/proc. */
+  readonly procfs: string
+  /** The namespace's root as seen from the host (absolute symlinks in it resolve on the host!). */
+  readonly rootfs: string
+  /** The namespace's private utmp (sshd writes pty sessions there), readable from the host. */
+  readonly utmpFile: string
+  /** The listener's pid in `procfs`. */
+  readonly listenerPid: number
+  /** Host pid of the namespace's init (PID 1 inside). */
+  readonly initHostPid: number
+  /** The test user's name. */
+  readonly user: string
+  /** The client's private key (ed25519), authorized for the test user and root. */
+  readonly clientKey: string
+  /**
+   * ssh arguments for this server (no destination): -F /dev/null, port, key, BatchMode (unless
+   * `batch: false`), no known-hosts checks. ssh takes the first value of an option: add more after.
+   */
+  sshArgs(opts?: { batch?: boolean }): string[]
+  /** The namespace's processes. */
+  processes(): Promise<ProcessInfo[]>
+  /** The namespace's process tree as text (for messages). */
+  processTree(): Promise<string>
+  readLog(): Promise<string>
+  /** Pid (in `procfs`) of the sshd process serving the client whose local port is given. */
+  connectionPidFor(localPort: number): Promise<number | undefined>
+  /** waitFor with the server's process tree and log in the timeout message. */
+  waitFor<T>(what: string, check: () => T | Promise<T>, opts?: WaitOptions): Promise<Truthy<T>>
+  /** A plain connection running a command; resolves when the command runs. */
+  connect(opts?: ConnectOptions): Promise<SshConnection>
+  /** A ControlMaster (`-M -S <socket> -N`); resolves when authenticated. */
+  controlMaster(opts?: { user?: string; timeoutMs?: number }): Promise<ControlMaster>
+  /** A raw TCP connection that never sends (more than) a banner; resolves once sshd forked for it. */
+  preauthHanger(opts?: PreauthHangerOptions): Promise<PreauthHanger>
+  /**
+   * A client that sent its user name and waits at a password (or PAM) prompt forever: pre-auth
+   * with a user. Resolves when the client shows the prompt.
+   */
+  authPending(opts?: PendingAuthOptions): Promise<SshConnection>
+  /** An sftp client (`sftp -b -`) kept open; resolves once it ran `pwd`. */
+  sftp(opts?: SftpOptions): Promise<SshConnection>
+  /** Stops every client, the namespace (sshd and all in it) and removes `dir`. Idempotent. */
+  stop(): Promise<void>
+}
+
+/** The base config; `config` overrides replace these keyword by keyword. */
+export function baseConfig(args: {
+  port: number
+  dir: string
+  version: SshdVersion
+}): Array<[string, SshdConfigValue]> {
+  const bins = sshdBinaries(args.version)
+  return [
+    ['ListenAddress', HOST],
+    ['Port', args.port],
+    ['AddressFamily', 'inet'],
+    ['HostKey', path.join(args.dir, 'ssh_host_ed25519_key')],
+    ['PidFile', 'none'],
+    // UsePAM yes, as Debian (and most distributions) ship it: PAM's session and account modules
+    // ran without trouble here, as root, in the PID namespace (pam_loginuid, pam_systemd without
+    // systemd, pam_motd), and it keeps keyboard-interactive auth real. `UsePAM: false` also works:
+    // the test user's password field is `*`, not a locked `!`.
+    ['UsePAM', true],
+    // The keys live in a directory under /tmp, which StrictModes rejects (world-writable parent).
+    ['StrictModes', false],
+    ['AuthorizedKeysFile', path.join(args.dir, 'authorized_keys')],
+    ['PubkeyAuthentication', true],
+    // No account here has a usable password; these let authPending() wait at a prompt.
+    ['PasswordAuthentication', true],
+    ['KbdInteractiveAuthentication', true],
+    ['PermitRootLogin', 'prohibit-password'],
+    ['UseDNS', false],
+    ['PrintMotd', false],
+    ['PrintLastLog', false],
+    ['X11Forwarding', false],
+    ['Subsystem', 'sftp internal-sftp'],
+    ...(bins.session
+      ? ([
+          ['SshdSessionPath', bins.session],
+          ['SshdAuthPath', bins.auth ?? null],
+        ] as Array<[string, SshdConfigValue]>)
+      : []),
+  ]
+}
+
+/** `Subsystem` value for the external sftp-server (the base config uses internal-sftp). */
+export const SFTP_SERVER_SUBSYSTEM = `sftp ${SFTP_SERVER}`
+
+// The namespace's init: private /run and /var/log, then sshd as a job (set -m: with its own
+// process group and default SIGINT/SIGQUIT), and `wait`, which also reaps orphans re-parented to it.
+const INIT_SCRIPT = `set -e
+mount -t tmpfs -o mode=0755,size=16m sshd-test-run /run
+mkdir -m 0755 /run/sshd
+install -m 0664 /dev/null /run/utmp
+mount -t tmpfs -o mode=0755,size=16m sshd-test-log /var/log
+install -m 0664 /dev/null /var/log/wtmp
+install -m 0660 /dev/null /var/log/btmp
+install -m 0664 /dev/null /var/log/lastlog
+set +e -m
+"$@" &
+wait
+`
+
+/** Starts a real sshd; see the module comment. */
+export async function startSshd(opts: StartSshdOptions): Promise<SshdServer> {
+  const versionString = await checkSshd(opts.version)
+  await ensureTestUser()
+  const server = new Server(opts.version, versionString, opts.timeoutMs ?? 20_000)
+  opts.t?.after(() => server.stop())
+  try {
+    await server.start(opts.config ?? {}, opts.extraConfig)
+  } catch (error) {
+    await server.stop()
+    throw error
+  }
+  return server
+}
+
+class Server implements SshdServer, Resource {
+  readonly version: SshdVersion
+  readonly versionString: string
+  readonly host = HOST
+  readonly user = TEST_USER
+  port = 0
+  dir = ''
+  configFile = ''
+  configText = ''
+  logFile = ''
+  procfs = ''
+  rootfs = ''
+  utmpFile = ''
+  clientKey = ''
+  listenerPid = 0
+  initHostPid = 0
+  private readonly timeoutMs: number
+  private unshare: ChildProcess | undefined
+  private unshareExited: Promise<void> = Promise.resolve()
+  private unshareOutput = ''
+  private readonly clients = new Set<ClientProcess>()
+  private readonly sockets = new Set<net.Socket>()
+  private stopping: Promise<void> | undefined
+  private seq = 0
+
+  constructor(version: SshdVersion, versionString: string, timeoutMs: number) {
+    this.version = version
+    this.versionString = versionString
+    this.timeoutMs = timeoutMs
+    track(this)
+  }
+
+  async start(config: SshdConfig, extraConfig: string | undefined): Promise<void> {
+    this.dir = await mkdtemp(path.join(tmpdir(), `sshd-exporter-test-${this.version}-`))
+    // sshd reads authorized_keys as the user: the directory must be searchable by it.
+    await chmod(this.dir, 0o755)
+    if (/^\/(run|var\/log)(\/|$)/.test(this.dir)) {
+      throw new Error(`temporary directory ${this.dir} would be hidden by the namespace's own /run`)
+    }
+    this.logFile = path.join(this.dir, 'sshd.log')
+    this.configFile = path.join(this.dir, 'sshd_config')
+    this.clientKey = path.join(this.dir, 'client_ed25519')
+    await Promise.all([
+      execFileAsync('ssh-keygen', [
+        ...['-q', '-t', 'ed25519', '-N', '', '-C', 'sshd-exporter test host key'],
+        ...['-f', path.join(this.dir, 'ssh_host_ed25519_key')],
+      ]),
+      execFileAsync('ssh-keygen', [
+        ...['-q', '-t', 'ed25519', '-N', '', '-C', 'sshd-exporter test client'],
+        ...['-f', this.clientKey],
+      ]),
+      writeFile(path.join(this.dir, 'init.sh'), INIT_SCRIPT),
+      writeFile(
+        path.join(this.dir, 'askpass.sh'),
+        // Announces the prompt, then never answers; ends when its ssh client is gone (re-parented:
+        // `kill -0` would go on succeeding on an unreaped zombie ssh).
+        '#!/bin/sh\necho "__sshd_test_askpass__ $*" >&2\nparent=$PPID\nwhile read -r _ _ _ ppid _ </proc/$$/stat && [ "$ppid" = "$parent" ]; do sleep 0.2; done\n',
+        { mode: 0o755 },
+      ),
+    ])
+    await writeFile(
+      path.join(this.dir, 'authorized_keys'),
+      await readFile(`${this.clientKey}.pub`, 'utf8'),
+      { mode: 0o644 },
+    )
+    // A free port can be taken between probing and sshd's bind: retry a few times.
+    for (let attempt = 1; ; attempt++) {
+      this.port = await freePort()
+      this.configText = renderConfig(
+        [
+          ...baseConfig({ port: this.port, dir: this.dir, version: this.version }),
+          ...Object.entries(config),
+        ],
+        extraConfig,
+      )
+      await writeFile(this.configFile, this.configText)
+      try {
+        await this.launch()
+        return
+      } catch (error) {
+        const log = await this.readLog().catch(() => '')
+        if (attempt < 3 && /Address already in use|Cannot bind any address/.test(log)) {
+          await this.killNamespace()
+          continue
+        }
+        throw error
+      }
+    }
+  }
+
+  private async launch(): Promise<void> {
+    const bins = sshdBinaries(this.version)
+    const child = spawn(
+      'setpriv',
+      [
+        ...['--pdeathsig', 'KILL', '--'],
+        ...['unshare', '--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL', '--'],
+        ...['/bin/bash', path.join(this.dir, 'init.sh')],
+        ...[bins.sshd, '-D', '-f', this.configFile, '-E', this.logFile],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    this.unshare = child
+    this.unshareOutput = ''
+    let exited = false
+    this.unshareExited = new Promise((resolve) => {
+      child.on('exit', () => {
+        exited = true
+        resolve()
+      })
+      child.on('error', (error) => {
+        this.unshareOutput += `spawn error: ${error.message}\n`
+        exited = true
+        resolve()
+      })
+    })
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.setEncoding('utf8').on('data', (s: string) => {
+        this.unshareOutput = clip(this.unshareOutput + s)
+      })
+      ;(stream as unknown as net.Socket | null)?.unref?.()
+    }
+    child.unref()
+    const unsharePid = child.pid
+    if (unsharePid === undefined) throw new Error('could not start unshare')
+
+    const failed = async (what: string): Promise<string> =>
+      `sshd ${this.version} did not start (${what})\nunshare/init output: ${this.unshareOutput}\nsshd log: ${await this.readLog().catch(() => '(none)')}`
+    const notExited = async (): Promise<void> => {
+      if (exited) throw new Error(await failed('the namespace exited'))
+    }
+
+    this.initHostPid = await waitFor(
+      'the PID namespace init',
+      async () => {
+        await notExited()
+        return (await childPids(unsharePid))[0]
+      },
+      { timeoutMs: this.timeoutMs },
+    ).catch(async (error) => {
+      throw new Error(await failed(errorText(error)))
+    })
+    this.rootfs = `/proc/${this.initHostPid}/root`
+    this.procfs = `${this.rootfs}/proc`
+    this.utmpFile = `${this.rootfs}/run/utmp`
+
+    this.listenerPid = await this.waitFor(
+      `sshd ${this.version} listening on ${HOST}:${this.port}`,
+      async () => {
+        await notExited()
+        const procs = await listProcesses(this.procfs)
+        const listener = procs.find((p) => p.ppid === 1 && p.comm === 'sshd' && p.state !== 'Z')
+        if (!listener) return undefined
+        const dir = path.join(this.procfs, String(listener.pid))
+        const tcp = await readTcp(dir)
+        const listening = tcp.find((e) => e.state === TCP_LISTEN && e.localPort === this.port)
+        if (!listening) return undefined
+        return (await socketInodes(dir)).has(listening.inode) ? listener.pid : undefined
+      },
+      { timeoutMs: this.timeoutMs },
+    )
+  }
+
+  sshArgs(opts: { batch?: boolean } = {}): string[] {
+    return [
+      ...['-F', '/dev/null', '-p', String(this.port), '-i', this.clientKey],
+      ...[
+        '-o',
+        `BatchMode=${opts.batch === false ? 'no' : 'yes'}`,
+        '-o',
+        'StrictHostKeyChecking=no',
+      ],
+      ...['-o', 'UserKnownHostsFile=/dev/null', '-o', 'GlobalKnownHostsFile=/dev/null'],
+      ...['-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'LogLevel=ERROR'],
+      ...['-o', 'ConnectTimeout=10'],
+    ]
+  }
+
+  processes(): Promise<ProcessInfo[]> {
+    return listProcesses(this.procfs)
+  }
+
+  async processTree(): Promise<string> {
+    try {
+      return formatProcessTree(await this.processes())
+    } catch (error) {
+      return `(no process tree: ${errorText(error)})`
+    }
+  }
+
+  async readLog(): Promise<string> {
+    try {
+      return await readFile(this.logFile, 'utf8')
+    } catch (error) {
+      if (isGone(error)) return ''
+      throw error
+    }
+  }
+
+  waitFor<T>(
+    what: string,
+    check: () => T | Promise<T>,
+    opts: WaitOptions = {},
+  ): Promise<Truthy<T>> {
+    return waitFor(what, check, {
+      timeoutMs: this.timeoutMs,
+      ...opts,
+      describe: async () =>
+        `${opts.describe ? `${await opts.describe()}\n` : ''}sshd ${this.version} processes:\n${await this.processTree()}\nsshd log (tail):\n${(await this.readLog()).slice(-3000)}`,
+    })
+  }
+
+  async connectionPidFor(localPort: number): Promise<number | undefined> {
+    const listenerDir = path.join(this.procfs, String(this.listenerPid))
+    const tcp = await readTcp(listenerDir)
+    const entry = tcp.find(
+      (e) => e.localPort === this.port && e.remotePort === localPort && e.inode !== 0,
+    )
+    if (!entry) return undefined
+    for (const p of await this.processes()) {
+      if (p.ppid !== this.listenerPid || p.state === 'Z') continue
+      if ((await socketInodes(path.join(this.procfs, String(p.pid)))).has(entry.inode)) return p.pid
+    }
+    return undefined
+  }
+
+  /**
+   * The local port of the TCP connection to this server held by a host client process or one of
+   * its descendants (sftp runs ssh as its child).
+   */
+  private async clientLocalPort(clientPid: number): Promise<number | undefined> {
+    const tcp = (await readTcp(`/proc/${clientPid}`)).filter(
+      (e) => e.remotePort === this.port && e.state === TCP_ESTABLISHED,
+    )
+    const queue = [clientPid]
+    for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
+      const inodes = await socketInodes(`/proc/${pid}`)
+      const entry = tcp.find((e) => inodes.has(e.inode))
+      if (entry) return entry.localPort
+      queue.push(...(await childPids(pid)))
+    }
+    return undefined
+  }
+
+  private spawnClient(
+    command: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv = {},
+  ): ClientProcess {
+    if (this.stopping) throw new Error('the server is stopped')
+    const client = new ClientProcess(command, args, { ...process.env, ...env })
+    this.clients.add(client)
+    void client.exited.then(() => this.clients.delete(client))
+    return client
+  }
+
+  /** Resolves the connection of a host client, once the client's socket is seen by sshd. */
+  private async resolveConnection(
+    client: ClientProcess,
+    what: string,
+  ): Promise<{ localPort: number; connectionPid: number }> {
+    return this.waitFor(
+      `${what}: the sshd process serving it`,
+      async () => {
+        if (!client.running) throw new Error(`the client exited\n${client.describe()}`)
+        const localPort = await this.clientLocalPort(client.pid)
+        if (localPort === undefined) return undefined
+        const connectionPid = await this.connectionPidFor(localPort)
+        return connectionPid === undefined ? undefined : { localPort, connectionPid }
+      },
+      { describe: () => client.describe() },
+    )
+  }
+
+  private async withCleanup<T>(client: ClientProcess, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (error) {
+      await client.stop(500)
+      throw error
+    }
+  }
+
+  private marker(): string {
+    return `__sshd_test_ready_${++this.seq}_${randomBytes(4).toString('hex')}__`
+  }
+
+  async connect(opts: ConnectOptions = {}): Promise<SshConnection> {
+    const user = opts.user ?? TEST_USER
+    const marker = this.marker()
+    const client = this.spawnClient('ssh', [
+      ...this.sshArgs(),
+      ...['-o', 'ControlMaster=no', '-o', 'ControlPath=none'],
+      opts.pty ? '-tt' : '-T',
+      ...(opts.extraArgs ?? []),
+      `${user}@${HOST}`,
+      `echo ${marker}; ${opts.command ?? 'exec cat'}`,
+    ])
+    const what = `ssh ${user}@ (${opts.pty ? 'pty' : 'no pty'})`
+    return this.withCleanup(client, async () => {
+      await client.waitForOutput(marker, what, opts.timeoutMs ?? this.timeoutMs)
+      const conn = await this.resolveConnection(client, what)
+      return connectionHandle(client, conn)
+    })
+  }
+
+  async controlMaster(opts: { user?: string; timeoutMs?: number } = {}): Promise<ControlMaster> {
+    const user = opts.user ?? TEST_USER
+    const socketPath = path.join(this.dir, `cm-${++this.seq}`)
+    const client = this.spawnClient('ssh', [
+      ...this.sshArgs(),
+      ...['-M', '-S', socketPath, '-N', '-o', 'ControlPersist=no'],
+      `${user}@${HOST}`,
+    ])
+    const what = `ssh -M ${user}@`
+    return this.withCleanup(client, async () => {
+      // The control socket is created after authentication; -O check then answers.
+      await this.waitFor(
+        `${what}: its control socket`,
+        async () => {
+          if (!client.running) throw new Error(`the master exited\n${client.describe()}`)
+          try {
+            await execFileAsync('ssh', ['-F', '/dev/null', '-S', socketPath, '-O', 'check', HOST])
+            return true
+          } catch {
+            return false
+          }
+        },
+        { timeoutMs: opts.timeoutMs ?? this.timeoutMs, describe: () => client.describe() },
+      )
+      const conn = await this.resolveConnection(client, what)
+      const base = connectionHandle(client, conn)
+      const sessions = new Set<MuxSession>()
+      const master: ControlMaster = {
+        ...base,
+        socketPath,
+        session: async (s: MuxSessionOptions = {}) => {
+          const session = await this.muxSession(socketPath, user, s)
+          sessions.add(session)
+          return session
+        },
+        sftp: async (s: { timeoutMs?: number } = {}) => {
+          const session = await this.muxSftp(socketPath, user, s.timeoutMs)
+          sessions.add(session)
+          return session
+        },
+        close: async () => {
+          if (client.running) {
+            await execFileAsync('ssh', ['-F', '/dev/null', '-S', socketPath, '-O', 'exit', HOST], {
+              timeout: 5000,
+            }).catch(() => {})
+          }
+          await Promise.all([...sessions].map((s) => s.close()))
+          await client.stop()
+        },
+      }
+      return master
+    })
+  }
+
+  private async muxSession(
+    socketPath: string,
+    user: string,
+    opts: MuxSessionOptions,
+  ): Promise<MuxSession> {
+    const marker = this.marker()
+    const client = this.spawnClient('ssh', [
+      ...['-F', '/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-S', socketPath],
+      opts.pty ? '-tt' : '-T',
+      ...(opts.extraArgs ?? []),
+      `${user}@${HOST}`,
+      `echo ${marker}; ${opts.command ?? 'exec cat'}`,
+    ])
+    const what = `ssh -S (${opts.pty ? 'pty' : 'no pty'}) session`
+    return this.withCleanup(client, async () => {
+      await client.waitForOutput(marker, what, opts.timeoutMs ?? this.timeoutMs)
+      return {
+        clientPid: client.pid,
+        output: () => client.stdout,
+        close: () => client.stop(),
+      }
+    })
+  }
+
+  private async muxSftp(socketPath: string, user: string, timeoutMs?: number): Promise<MuxSession> {
+    const client = this.spawnClient('sftp', [
+      ...['-F', '/dev/null', '-o', 'LogLevel=ERROR', '-o', `ControlPath=${socketPath}`],
+      ...['-o', 'ControlMaster=no', '-b', '-', `${user}@${HOST}`],
+    ])
+    client.child.stdin!.write('pwd\n')
+    return this.withCleanup(client, async () => {
+      await client.waitForOutput(
+        'Remote working directory',
+        'sftp over a ControlMaster',
+        timeoutMs ?? this.timeoutMs,
+      )
+      return { clientPid: client.pid, output: () => client.stdout, close: () => client.stop() }
+    })
+  }
+
+  async preauthHanger(opts: PreauthHangerOptions = {}): Promise<PreauthHanger> {
+    if (this.stopping) throw new Error('the server is stopped')
+    const socket = net.connect({ host: HOST, port: this.port })
+    socket.on('error', () => {})
+    socket.on('data', () => {}) // read sshd's banner and KEXINIT, answer nothing
+    this.sockets.add(socket)
+    socket.on('close', () => this.sockets.delete(socket))
+    const close = async (): Promise<void> => {
+      if (socket.destroyed) return
+      const closed = new Promise((resolve) => socket.once('close', resolve))
+      socket.destroy()
+      await closed
+    }
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve)
+        socket.once('error', reject)
+      })
+      if (opts.banner !== undefined) socket.write(`${opts.banner}\r\n`)
+      const localPort = socket.localPort!
+      const connectionPid = await this.waitFor(
+        `the sshd child accepting a pre-auth connection from port ${localPort}`,
+        () => {
+          if (socket.destroyed) throw new Error('sshd closed the connection')
+          return this.connectionPidFor(localPort)
+        },
+        opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs },
+      )
+      socket.unref()
+      return { socket, localPort, connectionPid, close }
+    } catch (error) {
+      await close()
+      throw error
+    }
+  }
+
+  async authPending(opts: PendingAuthOptions = {}): Promise<SshConnection> {
+    const user = opts.user ?? TEST_USER
+    const method = opts.method ?? 'password'
+    const client = this.spawnClient(
+      'ssh',
+      [
+        ...this.sshArgs({ batch: false }),
+        ...['-o', 'ControlMaster=no', '-o', 'ControlPath=none'],
+        ...['-o', `PreferredAuthentications=${method}`, '-o', 'PubkeyAuthentication=no'],
+        ...['-o', 'NumberOfPasswordPrompts=1', '-T', `${user}@${HOST}`, 'true'],
+      ],
+      {
+        SSH_ASKPASS: path.join(this.dir, 'askpass.sh'),
+        SSH_ASKPASS_REQUIRE: 'force',
+      },
+    )
+    const what = `ssh ${user}@ waiting at a ${method} prompt`
+    return this.withCleanup(client, async () => {
+      await client.waitForOutput('__sshd_test_askpass__', what, opts.timeoutMs ?? this.timeoutMs)
+      const conn = await this.resolveConnection(client, what)
+      return connectionHandle(client, conn)
+    })
+  }
+
+  async sftp(opts: SftpOptions = {}): Promise<SshConnection> {
+    const user = opts.user ?? TEST_USER
+    const args = this.sshArgs()
+    // sftp takes the port as -P, the rest as ssh options
+    const portIndex = args.indexOf('-p')
+    args[portIndex] = '-P'
+    const client = this.spawnClient('sftp', [...args, '-b', '-', `${user}@${HOST}`])
+    client.child.stdin!.write('pwd\n')
+    const what = `sftp ${user}@`
+    return this.withCleanup(client, async () => {
+      await client.waitForOutput('Remote working directory', what, opts.timeoutMs ?? this.timeoutMs)
+      const conn = await this.resolveConnection(client, what)
+      return connectionHandle(client, conn)
+    })
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop()
+    return this.stopping
+  }
+
+  private async doStop(): Promise<void> {
+    for (const client of this.clients) client.signal('SIGKILL')
+    for (const socket of this.sockets) socket.destroy()
+    await Promise.all([...this.clients].map((c) => c.stop(1000)))
+    await this.killNamespace()
+    live.delete(this)
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  private async killNamespace(): Promise<void> {
+    // SIGKILL to a PID namespace's init kills everything in it. unshare, its parent, exits once
+    // the init has been reaped, which the kernel allows only after every process in the
+    // namespace is gone: so waiting for unshare waits for all of them.
+    const init = this.initHostPid
+    if (init) killQuietly(init, 'SIGKILL')
+    const unshare = this.unshare
+    if (unshare && unshare.exitCode === null && unshare.signalCode === null) {
+      unshare.ref()
+      if (!init) killQuietly(unshare.pid, 'SIGKILL')
+      const timer = setTimeout(() => killQuietly(unshare.pid, 'SIGKILL'), 5000)
+      await this.unshareExited
+      clearTimeout(timer)
+    }
+    if (init) {
+      await waitFor(`the namespace init (host pid ${init}) to be gone`, async () => {
+        try {
+          const stat = await readFile(`/proc/${init}/stat`, 'latin1')
+          return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
+        } catch {
+          return true
+        }
+      })
+    }
+    this.initHostPid = 0
+  }
+
+  killNow(): void {
+    for (const client of this.clients) client.signal('SIGKILL')
+    for (const socket of this.sockets) socket.destroy()
+    if (this.initHostPid) killQuietly(this.initHostPid, 'SIGKILL')
+    killQuietly(this.unshare?.pid, 'SIGKILL')
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+function connectionHandle(
+  client: ClientProcess,
+  conn: { localPort: number; connectionPid: number },
+): SshConnection {
+  return {
+    clientPid: client.pid,
+    localPort: conn.localPort,
+    connectionPid: conn.connectionPid,
+    output: () => client.stdout,
+    close: () => client.stop(),
+  }
+}
+
+/** Host pids of a process's children. */
+async function childPids(pid: number): Promise<number[]> {
+  try {
+    const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    return text.trim().split(/\s+/).filter(Boolean).map(Number)
+  } catch {
+    // kernels without the children file: scan
+    return (await listProcesses('/proc')).filter((p) => p.ppid === pid).map((p) => p.pid)
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, HOST, () => {
+      const address = srv.address()
+      srv.close(() => {
+        if (address && typeof address === 'object') resolve(address.port)
+        else reject(new Error('no port'))
+      })
+    })
+  })
+}

@@ -1,0 +1,123 @@
+/**
+ * The exporter against real sshd 9.2 and 10.0 with real clients: the counts of
+ * issue 2, exactly, and back to zero with no user series left once the
+ * clients are gone. The exporter reads the sshd's own PID namespace through
+ * --path.procfs, as it reads a host's /proc from a container.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { type RunningExporter, sample, series, startExporter } from '../helpers/exporter.ts'
+import { checkMetrics } from '../helpers/promtool.ts'
+import { SSHD_VERSIONS, sshdBinaries, startSshd, TEST_USER, waitFor } from '../helpers/sshd.ts'
+
+/** Scrapes until `ok` holds for one whole scrape; the scrape it held for. */
+async function scrapeUntil(
+  exporter: RunningExporter,
+  what: string,
+  ok: (text: string) => boolean,
+): Promise<string> {
+  let last = ''
+  return waitFor(
+    what,
+    async () => {
+      last = await exporter.scrape()
+      return ok(last) ? last : undefined
+    },
+    { timeoutMs: 20_000, describe: () => last },
+  )
+}
+
+function sessionsSum(text: string): number {
+  let sum = 0
+  for (const v of series(text, 'sshd_sessions').values()) sum += v
+  return sum
+}
+
+for (const version of SSHD_VERSIONS) {
+  describe(`processes collector on real OpenSSH ${version}`, () => {
+    it('counts connections, sessions and startups exactly, then returns to zero', async (t) => {
+      const sshd = await startSshd({ version, t, config: { MaxStartups: '5:50:20' } })
+      const exporter = await startExporter(
+        [
+          `--path.procfs=${sshd.procfs}`,
+          `--collector.config.sshd-binary=${sshdBinaries(version).sshd}`,
+          `--collector.config.file=${sshd.configFile}`,
+        ],
+        t,
+      )
+
+      // Two authenticated connections: a plain one, and a ControlMaster with three sessions
+      // (one with a pty); and two pre-auth hangers that never send their banner.
+      const plain = await sshd.connect()
+      const master = await sshd.controlMaster()
+      const muxed = [
+        await master.session({ pty: true }),
+        await master.session(),
+        await master.session(),
+      ]
+      const hangers = [await sshd.preauthHanger(), await sshd.preauthHanger()]
+
+      const text = await scrapeUntil(exporter, 'the four sessions and two startups', (s) => {
+        return sessionsSum(s) === 4 && sample(s, 'sshd_startups') === 2
+      })
+      assert.equal(sample(text, 'sshd_up'), 1)
+      assert.equal(sample(text, 'sshd_connections{state="authenticated"}'), 2)
+      assert.equal(sample(text, 'sshd_connections{state="preauth"}'), 2)
+      assert.deepEqual(Object.fromEntries(series(text, 'sshd_sessions')), {
+        [`{user="${TEST_USER}"}`]: 4,
+      })
+      assert.equal(sample(text, 'sshd_multiplexed_connections'), 1)
+      assert.equal(sample(text, 'sshd_connection_sessions_max'), 3)
+      assert.equal(sample(text, 'sshd_startups'), 2)
+      assert.equal(sample(text, 'sshd_max_startups{bound="begin"}'), 5)
+      assert.equal(sample(text, 'sshd_max_startups{bound="full"}'), 20)
+      assert.equal(sample(text, 'sshd_scrape_collector_success{collector="processes"}'), 1)
+      assert.equal(sample(text, 'sshd_exporter_malformed_input_total{source="procfs"}'), 0)
+
+      // promtool on the exporter's real output, process and Node.js metrics included.
+      const lint = checkMetrics(text)
+      assert.equal(lint.output, '', 'promtool check metrics complains')
+      assert.equal(lint.status, 0)
+
+      for (const h of hangers) await h.close()
+      for (const s of muxed) await s.close()
+      await master.close()
+      await plain.close()
+
+      const after = await scrapeUntil(exporter, 'every count back to 0', (s) => {
+        return (
+          sample(s, 'sshd_connections{state="authenticated"}') === 0 &&
+          sample(s, 'sshd_connections{state="preauth"}') === 0 &&
+          sample(s, 'sshd_startups') === 0
+        )
+      })
+      assert.equal(sessionsSum(after), 0)
+      assert.equal(series(after, 'sshd_sessions').size, 0, 'no stale user series')
+      assert.equal(sample(after, 'sshd_multiplexed_connections'), 0)
+      assert.equal(sample(after, 'sshd_connection_sessions_max'), 0)
+      assert.equal(sample(after, 'sshd_up'), 1)
+    })
+
+    it('counts root logins and internal-sftp sessions', async (t) => {
+      const sshd = await startSshd({ version, t })
+      const exporter = await startExporter(
+        [`--path.procfs=${sshd.procfs}`, '--no-collector.config'],
+        t,
+      )
+      const root = await sshd.connect({ user: 'root', pty: true })
+      const sftp = await sshd.sftp()
+      const text = await scrapeUntil(
+        exporter,
+        'root and sftp sessions',
+        (s) => sessionsSum(s) === 2,
+      )
+      assert.deepEqual(Object.fromEntries(series(text, 'sshd_sessions')), {
+        '{user="root"}': 1,
+        [`{user="${TEST_USER}"}`]: 1,
+      })
+      assert.equal(sample(text, 'sshd_connections{state="authenticated"}'), 2)
+      await root.close()
+      await sftp.close()
+    })
+  })
+}
