@@ -53,6 +53,10 @@ async function run(config: Config, logger: Logger): Promise<void> {
   }
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, 'reloading')
+    exporter.reload().catch((err: unknown) => logger.warn({ err }, 'reload failed'))
+  })
 
   try {
     await listen(exporter.app, config.web.listenAddress)

@@ -24,6 +24,8 @@ export interface Exporter {
   app: App
   scraper: Scraper
   collectors: readonly CollectorStatus[]
+  /** Re-reads what is cached between scrapes (sshd's configuration); on SIGHUP. */
+  reload(): Promise<void>
 }
 
 const LINT_FAILING_DEFAULT_METRICS = [
@@ -119,5 +121,13 @@ export async function createExporter(
     version: VERSION,
     collectors: statuses,
   })
-  return { app, scraper, collectors: statuses }
+  const reload = async () => {
+    if (sshdConfig === null) return
+    const read = await sshdConfig.refresh()
+    logger.info(
+      { collector: 'config', source: read.source, max_sessions: read.values.maxSessions },
+      'read sshd configuration',
+    )
+  }
+  return { app, scraper, collectors: statuses, reload }
 }

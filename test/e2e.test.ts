@@ -97,4 +97,25 @@ describe('end to end on a fixture procfs and rootfs', () => {
     assert.equal(line.level, 'info')
     assert.match(String(line.address), /^127\.0\.0\.1:\d+$/)
   })
+
+  it('re-reads sshd_config on SIGHUP', async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'sshd-exporter-hup-'))
+    t.after(() => rmSync(root, { recursive: true, force: true }))
+    mkdirSync(join(root, 'etc', 'ssh'), { recursive: true })
+    const file = join(root, 'etc', 'ssh', 'sshd_config')
+    writeFileSync(file, 'MaxSessions 3\n')
+    const exporter = await startExporter(
+      [`--path.procfs=${tree.root}`, `--path.rootfs=${root}`, '--collector.config.sshd-binary='],
+      t,
+    )
+    assert.match(await exporter.scrape(), /^sshd_config_max_sessions 3$/m)
+    writeFileSync(file, 'MaxSessions 8\n')
+    exporter.child.kill('SIGHUP')
+    let text = ''
+    for (let i = 0; i < 50 && !/^sshd_config_max_sessions 8$/m.test(text); i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      text = await exporter.scrape()
+    }
+    assert.match(text, /^sshd_config_max_sessions 8$/m)
+  })
 })

@@ -149,8 +149,15 @@ export const processesCollector: CollectorDefinition = {
         const { snapshot } = await scrape.snapshot()
         const v = processValues(snapshot)
         const byUser = sessionsByUser(snapshot, maxUsers)
-        // Without the config collector MaxSessions is unknown: no series rather than a guess.
-        const limit = reader === null ? null : (await reader.current()).values.maxSessions
+        // MaxSessions unknown (config collector off, or failing: it says why): no series
+        // rather than a guess.
+        const limit =
+          reader === null
+            ? null
+            : await reader.current().then(
+                (read) => read.values.maxSessions,
+                () => null,
+              )
         const atMaxValue = limit === null ? null : connectionsAtMaxSessions(snapshot, limit)
         return () => {
           up.set(v.up)

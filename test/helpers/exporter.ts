@@ -19,15 +19,19 @@ export interface RunningExporter {
   stop(): Promise<number | null>
 }
 
+/**
+ * `prefix` runs the exporter through another command, e.g. setpriv to drop
+ * root: `['setpriv', '--reuid=65534', …, '--']`.
+ */
 export async function startExporter(
   args: string[],
   t?: TestContext,
   env: NodeJS.ProcessEnv = process.env,
+  prefix: readonly string[] = [],
 ): Promise<RunningExporter> {
-  const child = spawn(process.execPath, [CLI, '--web.listen-address=127.0.0.1:0', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env,
-  })
+  const argv = [process.execPath, CLI, '--web.listen-address=127.0.0.1:0', ...args]
+  const [command, ...rest] = [...prefix, ...argv]
+  const child = spawn(command!, rest, { stdio: ['ignore', 'ignore', 'pipe'], env })
   const logs: Record<string, unknown>[] = []
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
