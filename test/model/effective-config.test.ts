@@ -121,7 +121,7 @@ describe('EffectiveConfigReader', () => {
     )
     assert.equal(warned.length, 1)
     assert.match(
-      String((warned[0]?.err as { message: string }).message),
+      JSON.stringify(warned[0]?.err),
       /sshd -T failed: 'Match LocalPort' in configuration but 'lport' not in connection test/,
     )
   })
