@@ -21,7 +21,12 @@ export type App = ReturnType<typeof buildApp>
 
 export function buildApp(options: AppOptions) {
   const app = Fastify({
-    loggerInstance: options.logger,
+    // Fastify's own info lines ("Server listening at …") would double the CLI's one
+    // start-up line; its warnings and errors still come through.
+    loggerInstance: options.logger.child(
+      {},
+      { level: options.logger.isLevelEnabled('warn') ? 'warn' : options.logger.level },
+    ),
     // One line per scrape every 15 s on every host is noise.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
