@@ -44,20 +44,10 @@ export interface CollectorFlagInfo {
 }
 
 export type ParseResult =
-  | { kind: 'config'; config: Config }
-  | { kind: 'help'; text: string }
-  | { kind: 'version' }
+  { kind: 'config'; config: Config } | { kind: 'help'; text: string } | { kind: 'version' }
 
 type Kind =
-  | 'string'
-  | 'optional'
-  | 'bool'
-  | 'int'
-  | 'duration'
-  | 'address'
-  | 'path'
-  | 'level'
-  | 'format'
+  'string' | 'optional' | 'bool' | 'int' | 'duration' | 'address' | 'path' | 'level' | 'format'
 
 interface FlagSpec {
   name: string

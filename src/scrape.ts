@@ -44,7 +44,7 @@ class ScrapeContext implements Scrape {
         this.#onScan(result)
         this.#snapshot = Promise.resolve(result)
       } catch (err) {
-        this.#snapshot = Promise.reject(err)
+        this.#snapshot = Promise.reject(err instanceof Error ? err : new Error(String(err)))
       }
     }
     return this.#snapshot

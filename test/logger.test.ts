@@ -15,11 +15,11 @@ function capture(format: 'json' | 'logfmt', level: 'debug' | 'info' = 'info') {
 it('writes JSON lines with a level label and an ISO time', () => {
   const { logger, lines } = capture('json')
   logger.info({ collector: 'processes' }, 'hello')
-  const record = JSON.parse(lines[0]!)
+  const record = JSON.parse(lines[0]!) as Record<string, string>
   assert.equal(record.level, 'info')
   assert.equal(record.msg, 'hello')
   assert.equal(record.collector, 'processes')
-  assert.match(record.time, /^\d{4}-\d\d-\d\dT/)
+  assert.match(record.time ?? '', /^\d{4}-\d\d-\d\dT/)
 })
 
 it('writes logfmt, quoting what needs it', () => {

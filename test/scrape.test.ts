@@ -9,7 +9,7 @@ import { ProcFS } from '../src/sources/procfs.ts'
 const silent = createLogger({ level: 'error', format: 'json', destination: { write() {} } })
 
 /** A collector whose gauge `test_<name>{k}` gets the label sets `next` holds at collect time. */
-function fake(name: string, behave: (scrape: Scrape) => Promise<void> = async () => {}) {
+function fake(name: string, behave: (scrape: Scrape) => Promise<void> = () => Promise.resolve()) {
   const registry = new Registry()
   const gauge = new Gauge({
     name: `test_${name}`,
@@ -63,9 +63,7 @@ describe('Scraper', () => {
   it('a failing collector loses its own series only, and the scrape still succeeds', async () => {
     const good = fake('good')
     good.state.next = ['x']
-    const bad = fake('bad', async () => {
-      throw new Error('boom')
-    })
+    const bad = fake('bad', () => Promise.reject(new Error('boom')))
     bad.state.next = ['y']
     const text = await scraper({ good: good.collector, bad: bad.collector }).scrape()
     assert.equal(sample(text, 'sshd_scrape_collector_success{collector="bad"}'), 0)
@@ -116,23 +114,30 @@ describe('Scraper', () => {
     const b = fake('b', async (scrape) => {
       await scrape.snapshot()
     })
-    const s = scraper({ a: a.collector, b: b.collector })
-    const original = ProcFS.prototype.listPids
-    ProcFS.prototype.listPids = function (this: ProcFS) {
-      scans++
-      return original.call(this)
+    class CountingProcFS extends ProcFS {
+      override listPids(): number[] {
+        scans++
+        return super.listPids()
+      }
     }
-    try {
-      const texts = await Promise.all(Array.from({ length: 10 }, () => s.scrape()))
-      assert.equal(a.state.calls, 1)
-      assert.equal(b.state.calls, 1)
-      assert.equal(scans, 1, 'one procfs scan shared by both collectors and all ten requests')
-      assert.equal(new Set(texts).size, 1)
-      await s.scrape()
-      assert.equal(a.state.calls, 2, 'a scrape after the shared one runs anew')
-    } finally {
-      ProcFS.prototype.listPids = original
-    }
+    const s = new Scraper({
+      collectors: new Map([
+        ['a', a.collector],
+        ['b', b.collector],
+      ]),
+      procfs: new CountingProcFS('/proc'),
+      logger: silent,
+      timeoutSeconds: 1,
+      registries: [],
+    })
+    const texts = await Promise.all(Array.from({ length: 10 }, () => s.scrape()))
+    assert.equal(a.state.calls, 1)
+    assert.equal(b.state.calls, 1)
+    assert.equal(scans, 1, 'one procfs scan shared by both collectors and all ten requests')
+    assert.equal(new Set(texts).size, 1)
+    await s.scrape()
+    assert.equal(a.state.calls, 2, 'a scrape after the shared one runs anew')
+    assert.equal(scans, 2)
   })
 
   it('a procfs that cannot be read fails the collectors that need it', async () => {

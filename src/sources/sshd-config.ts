@@ -777,7 +777,7 @@ function evaluateMatch(args: string[]): { match: boolean; note?: string } | stri
   let attributes = 0
   let match = true
   let note: string | undefined
-  for (let i = 0; i < args.length; ) {
+  for (let i = 0; i < args.length;) {
     const attribute = args[i++]!
     if (attribute.startsWith('#')) break
     attributes++

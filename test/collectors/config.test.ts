@@ -17,7 +17,7 @@ const lines: Record<string, unknown>[] = []
 const logger = createLogger({
   level: 'info',
   format: 'json',
-  destination: { write: (s: string) => lines.push(JSON.parse(s)) },
+  destination: { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) },
 })
 
 function rootfs(files: Record<string, string | Buffer>): string {

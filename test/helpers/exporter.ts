@@ -39,8 +39,8 @@ export async function startExporter(
   let buffered = ''
   const address = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('exporter did not start within 10s')), 10_000)
-    child.stderr!.setEncoding('utf8')
-    child.stderr!.on('data', (chunk: string) => {
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', (chunk: string) => {
       buffered += chunk
       let nl = buffered.indexOf('\n')
       while (nl >= 0) {
@@ -60,7 +60,7 @@ export async function startExporter(
         }
       }
     })
-    exited.then((code) => {
+    void exited.then((code) => {
       clearTimeout(timer)
       reject(new Error(`exporter exited with ${code} before listening: ${JSON.stringify(logs)}`))
     })

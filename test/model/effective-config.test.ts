@@ -14,7 +14,7 @@ function capture() {
   const logger = createLogger({
     level: 'debug',
     format: 'json',
-    destination: { write: (s: string) => lines.push(JSON.parse(s)) },
+    destination: { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) },
   })
   return { logger, lines }
 }
