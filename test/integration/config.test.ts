@@ -88,6 +88,14 @@ describe('config collector, exporter not root', () => {
       'Include /etc/ssh/sshd_config.d/*.conf\nMaxSessions 4\n',
     )
     writeFileSync(join(rootfs, 'etc', 'ssh', 'sshd_config.d', '10-local.conf'), 'MaxSessions 7\n')
+    // Root's alone: unreadable to the exporter, skipped as a problem.
+    writeFileSync(
+      join(rootfs, 'etc', 'ssh', 'sshd_config.d', '20-secret.conf'),
+      'LoginGraceTime 5\n',
+      {
+        mode: 0o600,
+      },
+    )
     // mkdtemp makes a 0700 directory; /etc/ssh on a host can be entered by anyone.
     chmodSync(rootfs, 0o755)
     const exporter = await startExporter(
@@ -101,6 +109,10 @@ describe('config collector, exporter not root', () => {
     assert.equal(sample(first, 'sshd_config_info{source="file"}'), 1)
     assert.equal(sample(first, 'sshd_config_max_sessions'), 7, 'the Include came first')
     assert.equal(sample(first, 'sshd_scrape_collector_success{collector="config"}'), 1)
+    assert.equal(sample(first, 'sshd_config_problems'), 1)
+    assert.equal(sample(first, 'sshd_config_login_grace_time_seconds'), 120, 'the default')
+    const problem = exporter.logs.find((l) => l.msg === 'sshd_config problem; value skipped')
+    assert.match(String(problem?.file), /20-secret\.conf/)
     const said = exporter.logs.filter((l) => String(l.msg).startsWith('not running sshd -T'))
     assert.equal(said.length, 1, JSON.stringify(exporter.logs))
     assert.equal(said[0]?.reason, 'not running as root')

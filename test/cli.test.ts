@@ -1,0 +1,75 @@
+/** The CLI as a user runs it: exit codes and the one line a bad flag gets. */
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { VERSION } from '../src/version.ts'
+
+const CLI = join(import.meta.dirname, '..', 'src', 'cli.ts')
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, ...env },
+    timeout: 10_000,
+  })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+describe('sshd-exporter CLI', () => {
+  for (const [args, flag] of [
+    [['--web.listen-address=:notaport'], '--web.listen-address'],
+    [['--collector.nope'], '--collector.nope'],
+    [['--collector.processes.max-users=-3'], '--collector.processes.max-users'],
+    [['--log.level=loud'], '--log.level'],
+  ] as const) {
+    it(`${args.join(' ')}: exit 2, one line naming ${flag}`, () => {
+      const r = run([...args])
+      assert.equal(r.status, 2)
+      assert.equal(r.stdout, '')
+      const lines = r.stderr.trimEnd().split('\n')
+      assert.equal(lines.length, 1, r.stderr)
+      assert.ok(lines[0]!.includes(flag), r.stderr)
+      assert.match(lines[0]!, /^sshd-exporter: error: /)
+    })
+  }
+
+  it('a bad environment variable: exit 2 naming the variable', () => {
+    const r = run([], { SSHD_EXPORTER_WEB_LISTEN_ADDRESS: 'nowhere' })
+    assert.equal(r.status, 2)
+    assert.match(r.stderr, /^sshd-exporter: error: SSHD_EXPORTER_WEB_LISTEN_ADDRESS: /)
+  })
+
+  it('--help lists the flags and exits 0', () => {
+    const r = run(['--help'])
+    assert.equal(r.status, 0)
+    assert.match(r.stdout, /--web\.listen-address=ADDRESS/)
+    assert.match(r.stdout, /--\[no-\]collector\.config/)
+  })
+
+  it('--version prints the version and exits 0', () => {
+    const r = run(['--version'])
+    assert.equal(r.status, 0)
+    assert.equal(r.stdout, `sshd_exporter, version ${VERSION} (nodejs: ${process.versions.node})\n`)
+  })
+
+  it('an address in use: exit 1 with a message saying which flag to set', () => {
+    const first = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `
+      const s = require('node:net').createServer().listen(0, '127.0.0.1', () => {
+        const port = s.address().port
+        const r = require('node:child_process').spawnSync(process.execPath, [${JSON.stringify(CLI)}, '--web.listen-address=127.0.0.1:' + port, '--no-collector.config'], { encoding: 'utf8' })
+        process.stdout.write(JSON.stringify({ status: r.status, stderr: r.stderr }))
+        s.close()
+      })`,
+      ],
+      { encoding: 'utf8', timeout: 15_000 },
+    )
+    const r = JSON.parse(first.stdout) as { status: number; stderr: string }
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /cannot listen.*--web\.listen-address/)
+  })
+})
