@@ -108,3 +108,23 @@ export function series(text: string, name: string): Map<string, number> {
   }
   return out
 }
+
+/**
+ * Scrapes until `ok` holds for one whole scrape (20 s at most) and returns that
+ * scrape; a timeout names `what` and shows the last scrape.
+ */
+export async function scrapeUntil(
+  exporter: RunningExporter,
+  what: string,
+  ok: (text: string) => boolean,
+): Promise<string> {
+  const deadline = Date.now() + 20_000
+  let last = ''
+  for (;;) {
+    last = await exporter.scrape()
+    if (ok(last)) return last
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last scrape:\n${last}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}

@@ -8,24 +8,12 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { type RunningExporter, sample, startExporter } from '../helpers/exporter.ts'
-import { SSHD_VERSIONS, sshdBinaries, startSshd, waitFor } from '../helpers/sshd.ts'
+import { sample, scrapeUntil, startExporter } from '../helpers/exporter.ts'
+import { SSHD_VERSIONS, sshdBinaries, startSshd } from '../helpers/sshd.ts'
 
 // sshd -T refuses to run without its privilege separation directory, which the sshd
 // service creates on a real server (systemd's RuntimeDirectory); tests run no service.
 mkdirSync('/run/sshd', { recursive: true, mode: 0o755 })
-
-async function scrapeUntil(exporter: RunningExporter, what: string, ok: (s: string) => boolean) {
-  let last = ''
-  return waitFor(
-    what,
-    async () => {
-      last = await exporter.scrape()
-      return ok(last) ? last : undefined
-    },
-    { timeoutMs: 20_000, describe: () => last },
-  )
-}
 
 for (const version of SSHD_VERSIONS) {
   describe(`config collector on real OpenSSH ${version}`, () => {

@@ -6,26 +6,9 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { type RunningExporter, sample, series, startExporter } from '../helpers/exporter.ts'
+import { sample, scrapeUntil, series, startExporter } from '../helpers/exporter.ts'
 import { checkMetrics } from '../helpers/promtool.ts'
-import { SSHD_VERSIONS, sshdBinaries, startSshd, TEST_USER, waitFor } from '../helpers/sshd.ts'
-
-/** Scrapes until `ok` holds for one whole scrape; the scrape it held for. */
-async function scrapeUntil(
-  exporter: RunningExporter,
-  what: string,
-  ok: (text: string) => boolean,
-): Promise<string> {
-  let last = ''
-  return waitFor(
-    what,
-    async () => {
-      last = await exporter.scrape()
-      return ok(last) ? last : undefined
-    },
-    { timeoutMs: 20_000, describe: () => last },
-  )
-}
+import { SSHD_VERSIONS, sshdBinaries, startSshd, TEST_USER } from '../helpers/sshd.ts'
 
 function sessionsSum(text: string): number {
   let sum = 0
