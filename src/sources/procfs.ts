@@ -86,6 +86,13 @@ export class ProcFS {
     return text === null ? null : parseProcStat(text)
   }
 
+  /** Seconds since boot, from /proc/uptime; the clock process start times count from. */
+  readUptime(): number {
+    const text = this.readSmall(this.path('uptime'))
+    if (text === null) throw malformed('uptime', '(missing)')
+    return parseUptime(text)
+  }
+
   /** /proc/<pid>/cmdline cut at the first NUL, as UTF-8; null when the pid is gone. */
   readCmdline(pid: number): string | null {
     const text = this.readSmall(this.path(pid, 'cmdline'))
@@ -131,6 +138,26 @@ export function parseProcStat(text: string): ProcStat {
     ppid: field(rest, 1, 'stat', text),
     starttime: field(rest, 19, 'stat', text),
   }
+}
+
+/** /proc/uptime: `<seconds since boot> <idle seconds>`. */
+export function parseUptime(text: string): number {
+  const first = text.slice(0, text.indexOf(' '))
+  const seconds = Number(first)
+  if (first === '' || !Number.isFinite(seconds) || seconds < 0) throw malformed('uptime', text)
+  return seconds
+}
+
+/**
+ * USER_HZ, the unit of /proc/<pid>/stat's starttime: 100 on every Linux
+ * architecture the kernel exports to user space (include/asm-generic/param.h;
+ * alpha's 1024 aside), which is what sysconf(_SC_CLK_TCK) returns.
+ */
+export const CLOCK_TICKS_PER_SECOND = 100
+
+/** A process's age in seconds from its starttime (ticks after boot) and the uptime. */
+export function processAgeSeconds(starttime: number, uptimeSeconds: number): number {
+  return Math.max(0, uptimeSeconds - starttime / CLOCK_TICKS_PER_SECOND)
 }
 
 /** A process title: cmdline up to the first NUL, decoded as UTF-8. */

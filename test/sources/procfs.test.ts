@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { isExporterError } from '../../src/errors.ts'
-import { ProcFS, parseCmdline, parseProcStat } from '../../src/sources/procfs.ts'
+import {
+  ProcFS,
+  parseCmdline,
+  parseProcStat,
+  parseUptime,
+  processAgeSeconds,
+} from '../../src/sources/procfs.ts'
 
 // Captured from a real sshd 9.2 listener (Debian bookworm, Linux x86_64) started by hand,
 // `cat /proc/<pid>/stat`; addresses left as read.
@@ -104,5 +110,26 @@ describe('ProcFS', () => {
 
   it('throws when the root is not there', () => {
     assert.throws(() => new ProcFS(join(root, 'missing')).listPids(), /ENOENT/)
+  })
+})
+
+describe('uptime and process age', () => {
+  it('parses /proc/uptime', () => {
+    assert.equal(parseUptime('28286.53 55032.10\n'), 28286.53)
+    assert.throws(() => parseUptime('garbage'), /malformed uptime/)
+    assert.throws(() => parseUptime(' 1 2'), /malformed uptime/)
+  })
+
+  it('computes an age from starttime ticks', () => {
+    assert.equal(processAgeSeconds(28286, 1000), 1000 - 282.86)
+    assert.equal(processAgeSeconds(500_000, 10), 0, 'never negative')
+  })
+
+  it('agrees with the real clock for this very process', () => {
+    const procfs = new ProcFS('/proc')
+    const stat = procfs.readStat(process.pid)!
+    const age = processAgeSeconds(stat.starttime, procfs.readUptime())
+    // process.uptime() counts from a little after the kernel's start time of the process.
+    assert.ok(Math.abs(age - process.uptime()) < 2, `age ${age} vs uptime ${process.uptime()}`)
   })
 })
