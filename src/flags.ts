@@ -33,6 +33,12 @@ export interface Config {
     /** undefined: <rootfs>/etc/ssh/sshd_config, and sshd -T without -f. */
     file: string | undefined
   }
+  stale: {
+    idleThresholdSeconds: number
+    /** undefined: LoginGraceTime, or 120 s when it is unknown or 0. */
+    preauthThresholdSeconds: number | undefined
+  }
+  sockets: { maxSources: number }
   scrape: { collectorTimeoutSeconds: number }
   log: { level: LogLevel; format: LogFormat }
 }
@@ -145,6 +151,33 @@ const STATIC_FLAGS: readonly FlagSpec[] = [
     help: 'sshd_config to read (Include files are resolved under --path.rootfs), and to pass to `sshd -T -f`. Default: <rootfs>/etc/ssh/sshd_config.',
     apply: (c, v) => {
       c.config.file = v as string
+    },
+  },
+  {
+    name: 'collector.stale.idle-threshold',
+    kind: 'duration',
+    default: '1h',
+    help: 'A pty session whose tty has seen no input for this long is stale (reason="idle").',
+    apply: (c, v) => {
+      c.stale.idleThresholdSeconds = v as number
+    },
+  },
+  {
+    name: 'collector.stale.preauth-threshold',
+    kind: 'duration',
+    default: null,
+    help: 'A connection still not authenticated after this long is stale (reason="preauth_overdue"). Default: the effective LoginGraceTime, or 120s when it is unknown or 0.',
+    apply: (c, v) => {
+      c.stale.preauthThresholdSeconds = v as number
+    },
+  },
+  {
+    name: 'collector.sockets.max-sources',
+    kind: 'int',
+    default: '20',
+    help: 'Most client addresses given their own sshd_source_connections series; the rest are summed under source="other".',
+    apply: (c, v) => {
+      c.sockets.maxSources = v as number
     },
   },
   {
@@ -287,6 +320,8 @@ function emptyConfig(): Config {
     collectors: {},
     processes: { maxUsers: 0 },
     config: { sshdBinary: undefined, file: undefined },
+    stale: { idleThresholdSeconds: 0, preauthThresholdSeconds: undefined },
+    sockets: { maxSources: 0 },
     scrape: { collectorTimeoutSeconds: 0 },
     log: { level: 'info', format: 'json' },
   }

@@ -42,6 +42,10 @@ describe('parseFlags', () => {
     assert.deepEqual(c.collectors, { processes: true, events: false })
     assert.equal(c.processes.maxUsers, 100)
     assert.equal(c.scrape.collectorTimeoutSeconds, 5)
+    assert.equal(c.stale.idleThresholdSeconds, 3600)
+    assert.equal(c.stale.preauthThresholdSeconds, undefined, 'worked out from LoginGraceTime')
+    assert.equal(c.sockets.maxSources, 20)
+    assert.deepEqual(c.config, { sshdBinary: undefined, file: undefined })
     assert.deepEqual(c.log, { level: 'info', format: 'json' })
   })
 
@@ -49,6 +53,22 @@ describe('parseFlags', () => {
     const c = config(['--web.listen-address=127.0.0.1:1234', '--path.procfs', '/host/proc'])
     assert.deepEqual(c.web.listenAddress, { host: '127.0.0.1', port: 1234 })
     assert.equal(c.path.procfs, '/host/proc')
+  })
+
+  it('takes the stale and sockets flags', () => {
+    const c = config([
+      '--collector.stale.idle-threshold=2s',
+      '--collector.stale.preauth-threshold=1m30s',
+      '--collector.sockets.max-sources=1',
+      '--collector.config.sshd-binary=',
+      '--collector.config.file=/etc/ssh/other_config',
+    ])
+    assert.equal(c.stale.idleThresholdSeconds, 2)
+    assert.equal(c.stale.preauthThresholdSeconds, 90)
+    assert.equal(c.sockets.maxSources, 1)
+    assert.deepEqual(c.config, { sshdBinary: null, file: '/etc/ssh/other_config' })
+    rejects(['--collector.stale.idle-threshold=soon'], /idle-threshold="soon".*duration/)
+    rejects(['--collector.sockets.max-sources=-1'], /max-sources="-1"/)
   })
 
   it('turns collectors on and off', () => {
