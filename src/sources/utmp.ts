@@ -1,0 +1,428 @@
+/**
+ * utmp, the login records `who` reads, under an injected root (`--path.rootfs`), and the idle
+ * time of a record's tty as `who -u` computes it.
+ *
+ * ## The record layout (glibc)
+ *
+ * glibc's `struct utmp` (bits/utmp.h; sysdeps/gnu/bits/utmp.h before glibc 2.31), quoted from
+ * glibc master (commit 04e750e75b73, 2026):
+ *
+ *     short int ut_type;  pid_t ut_pid;  char ut_line[32];  char ut_id[4];
+ *     char ut_user[32];   char ut_host[256];  struct exit_status ut_exit;  // 2 shorts
+ *     #if __WORDSIZE_TIME64_COMPAT32
+ *       int32_t ut_session;
+ *       struct { __uint32_t tv_sec; int32_t tv_usec; } ut_tv;  // tv_sec int32_t before 2.40
+ *     #else
+ *       long int ut_session;
+ *       struct timeval ut_tv;
+ *     #endif
+ *     int32_t ut_addr_v6[4];  char __glibc_reserved[20];
+ *
+ * `__WORDSIZE_TIME64_COMPAT32` comes from each architecture's bits/wordsize.h: 1 on x86 (x86_64,
+ * x32 and i386), arm, riscv, powerpc, mips and sparc; 0 on aarch64 (sysdeps/aarch64/bits/
+ * wordsize.h), s390x, alpha and the generic 64-bit ports (loongarch). glibc's own test
+ * login/tst-utmp-size.c asserts the result: UTMP_SIZE 384 (sysdeps/x86/utmp-size.h and the other
+ * COMPAT32 ports), 400 (sysdeps/generic/utmp-size.h). Offsets, as printed by offsetof() with
+ * Debian bookworm's glibc 2.36 headers (test/fixtures/utmp/make-utmp.c):
+ *
+ *     field            384 (x86_64 …)   400 (aarch64 …)
+ *     ut_type          0   int16        0   int16
+ *     ut_pid           4   int32        4   int32
+ *     ut_line          8   char[32]     8   char[32]
+ *     ut_id            40  char[4]      40  char[4]
+ *     ut_user          44  char[32]     44  char[32]
+ *     ut_host          76  char[256]    76  char[256]
+ *     ut_exit          332 2 × int16    332 2 × int16
+ *     ut_session       336 int32        336 int64 (long)
+ *     ut_tv.tv_sec     340 uint32       344 int64 (time_t)
+ *     ut_tv.tv_usec    344 int32        352 int64 (suseconds_t)
+ *     ut_addr_v6       348 int32[4]     360 int32[4]
+ *     __glibc_reserved 364 char[20]     376 char[20], then 4 bytes of padding
+ *
+ * The record size and byte order (s390x and big-endian powerpc write big-endian) are detected
+ * from the file, never assumed from the host: a file's length is often a multiple of only one
+ * size, but not always (9600 bytes is 25 × 384 and 24 × 400), so each reading is scored by how
+ * plausible its records look (a type 0..9, a pid in the kernel's range, NUL-padded strings, a
+ * microsecond count below 10^6) and the best one wins. A trailing partial record, and a record
+ * whose type is not 0..9, are skipped and counted as malformed; the rest is read.
+ *
+ * ## What sshd writes (checked on real OpenSSH 9.2 and 10.0, see test/sources/utmp.test.ts)
+ *
+ * - Only sessions with a pty get a record (notty sessions, sftp, port forwarding get none).
+ * - At login a USER_PROCESS record: ut_line `pts/N`, ut_id the line's last 4 bytes (`ts/0`,
+ *   `s/10`), ut_user, ut_host (the client's address when UseDNS is off). At the session's end the same slot becomes DEAD_PROCESS with
+ *   user and host cleared and ut_pid kept.
+ * - ut_pid is NOT the post-auth child (`alice@pts/0`), although OpenSSH's monitor.c
+ *   (mm_answer_pty) passes `s->pid = pmonitor->m_pid` to record_login: on Linux, loginrec.c uses
+ *   login(3) (USE_LOGIN), and glibc's login() overwrites ut_pid with getpid(), the caller's pid.
+ *   So ut_pid is the process that called record_login:
+ *     - non-root logins (9.2, 10.0): the `[priv]` monitor (`sshd: alice [priv]`, the connection's
+ *       top process), which allocates the pty; every pty session of the connection has that pid;
+ *     - root logins up to 9.7 (no post-auth privsep): the forked session child that runs do_login()
+ *       and then execs the shell or command, i.e. the user's shell, a child of `root@pts/0`;
+ *     - root logins from 9.8 (privsep for root too, sshd-session.c privsep_postauth): the
+ *       `root [priv]` monitor.
+ *   A record is an orphan (what `who` shows wrongly) when ut_pid is gone. Pids are reused: a
+ *   process that started after the record's time is not the one that wrote it.
+ * - ut_pid is a pid of the pid namespace sshd runs in: compare it with that namespace's /proc.
+ *
+ * ## Reading
+ *
+ * utmp and tty devices live on in-memory filesystems (/run is a tmpfs, /dev/pts a devpts), so
+ * they are read synchronously, like procfs. Paths are resolved under the root as if it were a
+ * chroot: `..` and absolute symlinks (a host's /var/run -> /run) never leave it.
+ */
+import {
+  closeSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  statSync,
+} from 'node:fs'
+import { join } from 'node:path'
+
+/** Values of ut_type (glibc bits/utmp.h). */
+export const UtmpType = {
+  EMPTY: 0,
+  RUN_LVL: 1,
+  BOOT_TIME: 2,
+  NEW_TIME: 3,
+  OLD_TIME: 4,
+  INIT_PROCESS: 5,
+  LOGIN_PROCESS: 6,
+  USER_PROCESS: 7,
+  DEAD_PROCESS: 8,
+  ACCOUNTING: 9,
+} as const
+
+export type UtmpType = (typeof UtmpType)[keyof typeof UtmpType]
+
+export type UtmpRecordSize = 384 | 400
+
+/** One utmp record; strings are cut at their first NUL and decoded as UTF-8. */
+export interface UtmpRecord {
+  type: UtmpType
+  /** ut_pid: for sshd, see the module comment. A pid of the writer's pid namespace. */
+  pid: number
+  /** ut_line: the tty without `/dev/` (`pts/0`), `~` for boot and run-level records. */
+  line: string
+  /** ut_id: the tty's suffix (`ts/0`), at most 4 bytes. */
+  id: string
+  user: string
+  /** ut_host: the client (an address unless sshd's UseDNS is on). */
+  host: string
+  /** ut_session (sshd leaves it 0). */
+  session: number
+  /** ut_tv.tv_sec: when the record was written, in seconds since the epoch. */
+  time: number
+}
+
+export interface ParsedUtmp {
+  records: UtmpRecord[]
+  /** The detected record size; null when the file holds no whole record. */
+  recordSize: UtmpRecordSize | null
+  /** The detected byte order (`le` when nothing could be detected). */
+  byteOrder: 'le' | 'be'
+  /** Records skipped: an impossible ut_type, or a trailing partial record. */
+  malformed: number
+}
+
+export interface UtmpFile extends ParsedUtmp {
+  /** Which file was read, as a path inside the root. */
+  path: string
+  /** The file was larger than the cap: only its beginning was parsed. */
+  truncated: boolean
+}
+
+/** Where utmp is looked for, in order; the second only when the first does not exist. */
+export const UTMP_PATHS = ['/run/utmp', '/var/run/utmp'] as const
+
+/** About 16 MiB, and a multiple of both record sizes (9600 = 25 × 384 = 24 × 400). */
+export const UTMP_MAX_BYTES = 1747 * 9600
+
+interface Layout {
+  size: UtmpRecordSize
+  le: boolean
+  session: number
+  tvSec: number
+  tvUsec: number
+  /** Width of ut_session, tv_sec and tv_usec: 4 or 8 bytes. */
+  wide: boolean
+}
+
+const OFF_TYPE = 0
+const OFF_PID = 4
+const OFF_LINE = 8
+const LINE_SIZE = 32
+const OFF_ID = 40
+const ID_SIZE = 4
+const OFF_USER = 44
+const USER_SIZE = 32
+const OFF_HOST = 76
+const HOST_SIZE = 256
+
+const NARROW = { session: 336, tvSec: 340, tvUsec: 344, wide: false }
+const WIDE = { session: 336, tvSec: 344, tvUsec: 352, wide: true }
+
+/** In order of preference when the scores tie (a file of empty records). */
+const LAYOUTS: readonly Layout[] = [
+  { size: 384, le: true, ...NARROW },
+  { size: 400, le: true, ...WIDE },
+  { size: 384, le: false, ...NARROW },
+  { size: 400, le: false, ...WIDE },
+]
+
+/** Linux's PID_MAX_LIMIT on 64-bit (4 × 1024 × 1024): no pid is larger. */
+const PID_MAX = 4 * 1024 * 1024
+/** At most this many records, spread over the file, are scored per layout. */
+const SAMPLE = 256
+
+function readType(buf: Buffer, at: number, le: boolean): number {
+  return le ? buf.readInt16LE(at + OFF_TYPE) : buf.readInt16BE(at + OFF_TYPE)
+}
+
+function readInt32(buf: Buffer, at: number, le: boolean): number {
+  return le ? buf.readInt32LE(at) : buf.readInt32BE(at)
+}
+
+/** A 4- or 8-byte signed field; 8-byte values beyond 2^53 lose precision (no real time does). */
+function readWord(buf: Buffer, at: number, layout: Layout): number {
+  if (!layout.wide) return readInt32(buf, at, layout.le)
+  return Number(layout.le ? buf.readBigInt64LE(at) : buf.readBigInt64BE(at))
+}
+
+function readSeconds(buf: Buffer, at: number, layout: Layout): number {
+  // glibc 2.40 made the 32-bit tv_sec unsigned (good until 2106); earlier ones wrote int32, the
+  // same bits for every time before 2038.
+  if (layout.wide) return readWord(buf, at, layout)
+  return layout.le ? buf.readUInt32LE(at) : buf.readUInt32BE(at)
+}
+
+function isValidType(type: number): type is UtmpType {
+  return type >= 0 && type <= 9
+}
+
+/** Length of a NUL-terminated string in a fixed field (the field's size when it has no NUL). */
+function fieldLength(buf: Buffer, start: number, size: number): number {
+  for (let i = 0; i < size; i++) if (buf[start + i] === 0) return i
+  return size
+}
+
+/** True when every byte after the string's terminator is NUL, as every writer pads. */
+function isNulPadded(buf: Buffer, start: number, size: number): boolean {
+  for (let i = fieldLength(buf, start, size) + 1; i < size; i++)
+    if (buf[start + i] !== 0) return false
+  return true
+}
+
+function text(buf: Buffer, start: number, size: number): string {
+  const length = fieldLength(buf, start, size)
+  return length === 0 ? '' : buf.toString('utf8', start, start + length)
+}
+
+const BAD = -1
+const BLANK = 0
+const GOOD = 1
+
+/** How a record at `at` looks under `layout`: GOOD, BLANK (all zero so far as checked) or BAD. */
+function plausibility(buf: Buffer, at: number, layout: Layout): number {
+  const type = readType(buf, at, layout.le)
+  if (!isValidType(type)) return BAD
+  const pid = readInt32(buf, at + OFF_PID, layout.le)
+  if (pid < 0 || pid > PID_MAX) return BAD
+  if (
+    !isNulPadded(buf, at + OFF_LINE, LINE_SIZE) ||
+    !isNulPadded(buf, at + OFF_USER, USER_SIZE) ||
+    !isNulPadded(buf, at + OFF_HOST, HOST_SIZE)
+  ) {
+    return BAD
+  }
+  const usec = readWord(buf, at + layout.tvUsec, layout)
+  if (usec < 0 || usec > 999_999) return BAD
+  const sec = readSeconds(buf, at + layout.tvSec, layout)
+  if (sec < 0 || sec > 0xffffffff) return BAD
+  if (type === UtmpType.EMPTY && pid === 0 && buf[at + OFF_LINE] === 0 && sec === 0) return BLANK
+  return GOOD
+}
+
+function detectLayout(buf: Buffer): Layout | null {
+  let best: Layout | null = null
+  let bestScore = 0
+  let bestExact = false
+  for (const layout of LAYOUTS) {
+    const count = Math.floor(buf.length / layout.size)
+    if (count === 0) continue
+    const samples = Math.min(count, SAMPLE)
+    let score = 0
+    for (let s = 0; s < samples; s++) {
+      // Evenly spread: every record of a small file, a cross-section of a large one.
+      const index = samples === count ? s : Math.floor((s * count) / samples)
+      score += plausibility(buf, index * layout.size, layout)
+    }
+    const exact = buf.length % layout.size === 0
+    if (best === null || score > bestScore || (score === bestScore && exact && !bestExact)) {
+      best = layout
+      bestScore = score
+      bestExact = exact
+    }
+  }
+  return best
+}
+
+/**
+ * Parses a utmp file's bytes (glibc's format, either record size, either byte order). Never
+ * throws: what cannot be a record is counted in `malformed`.
+ */
+export function parseUtmp(buf: Buffer): ParsedUtmp {
+  const layout = detectLayout(buf)
+  if (layout === null) {
+    return { records: [], recordSize: null, byteOrder: 'le', malformed: buf.length > 0 ? 1 : 0 }
+  }
+  const records: UtmpRecord[] = []
+  let malformed = buf.length % layout.size === 0 ? 0 : 1
+  const end = buf.length - layout.size
+  for (let at = 0; at <= end; at += layout.size) {
+    const type = readType(buf, at, layout.le)
+    if (!isValidType(type)) {
+      malformed++
+      continue
+    }
+    records.push({
+      type,
+      pid: readInt32(buf, at + OFF_PID, layout.le),
+      line: text(buf, at + OFF_LINE, LINE_SIZE),
+      id: text(buf, at + OFF_ID, ID_SIZE),
+      user: text(buf, at + OFF_USER, USER_SIZE),
+      host: text(buf, at + OFF_HOST, HOST_SIZE),
+      session: readWord(buf, at + layout.session, layout),
+      time: readSeconds(buf, at + layout.tvSec, layout),
+    })
+  }
+  return { records, recordSize: layout.size, byteOrder: layout.le ? 'le' : 'be', malformed }
+}
+
+/**
+ * Reads `<rootfs>/run/utmp`, or `<rootfs>/var/run/utmp` when the former does not exist; null
+ * when neither does (utmp is not applicable on this host). Reads at most `maxBytes`. Throws the
+ * file system's error when the file exists but cannot be read (EACCES, EISDIR, ELOOP).
+ */
+export function readUtmp(rootfs: string, maxBytes: number = UTMP_MAX_BYTES): UtmpFile | null {
+  for (const path of UTMP_PATHS) {
+    const host = resolveInRoot(rootfs, path)
+    if (host === null) continue
+    const content = readCapped(host, maxBytes)
+    if (content === null) continue
+    return { ...parseUtmp(content.bytes), path, truncated: content.truncated }
+  }
+  return null
+}
+
+/**
+ * Seconds since the tty of a utmp record last had input, as `who -u` computes its IDLE column:
+ * now minus the access time of `/dev/<line>` (coreutils who.c print_user(): stat() of
+ * `/dev/` + ut_line, or of ut_line itself when it is absolute, then `stats.st_atime`; checked in
+ * coreutils 9.1, Debian bookworm's, and 9.x master). The kernel sets a tty's atime when a reader
+ * gets input from it (drivers/tty/tty_io.c tty_read -> tty_update_time) and only when the time
+ * moved past the same 8-second slot, so the value is exact to about 8 seconds. Output does not
+ * count (it sets mtime). A device time in the future (a clock step) gives 0; `who` shows `old`.
+ * null when the device is not there (the session is gone, or `line` names no device).
+ */
+export function ttyIdleSeconds(rootfs: string, line: string, nowMs: number): number | null {
+  if (line === '') return null
+  const host = resolveInRoot(rootfs, line.startsWith('/') ? line : `/dev/${line}`)
+  if (host === null) return null
+  let atimeMs: number
+  try {
+    atimeMs = statSync(host).atimeMs
+  } catch (err) {
+    if (isMissing(err)) return null
+    throw err
+  }
+  return Math.max(0, (nowMs - atimeMs) / 1000)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files under the root
+
+/** As Linux's limit on symlinks followed in one lookup. */
+const MAX_SYMLINKS = 40
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code
+  return code === 'ENOENT' || code === 'ENOTDIR'
+}
+
+/**
+ * The host path of `path` (absolute, inside the root) with every symlink followed as if the
+ * root were `/`: absolute targets restart at the root, `..` stops there. null when a component
+ * does not exist (or is not a directory where one is needed). Throws ELOOP after 40 links.
+ */
+export function resolveInRoot(root: string, path: string): string | null {
+  const pending = path.split('/').reverse()
+  const resolved: string[] = []
+  let links = 0
+  while (pending.length > 0) {
+    const name = pending.pop()!
+    if (name === '' || name === '.') continue
+    if (name === '..') {
+      resolved.pop()
+      continue
+    }
+    const host = join(root, ...resolved, name)
+    let isLink: boolean
+    try {
+      isLink = lstatSync(host).isSymbolicLink()
+    } catch (err) {
+      if (isMissing(err)) return null
+      throw err
+    }
+    if (!isLink) {
+      resolved.push(name)
+      continue
+    }
+    if (++links > MAX_SYMLINKS) {
+      throw Object.assign(new Error(`ELOOP: too many symbolic links under ${root}: ${path}`), {
+        code: 'ELOOP',
+      })
+    }
+    const target = readlinkSync(host)
+    if (target.startsWith('/')) resolved.length = 0
+    const parts = target.split('/')
+    for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]!)
+  }
+  return join(root, ...resolved)
+}
+
+/** The file's first `maxBytes` bytes, and whether there were more; null when it is gone. */
+function readCapped(path: string, maxBytes: number): { bytes: Buffer; truncated: boolean } | null {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch (err) {
+    if (isMissing(err)) return null
+    throw err
+  }
+  try {
+    // The size is a hint only: a record may be appended while we read.
+    const hint = fstatSync(fd).size
+    let buf = Buffer.allocUnsafe(Math.min(Math.max(hint, 4096), maxBytes) + 1)
+    let length = 0
+    for (;;) {
+      if (length === buf.length) {
+        if (length > maxBytes) break
+        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxBytes + 1))
+        buf.copy(bigger, 0, 0, length)
+        buf = bigger
+      }
+      const n = readSync(fd, buf, length, buf.length - length, null)
+      if (n === 0) break
+      length += n
+    }
+    const truncated = length > maxBytes
+    return { bytes: buf.subarray(0, truncated ? maxBytes : length), truncated }
+  } finally {
+    closeSync(fd)
+  }
+}
