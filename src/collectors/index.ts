@@ -2,5 +2,10 @@
 import type { CollectorDefinition } from './collector.ts'
 import { configCollector } from './config.ts'
 import { processesCollector } from './processes.ts'
+import { staleCollector } from './stale.ts'
 
-export const COLLECTORS: readonly CollectorDefinition[] = [processesCollector, configCollector]
+export const COLLECTORS: readonly CollectorDefinition[] = [
+  processesCollector,
+  configCollector,
+  staleCollector,
+]

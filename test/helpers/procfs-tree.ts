@@ -23,7 +23,12 @@ export function statLine(p: FakeProcess): string {
   return `${p.pid} (${p.comm}) ${p.state ?? 'S'} ${p.ppid} ${p.pid} ${p.pid} 0 -1 4194560 577 0 1 0 0 0 0 0 20 0 1 0 ${start} 15831040 2229 18446744073709551615 94021086658560 94021087503245 140720571607456 0 0 0 0 4098 81925 1 0 0 17 1 0 0 0 0 0 94021087856496 94021087872656 94021623504896 140720571615897 140720571615982 140720571615982 140720571617257 0\n`
 }
 
+/** Seconds since boot in every fixture tree's /proc/uptime; processes start at 10 s + pid ticks. */
+export const FIXTURE_UPTIME = 1000
+
 export function writeProcTree(root: string, processes: readonly FakeProcess[]): void {
+  mkdirSync(root, { recursive: true })
+  writeFileSync(join(root, 'uptime'), `${FIXTURE_UPTIME}.00 1500.00\n`)
   for (const p of processes) {
     const dir = join(root, String(p.pid))
     mkdirSync(dir, { recursive: true })

@@ -72,7 +72,7 @@ describe('HTTP app', () => {
 
   it('with no collector enabled, still serves the exporter metrics', async () => {
     const { app } = await createExporter(
-      config(['--no-collector.processes', '--no-collector.config']),
+      config(COLLECTORS.map((c) => `--no-collector.${c.name}`)),
       silent,
     )
     const res = await app.inject('/metrics')

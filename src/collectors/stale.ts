@@ -1,0 +1,106 @@
+/**
+ * The stale collector: sessions and connections that should be gone, by
+ * reason, the idle-time distribution of pty sessions, and the oldest session.
+ */
+import { Gauge, Registry } from 'prom-client'
+import { IDLE_BUCKETS, type PidState, staleValues } from '../model/stale.ts'
+import { CLOCK_TICKS_PER_SECOND, processAgeSeconds } from '../sources/procfs.ts'
+import { readUtmp, ttyIdleSeconds } from '../sources/utmp.ts'
+import type { Collector, CollectorDefinition } from './collector.ts'
+
+/** LoginGraceTime's default, used when it is unknown or 0 (unlimited). */
+const DEFAULT_PREAUTH_THRESHOLD_SECONDS = 120
+
+export const staleCollector: CollectorDefinition = {
+  name: 'stale',
+  defaultEnabled: true,
+  help: 'Stale sessions: utmp records of gone processes, idle ttys, pre-auth connections past LoginGraceTime, dead peers.',
+  create(ctx): Collector {
+    const { config, procfs, logger } = ctx
+    const rootfs = config.path.rootfs
+    const registry = new Registry()
+    const registers = [registry]
+    const stale = new Gauge({
+      name: 'sshd_stale_sessions',
+      help: 'Stale sessions and connections by reason: utmp_orphan (a utmp login whose process is gone), idle (a pty idle past --collector.stale.idle-threshold), preauth_overdue (not authenticated after --collector.stale.preauth-threshold), dead_peer (a connection whose peer no longer answers).',
+      labelNames: ['reason'],
+      registers,
+    })
+    const idle = new Gauge({
+      name: 'sshd_pty_sessions_idle',
+      help: 'Live sshd pty sessions whose tty has been idle for at most le seconds (cumulative, as a histogram bucket; from utmp and tty access times).',
+      labelNames: ['le'],
+      registers,
+    })
+    const oldest = new Gauge({
+      name: 'sshd_oldest_session_age_seconds',
+      help: 'Age of the oldest authenticated connection; absent when there is none.',
+      registers,
+    })
+    const buckets = [...IDLE_BUCKETS.map(String), '+Inf']
+    let utmpMissingSaid = false
+
+    return {
+      registry,
+      async collect(scrape) {
+        const [{ snapshot }, preauthThreshold] = await Promise.all([
+          scrape.snapshot(),
+          preauthThresholdSeconds(ctx),
+        ])
+        const uptime = procfs.readUptime()
+        const nowMs = Date.now()
+        const bootSeconds = nowMs / 1000 - uptime
+        const starts = new Map(snapshot.connections.map((c) => [c.pid, c.starttime]))
+        const utmp = readUtmp(rootfs)
+        if (utmp === null && !utmpMissingSaid) {
+          utmpMissingSaid = true
+          logger.info(
+            { rootfs },
+            'no utmp under the rootfs (run/utmp): utmp_orphan and idle are not reported',
+          )
+        }
+        const values = staleValues({
+          snapshot,
+          connectionAge: (pid) => processAgeSeconds(starts.get(pid) ?? 0, uptime),
+          preauthThresholdSeconds: preauthThreshold,
+          utmp: utmp?.records ?? null,
+          pidState: (pid): PidState | null => {
+            const stat = procfs.readStat(pid)
+            if (stat === null || stat.state === 'Z') return null
+            return { startedAt: bootSeconds + stat.starttime / CLOCK_TICKS_PER_SECOND }
+          },
+          ttyIdle: (line) => ttyIdleSeconds(rootfs, line, nowMs),
+          idleThresholdSeconds: config.stale.idleThresholdSeconds,
+        })
+        return () => {
+          stale.reset()
+          stale.set({ reason: 'preauth_overdue' }, values.preauthOverdue)
+          if (values.utmpOrphan !== null) stale.set({ reason: 'utmp_orphan' }, values.utmpOrphan)
+          if (values.idle !== null) stale.set({ reason: 'idle' }, values.idle)
+          idle.reset()
+          if (values.idleBuckets !== null) {
+            for (let i = 0; i < buckets.length; i++) {
+              idle.set({ le: buckets[i]! }, values.idleBuckets[i]!)
+            }
+          }
+          if (values.oldestSessionAge === null) oldest.remove()
+          else oldest.set(values.oldestSessionAge)
+        }
+      },
+    }
+  },
+}
+
+/** The flag, else the effective LoginGraceTime, else OpenSSH's default. */
+async function preauthThresholdSeconds(
+  ctx: Parameters<CollectorDefinition['create']>[0],
+): Promise<number> {
+  const flag = ctx.config.stale.preauthThresholdSeconds
+  if (flag !== undefined) return flag
+  if (ctx.sshdConfig === null) return DEFAULT_PREAUTH_THRESHOLD_SECONDS
+  const grace = await ctx.sshdConfig.current().then(
+    (read) => read.values.loginGraceTimeSeconds,
+    () => 0,
+  )
+  return grace > 0 ? grace : DEFAULT_PREAUTH_THRESHOLD_SECONDS
+}

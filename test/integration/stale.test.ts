@@ -1,0 +1,122 @@
+/**
+ * The stale collector against real sshd 9.2 and 10.0: a utmp ghost beside a
+ * live pty session, a pre-auth hanger past its threshold, and an idle tty
+ * that a keystroke wakes. The exporter reads the server's namespace through
+ * --path.procfs and --path.rootfs (its own /run/utmp).
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { appendFileSync, utimesSync } from 'node:fs'
+import { describe, it } from 'node:test'
+import { sample, scrapeUntil, startExporter } from '../helpers/exporter.ts'
+import { SSHD_VERSIONS, type SshdServer, startSshd, waitFor } from '../helpers/sshd.ts'
+import { encodeUtmpRecord, sshdLogin } from '../helpers/utmp-writer.ts'
+import { readUtmp, resolveInRoot, UtmpType } from '../../src/sources/utmp.ts'
+
+function exporterArgs(s: SshdServer, extra: string[] = []): string[] {
+  return [
+    `--path.procfs=${s.procfs}`,
+    `--path.rootfs=${s.rootfs}`,
+    '--collector.config.sshd-binary=',
+    `--collector.config.file=${s.configFile}`,
+    ...extra,
+  ]
+}
+
+/** An ssh client with a pty running `cat`, to type into. */
+async function ptyClient(s: SshdServer, t: { after: (fn: () => void) => void }) {
+  const client = spawn(
+    'ssh',
+    [...s.sshArgs(), '-tt', `${s.user}@${s.host}`, 'echo READY; exec cat'],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  )
+  t.after(() => client.kill('SIGKILL'))
+  let output = ''
+  client.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  await waitFor('the remote command', () => output.includes('READY'))
+  const record = await s.waitFor('its USER_PROCESS record', () =>
+    readUtmp(s.rootfs)?.records.find((r) => r.type === UtmpType.USER_PROCESS),
+  )
+  return { client, record, output: () => output }
+}
+
+for (const version of SSHD_VERSIONS) {
+  describe(`stale collector on real OpenSSH ${version}`, () => {
+    it('a utmp record of a dead pid is an orphan; the live pty session beside it is not', async (t) => {
+      const s = await startSshd({ version, t })
+      const live = await ptyClient(s, t)
+      // A login sshd wrote for a process that has since died, in the real binary format.
+      const dead = sshdLogin({
+        pid: 4_000_000,
+        tty: 77,
+        user: 'ghost',
+        time: live.record.time - 60,
+      })
+      appendFileSync(s.utmpFile, encodeUtmpRecord(dead, 384))
+      const exporter = await startExporter(exporterArgs(s), t)
+      const text = await scrapeUntil(
+        exporter,
+        'the orphan',
+        (x) => sample(x, 'sshd_stale_sessions{reason="utmp_orphan"}') !== undefined,
+      )
+      assert.equal(sample(text, 'sshd_stale_sessions{reason="utmp_orphan"}'), 1)
+      assert.equal(sample(text, 'sshd_stale_sessions{reason="idle"}'), 0)
+      assert.equal(sample(text, 'sshd_pty_sessions_idle{le="+Inf"}'), 1, 'the live one only')
+      assert.equal(sample(text, 'sshd_scrape_collector_success{collector="stale"}'), 1)
+      assert.ok((sample(text, 'sshd_oldest_session_age_seconds') ?? -1) >= 0)
+      live.client.stdin.end()
+    })
+
+    it('a pre-auth hanger past the threshold is overdue, and not once it closes', async (t) => {
+      const s = await startSshd({ version, t, config: { LoginGraceTime: 0 } })
+      const exporter = await startExporter(
+        exporterArgs(s, ['--collector.stale.preauth-threshold=2s']),
+        t,
+      )
+      const hanger = await s.preauthHanger()
+      const fresh = await exporter.scrape()
+      assert.equal(sample(fresh, 'sshd_stale_sessions{reason="preauth_overdue"}'), 0)
+      await new Promise((r) => setTimeout(r, 3_000))
+      const text = await exporter.scrape()
+      assert.equal(sample(text, 'sshd_stale_sessions{reason="preauth_overdue"}'), 1)
+      await hanger.close()
+      await scrapeUntil(
+        exporter,
+        'the hanger gone',
+        (x) => sample(x, 'sshd_stale_sessions{reason="preauth_overdue"}') === 0,
+      )
+    })
+
+    it('a pty with no input past the idle threshold is idle, until a keystroke', async (t) => {
+      const s = await startSshd({ version, t })
+      const exporter = await startExporter(
+        exporterArgs(s, ['--collector.stale.idle-threshold=2s']),
+        t,
+      )
+      const pty = await ptyClient(s, t)
+      await new Promise((r) => setTimeout(r, 3_000))
+      const text = await scrapeUntil(
+        exporter,
+        'the idle pty',
+        (x) => sample(x, 'sshd_stale_sessions{reason="idle"}') === 1,
+      )
+      assert.equal(sample(text, 'sshd_pty_sessions_idle{le="60"}'), 1)
+      // The kernel moves a tty's atime on input only when it is more than 8 s old
+      // (tty_update_time): age it past that, then type.
+      const device = resolveInRoot(s.rootfs, `/dev/${pty.record.line}`)
+      assert.ok(device)
+      const tenAgo = new Date(Date.now() - 10_000)
+      utimesSync(device, tenAgo, tenAgo)
+      pty.client.stdin.write('typed\r')
+      await waitFor('the echo of the input', () => pty.output().includes('typed'))
+      await scrapeUntil(
+        exporter,
+        'the pty no longer idle',
+        (x) => sample(x, 'sshd_stale_sessions{reason="idle"}') === 0,
+      )
+      pty.client.stdin.end()
+    })
+  })
+}
