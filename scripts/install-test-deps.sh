@@ -3,7 +3,9 @@
 #   - openssh-server and openssh-client (OpenSSH 9.2, bookworm), started by the tests;
 #   - OpenSSH 10.0 from bookworm-backports, unpacked with dpkg -x into
 #     .tools/openssh-10.0 (never installed over the system one);
-#   - prometheus (promtool and the server).
+#   - prometheus (promtool and the server);
+#   - util-linux (unshare, setpriv) and iproute2 (tc, to drop packets in a test's own
+#     network namespace).
 # Needs root (apt-get). Safe to run again: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +13,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 need=()
 for cmd in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/promtool:prometheus \
-  /usr/bin/prometheus:prometheus /usr/bin/unshare:util-linux /usr/bin/openssl:openssl; do
+  /usr/bin/prometheus:prometheus /usr/bin/unshare:util-linux /usr/bin/setpriv:util-linux \
+  /usr/sbin/tc:iproute2 /usr/bin/openssl:openssl; do
   [ -x "${cmd%%:*}" ] || need+=("${cmd##*:}")
 done
 

@@ -1,0 +1,738 @@
+import assert from 'node:assert/strict'
+import { execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs'
+import net from 'node:net'
+import { endianness, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { pathToFileURL } from 'node:url'
+import { ProcFS } from '../../src/sources/procfs.ts'
+import {
+  decodeAddress,
+  listeningPorts,
+  parseNetTcp,
+  parseSocketLink,
+  readNetTcp,
+  socketInodes,
+  type TcpSocket,
+} from '../../src/sources/net-tcp.ts'
+import { waitFor } from '../helpers/sshd.ts'
+
+/**
+ * CI (.ci/run sets SSHD_EXPORTER_REQUIRE_REAL=1) installs root, unshare, tc and IPv6 loopback
+ * is there: a missing one fails the test there instead of skipping it.
+ */
+const REQUIRED = process.env.SSHD_EXPORTER_REQUIRE_REAL === '1'
+function skipUnlessRequired(why: string | undefined | null): string | false {
+  return why && !REQUIRED ? why : false
+}
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'net-tcp')
+const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'latin1')
+
+// Captured on Linux 6.18 x86_64 (little-endian) by capture.ts; see the README there.
+const TCP = fixture('tcp.txt')
+const TCP6 = fixture('tcp6.txt')
+// The same files with every address word byte-swapped: what a big-endian host prints.
+const TCP_BE = fixture('tcp.be.txt')
+const TCP6_BE = fixture('tcp6.be.txt')
+
+const isRoot = process.getuid?.() === 0
+
+function find(sockets: readonly TcpSocket[], localPort: number, remotePort: number): TcpSocket {
+  const found = sockets.filter((s) => s.localPort === localPort && s.remotePort === remotePort)
+  assert.equal(found.length, 1, `one socket ${localPort} -> ${remotePort}`)
+  return found[0]!
+}
+
+type Row = [
+  what: string,
+  local: string,
+  remote: string,
+  state: TcpSocket['state'],
+  txQueue: number,
+  rxQueue: number,
+  timer: number,
+  retransmits: number,
+  uid: number,
+  inode: number,
+]
+
+// Every expectation below was read off the fixture by hand and agrees with ss.txt.
+const TCP_ROWS: Row[] = [
+  ['listener on 22', '127.0.0.1:22', '0.0.0.0:0', 'LISTEN', 0, 0, 0, 0, 0, 160700],
+  ['server side on 22', '127.0.0.1:22', '127.0.0.1:40022', 'ESTABLISHED', 0, 0, 0, 0, 0, 160702],
+  ['client side to 22', '127.0.0.1:40022', '127.0.0.1:22', 'ESTABLISHED', 0, 0, 0, 0, 0, 160701],
+  [
+    'client of the dual-stack listener',
+    '127.0.0.1:42222',
+    '127.0.0.1:2222',
+    'ESTABLISHED',
+    0,
+    0,
+    0,
+    0,
+    0,
+    160707,
+  ],
+  [
+    'half-closed, server side',
+    '127.0.0.1:2301',
+    '127.0.0.1:42301',
+    'CLOSE_WAIT',
+    0,
+    0,
+    0,
+    0,
+    0,
+    160716,
+  ],
+  [
+    'half-closed, client side',
+    '127.0.0.1:42301',
+    '127.0.0.1:2301',
+    'FIN_WAIT2',
+    0,
+    0,
+    0,
+    0,
+    0,
+    160715,
+  ],
+  ['closed first', '127.0.0.1:42302', '127.0.0.1:2302', 'TIME_WAIT', 0, 0, 3, 0, 0, 0],
+  [
+    'receiver not reading',
+    '127.0.0.1:42304',
+    '127.0.0.1:2304',
+    'ESTABLISHED',
+    0,
+    0x1fc00,
+    0,
+    0,
+    0,
+    160724,
+  ],
+  [
+    'sender to a zero window',
+    '127.0.0.1:2304',
+    '127.0.0.1:42304',
+    'ESTABLISHED',
+    0x38d400,
+    0,
+    4,
+    0,
+    0,
+    160725,
+  ],
+  ['unacknowledged', '127.0.0.1:2305', '127.0.0.1:42305', 'ESTABLISHED', 1000, 0, 1, 2, 0, 160728],
+  [
+    'stopped listener of nobody',
+    '127.0.0.1:2307',
+    '0.0.0.0:0',
+    'LISTEN',
+    0,
+    2,
+    0,
+    0,
+    65534,
+    161090,
+  ],
+  ['not accepted yet', '127.0.0.1:2307', '127.0.0.1:42307', 'ESTABLISHED', 0, 0, 0, 0, 65534, 0],
+  ['keepalive', '127.0.0.1:42308', '127.0.0.1:2308', 'ESTABLISHED', 0, 0, 2, 0, 0, 161802],
+  ['SYN-ACKs lost, client', '127.0.0.1:42309', '127.0.0.1:2309', 'SYN_SENT', 1, 0, 1, 1, 0, 161826],
+  ['SYN-ACKs lost, server', '127.0.0.1:2309', '127.0.0.1:42309', 'SYN_RECV', 0, 0, 1, 1, 0, 0],
+]
+
+const TCP6_ROWS: Row[] = [
+  ['listener on 22', '::1:22', ':::0', 'LISTEN', 0, 0, 0, 0, 0, 160703],
+  ['server side on 22', '::1:22', '::1:40122', 'ESTABLISHED', 0, 0, 0, 0, 0, 160705],
+  ['dual-stack listener', ':::2222', ':::0', 'LISTEN', 0, 0, 0, 0, 0, 160706],
+  [
+    'IPv4-mapped accepted',
+    '127.0.0.1:2222',
+    '127.0.0.1:42222',
+    'ESTABLISHED',
+    0,
+    0,
+    0,
+    0,
+    0,
+    160708,
+  ],
+  [
+    'IPv6 on the dual-stack listener',
+    '::1:2222',
+    '::1:42223',
+    'ESTABLISHED',
+    0,
+    0,
+    0,
+    0,
+    0,
+    160710,
+  ],
+  ['global address', '2001:db8::1:2200', '2001:db8::1:42200', 'ESTABLISHED', 0, 0, 0, 0, 0, 160713],
+  ['closed first', '::1:42303', '::1:2303', 'TIME_WAIT', 0, 0, 3, 0, 0, 0],
+  ['unacknowledged', '::1:2306', '::1:42306', 'ESTABLISHED', 1000, 0, 1, 3, 0, 160758],
+]
+
+function checkRows(sockets: readonly TcpSocket[], rows: readonly Row[]) {
+  for (const [
+    what,
+    local,
+    remote,
+    state,
+    txQueue,
+    rxQueue,
+    timer,
+    retransmits,
+    uid,
+    inode,
+  ] of rows) {
+    const split = (a: string) => {
+      const colon = a.lastIndexOf(':')
+      return [a.slice(0, colon), Number(a.slice(colon + 1))] as const
+    }
+    const [localAddress, localPort] = split(local)
+    const [remoteAddress, remotePort] = split(remote)
+    assert.deepEqual(
+      find(sockets, localPort, remotePort),
+      {
+        localAddress,
+        localPort,
+        remoteAddress,
+        remotePort,
+        state,
+        txQueue,
+        rxQueue,
+        timerActive: timer,
+        retransmits,
+        uid,
+        probes: 0,
+        inode,
+      },
+      what,
+    )
+  }
+}
+
+describe('parseNetTcp on lines captured from Linux 6.18 x86_64', () => {
+  it('reads every tcp line', () => {
+    const { sockets, malformed } = parseNetTcp(TCP, 4, 'LE')
+    assert.equal(malformed, 0)
+    assert.equal(sockets.length, 26)
+    checkRows(sockets, TCP_ROWS)
+  })
+
+  it('reads every tcp6 line, IPv4-mapped addresses as IPv4', () => {
+    const { sockets, malformed } = parseNetTcp(TCP6, 6, 'LE')
+    assert.equal(malformed, 0)
+    assert.equal(sockets.length, 15)
+    checkRows(sockets, TCP6_ROWS)
+  })
+
+  it('agrees with ss, which reads the same sockets through netlink (ss.txt)', () => {
+    const fromSs = parseSs(fixture('ss.txt'))
+    const fromProc = [...parseNetTcp(TCP, 4, 'LE').sockets, ...parseNetTcp(TCP6, 6, 'LE').sockets]
+    assert.equal(fromProc.length, fromSs.length)
+    const key = (s: {
+      localAddress: string
+      localPort: number
+      remoteAddress: string
+      remotePort: number
+    }) => `${s.localAddress} ${s.localPort} ${s.remoteAddress} ${s.remotePort}`
+    const ss = new Map(fromSs.map((s) => [key(s), s]))
+    for (const socket of fromProc) {
+      const other = ss.get(key(socket))
+      assert.ok(other, `ss lists ${key(socket)}`)
+      assert.equal(other.state, socket.state, key(socket))
+      assert.equal(other.inode, socket.inode, key(socket))
+      assert.equal(other.uid, socket.uid, key(socket))
+      // ss shows a listener's backlog limit as Send-Q.
+      assert.equal(other.recvQ, socket.rxQueue, key(socket))
+      if (socket.state !== 'LISTEN') assert.equal(other.sendQ, socket.txQueue, key(socket))
+    }
+  })
+
+  it('reads the big-endian variant with endianness BE to the same sockets', () => {
+    assert.ok(TCP_BE.includes(' 7F000001:0016 00000000:0000 0A '))
+    assert.ok(TCP6_BE.includes(' 20010DB8000000000000000000000001:0898 '))
+    assert.deepEqual(parseNetTcp(TCP_BE, 4, 'BE'), parseNetTcp(TCP, 4, 'LE'))
+    assert.deepEqual(parseNetTcp(TCP6_BE, 6, 'BE'), parseNetTcp(TCP6, 6, 'LE'))
+  })
+
+  it("takes the host's byte order by default", () => {
+    const host = endianness() === 'LE' ? [TCP, TCP6] : [TCP_BE, TCP6_BE]
+    assert.deepEqual(parseNetTcp(host[0]!, 4), parseNetTcp(TCP, 4, 'LE'))
+    assert.deepEqual(parseNetTcp(host[1]!, 6), parseNetTcp(TCP6, 6, 'LE'))
+  })
+
+  it('gives other addresses, not other ports, in the wrong byte order', () => {
+    const wrong = find(parseNetTcp(TCP, 4, 'BE').sockets, 22, 40022)
+    assert.equal(wrong.localAddress, '1.0.0.127')
+    const wrong6 = find(parseNetTcp(TCP6, 6, 'BE').sockets, 2200, 42200)
+    assert.equal(wrong6.localAddress, 'b80d:120::100:0')
+  })
+
+  it('keeps only the given inodes', () => {
+    const { sockets, malformed } = parseNetTcp(TCP, 4, 'LE', new Set([160700, 160702, 999]))
+    assert.equal(malformed, 0)
+    assert.deepEqual(
+      sockets.map((s) => s.inode),
+      [160700, 160702],
+    )
+  })
+})
+
+describe('parseNetTcp on malformed input', () => {
+  const lines = TCP.split('\n')
+  const header = lines[0]!
+  const good = lines[1]! // '   0: 0100007F:0904 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 161801 1 …'
+  const mutate = (from: string, to: string) => {
+    assert.ok(good.includes(from), from)
+    return good.replace(from, to)
+  }
+
+  it('ignores empty input, a header alone and a missing final newline', () => {
+    assert.deepEqual(parseNetTcp('', 4, 'LE'), { sockets: [], malformed: 0 })
+    assert.deepEqual(parseNetTcp(`${header}\n`, 4, 'LE'), { sockets: [], malformed: 0 })
+    assert.equal(parseNetTcp(`${header}\n${good}`, 4, 'LE').sockets.length, 1)
+    assert.equal(parseNetTcp(good, 4, 'LE').sockets.length, 1, 'no header')
+  })
+
+  for (const [name, line] of [
+    ['a truncated line', good.slice(0, 60)],
+    ['a line of spaces', '      '],
+    ['garbage', '\u0000\u00ff\u0001 garbage'],
+    ['no colon after sl', mutate('   0: ', '   0 ')],
+    ['an address with a non-hex digit', mutate('0100007F:0904', '0100007G:0904')],
+    ['a short address', mutate('0100007F:0904', '100007F:0904')],
+    [
+      'an IPv6 address in tcp',
+      `   0: ${'0'.repeat(24)}01000000:0016 ${'0'.repeat(32)}:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1`,
+    ],
+    ['a three-digit port', mutate('0100007F:0904', '0100007F:904')],
+    ['state 00', mutate(' 0A 00000000:', ' 00 00000000:')],
+    ['state 0C (NEW_SYN_RECV is never written)', mutate(' 0A 00000000:', ' 0C 00000000:')],
+    ['timer 5', mutate(' 00:00000000 ', ' 05:00000000 ')],
+    ['a short tx_queue', mutate(' 00000000:00000000 ', ' 0000000:00000000 ')],
+    ['a uid that is not a number', mutate('     0        0 161801', '     x        0 161801')],
+    ['no inode', good.slice(0, good.indexOf(' 161801'))],
+    ['an inode with letters', mutate(' 161801 ', ' 161801x ')],
+    ['a negative timeout', mutate('        0 161801', '       -1 161801')],
+  ] as const) {
+    it(`counts ${name} and reads on`, () => {
+      const result = parseNetTcp(`${header}\n${good}\n${line}\n${good}\n`, 4, 'LE')
+      assert.equal(result.malformed, 1)
+      assert.equal(result.sockets.length, 2)
+    })
+  }
+
+  it('counts an IPv4 line in tcp6', () => {
+    assert.deepEqual(parseNetTcp(`${TCP6.split('\n')[0]}\n${good}\n`, 6, 'LE'), {
+      sockets: [],
+      malformed: 1,
+    })
+  })
+
+  it('reads a 16-digit tm->when (a negative delta on older kernels) and the probes', () => {
+    const line = mutate(' 00:00000000 ', ' 01:FFFFFFFFFFFFFFF0 ').replace(
+      '        0 161801',
+      '        3 161801',
+    )
+    const [socket] = parseNetTcp(line, 4, 'LE').sockets
+    assert.ok(socket)
+    assert.equal(socket.timerActive, 1)
+    assert.equal(socket.probes, 3)
+  })
+})
+
+describe('decodeAddress', () => {
+  for (const [hex, endian, address] of [
+    ['7F000001', 'BE', '127.0.0.1'],
+    ['0100007F', 'LE', '127.0.0.1'],
+    ['00000000', 'LE', '0.0.0.0'],
+    ['0102A8C0', 'LE', '192.168.2.1'],
+    ['00000000000000000000000000000000', 'BE', '::'],
+    ['00000000000000000000000000000001', 'BE', '::1'],
+    ['00000000000000000000000001000000', 'LE', '::1'],
+    ['20010DB8000000000000000000000001', 'BE', '2001:db8::1'],
+    ['B80D0120000000000000000001000000', 'LE', '2001:db8::1'],
+    // RFC 5952 4.2.2: one zero group is not shortened; 4.2.3: the first of equal runs is.
+    ['20010DB8000000010001000100010001', 'BE', '2001:db8:0:1:1:1:1:1'],
+    ['20010DB8000000000001000000000001', 'BE', '2001:db8::1:0:0:1'],
+    ['20010000000000010000000000000001', 'BE', '2001:0:0:1::1'],
+    ['00010000000000000000000000000000', 'BE', '1::'],
+    ['FE80000000000000ABCD00EF00000001', 'BE', 'fe80::abcd:ef:0:1'],
+    ['20010DB8AAAABBBBCCCCDDDDEEEEFFFF', 'BE', '2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff'],
+    // IPv4-mapped as plain IPv4; IPv4-compatible (deprecated) and others stay IPv6.
+    ['00000000000000000000FFFFC0000201', 'BE', '192.0.2.1'],
+    ['0000000000000000FFFF00000102000A', 'LE', '10.0.2.1'],
+    ['000000000000000000000000C0000201', 'BE', '::c000:201'],
+    ['0000000000000000FFFF0000C0000201', 'BE', '::ffff:0:c000:201'],
+  ] as const) {
+    it(`${hex} (${endian}) is ${address}`, () => {
+      assert.equal(decodeAddress(hex, endian), address)
+    })
+  }
+
+  it('rejects other lengths and non-hex digits', () => {
+    for (const hex of ['', '7F00001', '7F0000010', '7F00000G', ' 7F00001', '0'.repeat(31)]) {
+      assert.equal(decodeAddress(hex, 'BE'), null, hex)
+    }
+  })
+})
+
+describe('parseSocketLink', () => {
+  for (const [target, inode] of [
+    ['socket:[12345]', 12345],
+    ['socket:[0]', 0],
+    ['socket:[]', -1],
+    ['socket:[12a]', -1],
+    ['socket:[123', -1],
+    ['socket:123]', -1],
+    ['pipe:[12345]', -1],
+    ['anon_inode:[eventpoll]', -1],
+    ['/dev/null', -1],
+    ['/tmp/socket:[1]', -1],
+  ] as const) {
+    it(`${JSON.stringify(target)} gives ${inode}`, () => {
+      assert.equal(parseSocketLink(target), inode)
+    })
+  }
+})
+
+describe('listeningPorts', () => {
+  const sockets = [...parseNetTcp(TCP, 4, 'LE').sockets, ...parseNetTcp(TCP6, 6, 'LE').sockets]
+
+  it('takes the LISTEN sockets among the inodes, each port once, ascending', () => {
+    // The listeners on 127.0.0.1:22, [::1]:22, [::]:2222, and one established socket.
+    assert.deepEqual(listeningPorts(sockets, new Set([160706, 160700, 160703, 160702])), [22, 2222])
+  })
+
+  it('finds nothing without inodes', () => {
+    assert.deepEqual(listeningPorts(sockets, new Set()), [])
+    assert.deepEqual(listeningPorts(sockets, new Set([0])), [], 'inode 0 is never a listener')
+  })
+})
+
+describe('readers on a fixture tree', () => {
+  const root = mkdtempSync(join(tmpdir(), 'net-tcp-'))
+  after(() => rmSync(root, { recursive: true, force: true }))
+  // 4242: both files and an fd directory; 4243: no tcp6 (IPv6 disabled), no fd directory.
+  mkdirSync(join(root, '4242', 'net'), { recursive: true })
+  mkdirSync(join(root, '4242', 'fd'))
+  mkdirSync(join(root, '4243', 'net'), { recursive: true })
+  copyFileSync(join(FIXTURES, 'tcp.txt'), join(root, '4242', 'net', 'tcp'))
+  copyFileSync(join(FIXTURES, 'tcp6.txt'), join(root, '4242', 'net', 'tcp6'))
+  copyFileSync(join(FIXTURES, 'tcp.txt'), join(root, '4243', 'net', 'tcp'))
+  for (const [fd, target] of [
+    ['0', '/dev/null'],
+    ['1', 'pipe:[4711]'],
+    ['3', 'socket:[160700]'],
+    ['4', 'socket:[160703]'],
+    ['5', 'anon_inode:[eventpoll]'],
+    ['6', 'socket:[160702]'],
+    ['7', 'socket:[99999999]'],
+  ] as const) {
+    symlinkSync(target, join(root, '4242', 'fd', fd))
+  }
+  const procfs = new ProcFS(root)
+
+  it('reads tcp then tcp6', () => {
+    const result = readNetTcp(procfs, 4242)
+    assert.ok(result)
+    assert.equal(result.malformed, 0)
+    assert.equal(result.truncated, false)
+    assert.equal(result.sockets.length, 26 + 15)
+    assert.deepEqual(result.sockets.slice(0, 26), parseNetTcp(TCP, 4, 'LE').sockets)
+    assert.deepEqual(result.sockets.slice(26), parseNetTcp(TCP6, 6, 'LE').sockets)
+  })
+
+  it('reads tcp alone when tcp6 is missing', () => {
+    assert.equal(readNetTcp(procfs, 4243)?.sockets.length, 26)
+  })
+
+  it('gives null for a pid that is gone', () => {
+    assert.equal(readNetTcp(procfs, 99999), null)
+    assert.equal(socketInodes(procfs, 99999), null)
+  })
+
+  it('passes the inodes and the byte order on', () => {
+    const result = readNetTcp(procfs, 4242, { inodes: new Set([160703]), endianness: 'BE' })
+    // ::1 as a little-endian host writes it, read as big-endian.
+    assert.deepEqual(
+      result?.sockets.map((s) => [s.localAddress, s.localPort, s.state]),
+      [['::100:0', 22, 'LISTEN']],
+    )
+  })
+
+  it('stops at the cap, at a line boundary, and says so', () => {
+    // tcp lines are padded to 150 bytes; tcp6 lines are 178 (its header 145).
+    const result = readNetTcp(procfs, 4242, { maxBytes: 3 * 150 + 10 })
+    assert.ok(result)
+    assert.equal(result.truncated, true)
+    assert.equal(result.malformed, 0)
+    // The header and 2 sockets of tcp; the header and 1 socket of tcp6.
+    assert.deepEqual(result.sockets, [
+      ...parseNetTcp(TCP, 4, 'LE').sockets.slice(0, 2),
+      ...parseNetTcp(TCP6, 6, 'LE').sockets.slice(0, 1),
+    ])
+    assert.equal(readNetTcp(procfs, 4242, { maxBytes: TCP.length })?.truncated, false)
+  })
+
+  it('lists the socket inodes of a process and nothing else', () => {
+    assert.deepEqual(socketInodes(procfs, 4242), {
+      permitted: true,
+      inodes: new Set([160700, 160703, 160702, 99999999]),
+    })
+    assert.equal(socketInodes(procfs, 4243), null, 'no fd directory')
+  })
+
+  it("finds the listener's ports from its inodes", () => {
+    const inodes = socketInodes(procfs, 4242)
+    assert.ok(inodes?.permitted)
+    assert.deepEqual(listeningPorts(readNetTcp(procfs, 4242)!.sockets, inodes.inodes), [22])
+  })
+})
+
+describe('readers on the real /proc', () => {
+  const procfs = new ProcFS('/proc')
+  const closers: (() => void)[] = []
+  after(() => closers.forEach((close) => close()))
+
+  let ipv6 = false
+  before(async () => {
+    const probe = net.createServer()
+    probe.on('error', () => {})
+    probe.listen(0, '::1')
+    ipv6 = await Promise.race([
+      once(probe, 'listening').then(() => true),
+      once(probe, 'error').then(() => false),
+    ])
+    probe.close()
+  })
+
+  async function pair(listenHost: string, connectHost: string) {
+    const server = net.createServer()
+    closers.push(() => server.close())
+    server.listen(0, listenHost)
+    await once(server, 'listening')
+    const serverPort = (server.address() as net.AddressInfo).port
+    const accepted = once(server, 'connection') as Promise<[net.Socket]>
+    const client = net.connect(serverPort, connectHost)
+    closers.push(() => client.destroy())
+    await once(client, 'connect')
+    const [serverSide] = await accepted
+    closers.push(() => serverSide.destroy())
+    return { serverPort, clientPort: client.localPort! }
+  }
+
+  function check(
+    ports: { serverPort: number; clientPort: number },
+    address: string,
+    listener: string,
+  ) {
+    const held = socketInodes(procfs, process.pid)
+    assert.ok(held?.permitted)
+    const result = readNetTcp(procfs, process.pid)
+    assert.ok(result)
+    assert.equal(result.malformed, 0)
+    const serverSide = find(result.sockets, ports.serverPort, ports.clientPort)
+    const clientSide = find(result.sockets, ports.clientPort, ports.serverPort)
+    for (const socket of [serverSide, clientSide]) {
+      assert.equal(socket.state, 'ESTABLISHED')
+      assert.equal(socket.localAddress, address)
+      assert.equal(socket.remoteAddress, address)
+      assert.equal(socket.uid, process.getuid?.() ?? socket.uid)
+      assert.ok(held.inodes.has(socket.inode), `inode ${socket.inode} is held`)
+    }
+    const listening = result.sockets.filter(
+      (s) => s.localPort === ports.serverPort && s.state === 'LISTEN',
+    )
+    assert.deepEqual(
+      listening.map((s) => s.localAddress),
+      [listener],
+    )
+    assert.ok(listeningPorts(result.sockets, held.inodes).includes(ports.serverPort))
+    const only = readNetTcp(procfs, process.pid, { inodes: held.inodes })
+    assert.ok(only)
+    assert.ok(only.sockets.every((s) => held.inodes.has(s.inode)))
+    assert.ok(only.sockets.some((s) => s.inode === serverSide.inode))
+  }
+
+  it('finds an IPv4 pair ESTABLISHED with its ports and inodes', async () => {
+    check(await pair('127.0.0.1', '127.0.0.1'), '127.0.0.1', '127.0.0.1')
+  })
+
+  it('finds an IPv6 pair', async (t) => {
+    if (!ipv6 && !REQUIRED) return t.skip('no IPv6 loopback here')
+    check(await pair('::1', '::1'), '::1', '::1')
+  })
+
+  it('finds an IPv4 client of a dual-stack listener as IPv4', async (t) => {
+    if (!ipv6 && !REQUIRED) return t.skip('no IPv6 here')
+    check(await pair('::', '127.0.0.1'), '127.0.0.1', '::')
+  })
+
+  it(
+    'says so when the process may not be looked at',
+    { skip: skipUnlessRequired(isRoot ? undefined : 'needs root') },
+    async () => {
+      // A fixture fd directory that can be listed but not searched: readlink fails with EACCES.
+      const root = mkdtempSync(join(tmpdir(), 'net-tcp-perm-'))
+      closers.push(() => rmSync(root, { recursive: true, force: true }))
+      chmodSync(root, 0o755)
+      mkdirSync(join(root, '4242', 'fd'), { recursive: true, mode: 0o755 })
+      symlinkSync('socket:[1]', join(root, '4242', 'fd', '3'))
+      chmodSync(join(root, '4242', 'fd'), 0o444)
+      // As nobody: our own /proc/<pid>/fd cannot even be listed (EACCES); net/tcp is readable.
+      const source = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'sources')).href
+      const script = `
+      const { ProcFS } = await import('${source}/procfs.ts')
+      const { socketInodes, readNetTcp } = await import('${source}/net-tcp.ts')
+      const real = new ProcFS('/proc')
+      console.log(JSON.stringify({
+        listing: socketInodes(real, ${process.pid}),
+        reading: socketInodes(new ProcFS('${root}'), 4242),
+        tcp: readNetTcp(real, ${process.pid}) !== null,
+      }))`
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        uid: 65534,
+        gid: 65534,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      let out = ''
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+      const [code] = (await once(child, 'close')) as [number]
+      assert.equal(code, 0)
+      assert.deepEqual(JSON.parse(out), {
+        listing: { permitted: false },
+        reading: { permitted: false },
+        tcp: true,
+      })
+    },
+  )
+})
+
+describe('a retransmitting socket, in a network namespace of its own', () => {
+  const why = !isRoot ? 'needs root' : (missing('unshare', '--version') ?? missing('tc', '-V'))
+
+  it(
+    'shows timer 1 and a growing retrnsmt while data is unacknowledged',
+    { skip: skipUnlessRequired(why), timeout: 20_000 },
+    async () => {
+      const peer = spawn('unshare', ['--net', process.execPath, join(FIXTURES, 'lossy-peer.ts')], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      })
+      try {
+        let line = ''
+        for await (const chunk of peer.stdout as AsyncIterable<Buffer>) {
+          line += chunk.toString()
+          if (line.includes('\n')) break
+        }
+        assert.ok(line, 'lossy-peer.ts exited before it was ready (its stderr is above)')
+        const { pairs } = JSON.parse(line) as {
+          pairs: { host: string; serverPort: number; clientPort: number; bytes: number }[]
+        }
+        // unshare execs node: the pid is the peer's, and its /proc/<pid>/net is the namespace's.
+        const procfs = new ProcFS('/proc')
+        const pid = peer.pid!
+        const held = socketInodes(procfs, pid)
+        assert.ok(held?.permitted)
+        const serverSide = (p: (typeof pairs)[number]) => {
+          const result = readNetTcp(procfs, pid, { inodes: held.inodes })
+          assert.ok(result)
+          return find(result.sockets, p.serverPort, p.clientPort)
+        }
+        for (const p of pairs) {
+          const first = await waitFor(`${p.host} retransmitting`, () => {
+            const s = serverSide(p)
+            return s.timerActive === 1 && s.retransmits >= 1 && s
+          })
+          const later = await waitFor(`${p.host} retransmitting again`, () => {
+            const s = serverSide(p)
+            return s.retransmits > first.retransmits && s
+          })
+          assert.equal(later.state, 'ESTABLISHED')
+          assert.equal(later.timerActive, 1)
+          assert.equal(later.txQueue, p.bytes)
+          assert.equal(later.localAddress, p.host)
+        }
+        // The namespace's own sockets only: the listeners the peer holds.
+        assert.deepEqual(
+          listeningPorts(readNetTcp(procfs, pid)!.sockets, held.inodes),
+          pairs.map((p) => p.serverPort).sort((a, b) => a - b),
+        )
+      } finally {
+        peer.stdin.end()
+        peer.kill()
+      }
+    },
+  )
+})
+
+/** Why a command cannot run here, or undefined when it can. */
+function missing(command: string, ...args: string[]): string | undefined {
+  try {
+    execFileSync(command, args, { stdio: 'ignore' })
+    return undefined
+  } catch (err) {
+    return `${command} is not available: ${(err as Error).message}`
+  }
+}
+
+/** The sockets `ss -tanoe` printed, decoded like ours (IPv4-mapped as IPv4, `*` as `::`). */
+function parseSs(text: string) {
+  const STATES: Record<string, TcpSocket['state']> = {
+    ESTAB: 'ESTABLISHED',
+    LISTEN: 'LISTEN',
+    'TIME-WAIT': 'TIME_WAIT',
+    'CLOSE-WAIT': 'CLOSE_WAIT',
+    'FIN-WAIT-1': 'FIN_WAIT1',
+    'FIN-WAIT-2': 'FIN_WAIT2',
+    'SYN-SENT': 'SYN_SENT',
+    'SYN-RECV': 'SYN_RECV',
+    'LAST-ACK': 'LAST_ACK',
+    CLOSING: 'CLOSING',
+  }
+  const endpoint = (text: string) => {
+    const colon = text.lastIndexOf(':')
+    let address = text
+      .slice(0, colon)
+      .replace(/^\[(.*)\]$/, '$1')
+      .replace(/^::ffff:(\d+\.)/, '$1')
+    if (address === '*') address = '::'
+    const port = text.slice(colon + 1)
+    return [address, port === '*' ? 0 : Number(port)] as const
+  }
+  return text
+    .split('\n')
+    .slice(1)
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [state, recvQ, sendQ, local, peer] = line.trim().split(/\s+/)
+      const [localAddress, localPort] = endpoint(local!)
+      const [remoteAddress, remotePort] = endpoint(peer!)
+      return {
+        state: STATES[state!],
+        recvQ: Number(recvQ),
+        sendQ: Number(sendQ),
+        localAddress,
+        localPort,
+        remoteAddress,
+        remotePort,
+        uid: Number(/\buid:(\d+)/.exec(line)?.[1] ?? 0),
+        inode: Number(/\bino:(\d+)/.exec(line)?.[1]),
+      }
+    })
+}
