@@ -95,7 +95,7 @@ describe('end to end on a fixture procfs and rootfs', () => {
     const line = lines[0]
     assert.ok(line)
     assert.match(String(line.version), /^\d+\.\d+\.\d+/)
-    assert.deepEqual(line.collectors, ['processes', 'config', 'stale'])
+    assert.deepEqual(line.collectors, ['processes', 'config', 'stale', 'sockets'])
     assert.equal(line.level, 'info')
     assert.match(String(line.address), /^127\.0\.0\.1:\d+$/)
   })

@@ -2,10 +2,12 @@
 import type { CollectorDefinition } from './collector.ts'
 import { configCollector } from './config.ts'
 import { processesCollector } from './processes.ts'
+import { socketsCollector } from './sockets.ts'
 import { staleCollector } from './stale.ts'
 
 export const COLLECTORS: readonly CollectorDefinition[] = [
   processesCollector,
   configCollector,
   staleCollector,
+  socketsCollector,
 ]

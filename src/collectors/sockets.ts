@@ -1,0 +1,47 @@
+/**
+ * The sockets collector: established connections to sshd by client address,
+ * from the listener's own network namespace (so it works from a container
+ * with hostPID). Addresses past --collector.sockets.max-sources are summed
+ * under source="other".
+ */
+import { Gauge, Registry } from 'prom-client'
+import { connectionsBySource, readSshdSockets } from '../model/sockets.ts'
+import type { Collector, CollectorDefinition } from './collector.ts'
+
+export const socketsCollector: CollectorDefinition = {
+  name: 'sockets',
+  defaultEnabled: true,
+  help: "Established connections to sshd by client address, from sshd's own /proc/<pid>/net/tcp{,6}.",
+  create(ctx): Collector {
+    const registry = new Registry()
+    const bySource = new Gauge({
+      name: 'sshd_source_connections',
+      help: 'Established TCP connections to sshd by client address (IPv4-mapped IPv6 shown as IPv4); addresses past --collector.sockets.max-sources are summed under "other".',
+      labelNames: ['source'],
+      registers: [registry],
+    })
+    const max = ctx.config.sockets.maxSources
+    let unpermittedSaid = false
+
+    return {
+      registry,
+      async collect(scrape) {
+        const { snapshot } = await scrape.snapshot()
+        const sockets = readSshdSockets(ctx.procfs, snapshot)
+        if (sockets !== null && !sockets.permitted && !unpermittedSaid) {
+          unpermittedSaid = true
+          ctx.logger.info(
+            { assumed_ports: sockets.ports },
+            "cannot read the sshd listener's fd links (not root): its ports are assumed, and connections are not matched to processes",
+          )
+        }
+        const counts =
+          sockets === null ? new Map<string, number>() : connectionsBySource(sockets, max)
+        return () => {
+          bySource.reset()
+          for (const [source, n] of counts) bySource.set({ source }, n)
+        }
+      },
+    }
+  },
+}
