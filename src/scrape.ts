@@ -10,6 +10,7 @@ import type { Collector, Commit, Scrape } from './collectors/collector.ts'
 import { ErrorCode, ExporterError } from './errors.ts'
 import type { Logger } from './logger.ts'
 import { type ScanResult, scanFull } from './model/scan.ts'
+import { readSshdSockets, type SshdSockets } from './model/sockets.ts'
 import type { ProcFS } from './sources/procfs.ts'
 
 export interface ScraperOptions {
@@ -30,6 +31,7 @@ class ScrapeContext implements Scrape {
   #procfs: ProcFS
   #onScan: (result: ScanResult) => void
   #snapshot: Promise<ScanResult> | null = null
+  #sockets: Promise<SshdSockets | null> | null = null
 
   constructor(procfs: ProcFS, signal: AbortSignal, onScan: (result: ScanResult) => void) {
     this.#procfs = procfs
@@ -48,6 +50,11 @@ class ScrapeContext implements Scrape {
       }
     }
     return this.#snapshot
+  }
+
+  sockets(): Promise<SshdSockets | null> {
+    this.#sockets ??= this.snapshot().then((scan) => readSshdSockets(this.#procfs, scan.snapshot))
+    return this.#sockets
   }
 }
 

@@ -16,6 +16,7 @@ import type { Config } from '../flags.ts'
 import type { Logger } from '../logger.ts'
 import type { EffectiveConfigReader } from '../model/effective-config.ts'
 import type { ScanResult } from '../model/scan.ts'
+import type { SshdSockets } from '../model/sockets.ts'
 import type { ProcFS } from '../sources/procfs.ts'
 
 /** What one scrape shares between its collectors: each source is read at most once. */
@@ -24,6 +25,8 @@ export interface Scrape {
   readonly signal: AbortSignal
   /** The sshd process snapshot; scanned on the first call, shared by the rest. */
   snapshot(): Promise<ScanResult>
+  /** sshd's TCP sockets (null with no listener); read once per scrape, after the snapshot. */
+  sockets(): Promise<SshdSockets | null>
 }
 
 /** Sets the collector's metrics; called synchronously, only for a collect that finished in time. */

@@ -5,7 +5,7 @@
  * under source="other".
  */
 import { Gauge, Registry } from 'prom-client'
-import { connectionsBySource, readSshdSockets } from '../model/sockets.ts'
+import { connectionsBySource } from '../model/sockets.ts'
 import type { Collector, CollectorDefinition } from './collector.ts'
 
 export const socketsCollector: CollectorDefinition = {
@@ -26,8 +26,7 @@ export const socketsCollector: CollectorDefinition = {
     return {
       registry,
       async collect(scrape) {
-        const { snapshot } = await scrape.snapshot()
-        const sockets = readSshdSockets(ctx.procfs, snapshot)
+        const sockets = await scrape.sockets()
         if (sockets !== null && !sockets.permitted && !unpermittedSaid) {
           unpermittedSaid = true
           ctx.logger.info(

@@ -3,6 +3,7 @@
  * reason, the idle-time distribution of pty sessions, and the oldest session.
  */
 import { Gauge, Registry } from 'prom-client'
+import { deadPeers } from '../model/sockets.ts'
 import { IDLE_BUCKETS, type PidState, staleValues } from '../model/stale.ts'
 import { CLOCK_TICKS_PER_SECOND, processAgeSeconds } from '../sources/procfs.ts'
 import { readUtmp, ttyIdleSeconds } from '../sources/utmp.ts'
@@ -43,10 +44,12 @@ export const staleCollector: CollectorDefinition = {
     return {
       registry,
       async collect(scrape) {
-        const [{ snapshot }, preauthThreshold] = await Promise.all([
+        const [{ snapshot }, sockets, preauthThreshold] = await Promise.all([
           scrape.snapshot(),
+          scrape.sockets(),
           preauthThresholdSeconds(ctx),
         ])
+        const dead = sockets === null ? 0 : deadPeers(procfs, snapshot, sockets)
         const uptime = procfs.readUptime()
         const nowMs = Date.now()
         const bootSeconds = nowMs / 1000 - uptime
@@ -75,6 +78,7 @@ export const staleCollector: CollectorDefinition = {
         return () => {
           stale.reset()
           stale.set({ reason: 'preauth_overdue' }, values.preauthOverdue)
+          stale.set({ reason: 'dead_peer' }, dead)
           if (values.utmpOrphan !== null) stale.set({ reason: 'utmp_orphan' }, values.utmpOrphan)
           if (values.idle !== null) stale.set({ reason: 'idle' }, values.idle)
           idle.reset()

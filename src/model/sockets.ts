@@ -4,7 +4,13 @@
  * socket inodes the listener holds rather than assumed to be 22, and the
  * connections on those ports.
  */
-import { listeningPorts, readNetTcp, socketInodes, type TcpSocket } from '../sources/net-tcp.ts'
+import {
+  listeningPorts,
+  readNetTcp,
+  socketInodes,
+  type TcpSocket,
+  TcpTimer,
+} from '../sources/net-tcp.ts'
 import type { ProcFS } from '../sources/procfs.ts'
 import type { SshdSnapshot } from './snapshot.ts'
 
@@ -68,4 +74,47 @@ export function connectionsBySource(sockets: SshdSockets, max: number): Map<stri
   }
   capped.set('other', other)
   return capped
+}
+
+/** States in which the peer has closed, or the connection is being torn down, while sshd holds it. */
+const CLOSING: ReadonlySet<TcpSocket['state']> = new Set([
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'CLOSING',
+  'CLOSE',
+])
+
+/**
+ * A socket whose peer no longer answers: closing while sshd still holds it,
+ * or retransmitting unacknowledged data (the retransmit timer alone is armed
+ * for any data in flight; a retransmission has to have happened).
+ */
+export function isDeadPeer(s: TcpSocket): boolean {
+  if (CLOSING.has(s.state)) return true
+  return s.state === 'ESTABLISHED' && s.timerActive === TcpTimer.RETRANSMIT && s.retransmits > 0
+}
+
+/**
+ * Connections whose peer is dead. With the right to read fd links, each
+ * connection's root process (it holds the socket, on 9.2 and 10.0 alike) is
+ * matched to its socket, and a connection whose socket is gone from the table
+ * counts too; without it, the sockets on sshd's ports are judged alone.
+ */
+export function deadPeers(procfs: ProcFS, snapshot: SshdSnapshot, sockets: SshdSockets): number {
+  if (!sockets.permitted) return sockets.connections.filter(isDeadPeer).length
+  const byInode = new Map<number, TcpSocket>()
+  for (const s of sockets.connections) byInode.set(s.inode, s)
+  let dead = 0
+  for (const c of snapshot.connections) {
+    const held = socketInodes(procfs, c.pid)
+    if (held === null) continue // exited during the scrape
+    if (!held.permitted) continue
+    let socket: TcpSocket | undefined
+    for (const inode of held.inodes) {
+      socket = byInode.get(inode)
+      if (socket !== undefined) break
+    }
+    if (socket === undefined || isDeadPeer(socket)) dead++
+  }
+  return dead
 }

@@ -63,6 +63,8 @@ for (const version of SSHD_VERSIONS) {
       )
       assert.equal(sample(text, 'sshd_stale_sessions{reason="utmp_orphan"}'), 1)
       assert.equal(sample(text, 'sshd_stale_sessions{reason="idle"}'), 0)
+      // The live connection's monitor holds its socket, found in the table: not a dead peer.
+      assert.equal(sample(text, 'sshd_stale_sessions{reason="dead_peer"}'), 0)
       assert.equal(sample(text, 'sshd_pty_sessions_idle{le="+Inf"}'), 1, 'the live one only')
       assert.equal(sample(text, 'sshd_scrape_collector_success{collector="stale"}'), 1)
       assert.ok((sample(text, 'sshd_oldest_session_age_seconds') ?? -1) >= 0)

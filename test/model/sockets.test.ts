@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
-import { connectionsBySource, type SshdSockets } from '../../src/model/sockets.ts'
-import type { TcpSocket } from '../../src/sources/net-tcp.ts'
+import {
+  connectionsBySource,
+  deadPeers,
+  isDeadPeer,
+  type SshdSockets,
+} from '../../src/model/sockets.ts'
+import { type TcpSocket, TcpTimer } from '../../src/sources/net-tcp.ts'
+import { ProcFS } from '../../src/sources/procfs.ts'
 
 function sock(remoteAddress: string, state: TcpSocket['state'] = 'ESTABLISHED'): TcpSocket {
   return {
@@ -48,4 +54,20 @@ it('caps, ties by address, and sums the rest under other', () => {
     other: 1,
   })
   assert.deepEqual(Object.fromEntries(connectionsBySource(sockets, 0)), { other: 4 })
+})
+
+it('a dead peer: closing, or retransmitting unanswered data', () => {
+  assert.equal(isDeadPeer(sock('192.0.2.1')), false)
+  assert.equal(isDeadPeer(sock('192.0.2.1', 'CLOSE_WAIT')), true)
+  assert.equal(isDeadPeer(sock('192.0.2.1', 'LAST_ACK')), true)
+  assert.equal(isDeadPeer(sock('192.0.2.1', 'FIN_WAIT2')), false, 'sshd closed it; not held')
+  const armed = { ...sock('192.0.2.1'), timerActive: TcpTimer.RETRANSMIT }
+  assert.equal(isDeadPeer(armed), false, 'data in flight alone is not a dead peer')
+  assert.equal(isDeadPeer({ ...armed, retransmits: 3 }), true)
+})
+
+it('without fd links, judges the sockets alone', () => {
+  const unpermitted: SshdSockets = { ...sockets, permitted: false }
+  const snapshot = { listeners: [], connections: [] }
+  assert.equal(deadPeers(new ProcFS('/nonexistent'), snapshot, unpermitted), 1)
 })
