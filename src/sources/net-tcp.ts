@@ -48,7 +48,7 @@
  * some 110 ms to scan with an inode filter, 170 to 360 ms (as garbage collection goes) to return
  * them all.
  */
-import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs'
+import { readdirSync, readlinkSync } from 'node:fs'
 import { endianness as osEndianness } from 'node:os'
 import { isNotFound } from '../errors.ts'
 import type { ProcFS } from './procfs.ts'
@@ -161,17 +161,28 @@ export function readNetTcp(
 ): NetTcp | null {
   const endian = options.endianness ?? HOST_ENDIANNESS
   const cap = options.maxBytes ?? NET_TCP_MAX_BYTES
-  const v4 = readWhole(procfs.path(pid, 'net', 'tcp'), cap)
+  const v4 = readLines(procfs, procfs.path(pid, 'net', 'tcp'), cap)
   if (v4 === null) return null
   const sockets: TcpSocket[] = []
   let malformed = parseInto(v4.text, 4, endian, options.inodes, sockets)
   let truncated = v4.truncated
-  const v6 = readWhole(procfs.path(pid, 'net', 'tcp6'), cap)
+  const v6 = readLines(procfs, procfs.path(pid, 'net', 'tcp6'), cap)
   if (v6 !== null) {
     malformed += parseInto(v6.text, 6, endian, options.inodes, sockets)
     truncated ||= v6.truncated
   }
   return { sockets, malformed, truncated }
+}
+
+/** A capped read whose truncated text ends at its last complete line. */
+function readLines(
+  procfs: ProcFS,
+  path: string,
+  cap: number,
+): { text: string; truncated: boolean } | null {
+  const read = procfs.readCapped(path, cap)
+  if (read === null || !read.truncated) return read
+  return { text: read.text.slice(0, read.text.lastIndexOf('\n') + 1), truncated: true }
 }
 
 /**
@@ -269,54 +280,9 @@ function isPermissionDenied(err: unknown): boolean {
 
 // Reading
 
-let buffer = Buffer.allocUnsafe(256 * 1024)
-const probe = Buffer.allocUnsafe(1)
-
-/**
- * Reads a file whole, up to `cap` bytes, into the shared buffer (grown as needed and kept for the
- * next call), as latin1; null when it does not exist. A truncated text ends at its last complete
- * line.
- */
-function readWhole(path: string, cap: number): { text: string; truncated: boolean } | null {
-  let fd: number
-  try {
-    fd = openSync(path, 'r')
-  } catch (err) {
-    if (isNotFound(err)) return null
-    throw err
-  }
-  try {
-    let length = 0
-    let truncated = false
-    for (;;) {
-      if (length >= cap) {
-        truncated = readSync(fd, probe, 0, 1, null) > 0
-        break
-      }
-      if (length === buffer.length) {
-        const bigger = Buffer.allocUnsafe(Math.min(buffer.length * 2, cap))
-        buffer.copy(bigger, 0, 0, length)
-        buffer = bigger
-      }
-      const n = readSync(fd, buffer, length, Math.min(buffer.length, cap) - length, null)
-      if (n === 0) break
-      length += n
-    }
-    if (truncated) length = buffer.lastIndexOf(NEWLINE, length - 1) + 1
-    return { text: buffer.toString('latin1', 0, length), truncated }
-  } catch (err) {
-    // ESRCH: the process exited between open and read.
-    if (isNotFound(err)) return null
-    throw err
-  } finally {
-    closeSync(fd)
-  }
-}
-
 // Parsing. The scanner keeps its position in a module variable: parsing is synchronous and
 // never re-entered, and no token is ever copied out of the text.
 
-const NEWLINE = 10
 const SPACE = 32
 const COLON = 58
 const CLOSE_BRACKET = 93

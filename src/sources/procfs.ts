@@ -29,7 +29,11 @@ const BUFFER_SIZE = 64 * 1024
 
 export class ProcFS {
   readonly root: string
+  /** Reused by every read; grown for the rare large file (net/tcp of a busy host). */
   #buffer = Buffer.allocUnsafe(BUFFER_SIZE)
+  #probe = Buffer.allocUnsafe(1)
+  /** Whether the last #fill stopped at its cap with more to read. */
+  #truncated = false
 
   constructor(root: string) {
     this.root = root
@@ -56,24 +60,55 @@ export class ProcFS {
    * it does not exist (a vanished pid). Reads at most BUFFER_SIZE bytes.
    */
   readSmall(path: string): string | null {
+    const length = this.#fill(path, BUFFER_SIZE)
+    return length < 0 ? null : this.#buffer.toString('latin1', 0, length)
+  }
+
+  /**
+   * Reads a file whole up to `cap` bytes, as latin1; null when it does not
+   * exist. `truncated` says the file went on past the cap.
+   */
+  readCapped(path: string, cap: number): { text: string; truncated: boolean } | null {
+    const length = this.#fill(path, cap)
+    if (length < 0) return null
+    return { text: this.#buffer.toString('latin1', 0, length), truncated: this.#truncated }
+  }
+
+  /** Reads up to `cap` bytes into the buffer: the length read, or -1 when the file is not there. */
+  #fill(path: string, cap: number): number {
     let fd: number
     try {
       fd = openSync(path, 'r')
     } catch (err) {
-      if (isNotFound(err)) return null
+      if (isNotFound(err)) return -1
       throw err
     }
     try {
       let length = 0
-      while (length < BUFFER_SIZE) {
-        const n = readSync(fd, this.#buffer, length, BUFFER_SIZE - length, null)
-        if (n === 0) break
+      this.#truncated = false
+      for (;;) {
+        if (length >= cap) {
+          this.#truncated = readSync(fd, this.#probe, 0, 1, null) > 0
+          return length
+        }
+        if (length === this.#buffer.length) {
+          const bigger = Buffer.allocUnsafe(Math.min(this.#buffer.length * 2, cap))
+          this.#buffer.copy(bigger, 0, 0, length)
+          this.#buffer = bigger
+        }
+        const n = readSync(
+          fd,
+          this.#buffer,
+          length,
+          Math.min(this.#buffer.length, cap) - length,
+          null,
+        )
+        if (n === 0) return length
         length += n
       }
-      return this.#buffer.toString('latin1', 0, length)
     } catch (err) {
       // ESRCH: the process exited between open and read.
-      if (isNotFound(err)) return null
+      if (isNotFound(err)) return -1
       throw err
     } finally {
       closeSync(fd)
