@@ -3,11 +3,9 @@
  * process tree.
  */
 import { Gauge, Registry } from 'prom-client'
+import { capToTop } from '../model/cap.ts'
 import type { SshdSnapshot } from '../model/snapshot.ts'
 import type { Collector, CollectorDefinition } from './collector.ts'
-
-/** Label value for the users past the cap. */
-export const OTHER_USER = 'other'
 
 /**
  * Sessions per user, the `max` users with the most sessions by name, the rest
@@ -20,18 +18,7 @@ export function sessionsByUser(snapshot: SshdSnapshot, max: number): Map<string,
     if (c.state !== 'authenticated' || c.user === null) continue
     all.set(c.user, (all.get(c.user) ?? 0) + c.sessions)
   }
-  if (all.size <= max) return all
-  const ranked = [...all].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-  const capped = new Map<string, number>()
-  let other = 0
-  for (let i = 0; i < ranked.length; i++) {
-    const [user, sessions] = ranked[i]!
-    // A real account named "other" is summed with the rest rather than shadowing it.
-    if (i < max && user !== OTHER_USER) capped.set(user, sessions)
-    else other += sessions
-  }
-  capped.set(OTHER_USER, other)
-  return capped
+  return capToTop(all, max)
 }
 
 /** Authenticated connections whose sessions have reached MaxSessions. */

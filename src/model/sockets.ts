@@ -12,6 +12,7 @@ import {
   TcpTimer,
 } from '../sources/net-tcp.ts'
 import type { ProcFS } from '../sources/procfs.ts'
+import { capToTop } from './cap.ts'
 import type { SshdSnapshot } from './snapshot.ts'
 
 /** sshd's port when the listener's fd links cannot be read. */
@@ -63,17 +64,7 @@ export function connectionsBySource(sockets: SshdSockets, max: number): Map<stri
     if (s.state !== 'ESTABLISHED') continue
     all.set(s.remoteAddress, (all.get(s.remoteAddress) ?? 0) + 1)
   }
-  if (all.size <= max) return all
-  const ranked = [...all].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-  const capped = new Map<string, number>()
-  let other = 0
-  for (let i = 0; i < ranked.length; i++) {
-    const [source, n] = ranked[i]!
-    if (i < max) capped.set(source, n)
-    else other += n
-  }
-  capped.set('other', other)
-  return capped
+  return capToTop(all, max)
 }
 
 /** States in which the peer has closed, or the connection is being torn down, while sshd holds it. */
