@@ -53,7 +53,6 @@ export const staleCollector: CollectorDefinition = {
         const uptime = procfs.readUptime()
         const nowMs = Date.now()
         const bootSeconds = nowMs / 1000 - uptime
-        const starts = new Map(snapshot.connections.map((c) => [c.pid, c.starttime]))
         const utmp = readUtmp(rootfs)
         if (utmp === null && !utmpMissingSaid) {
           utmpMissingSaid = true
@@ -64,7 +63,7 @@ export const staleCollector: CollectorDefinition = {
         }
         const values = staleValues({
           snapshot,
-          connectionAge: (pid) => processAgeSeconds(starts.get(pid) ?? 0, uptime),
+          connectionAge: (c) => processAgeSeconds(c.starttime, uptime),
           preauthThresholdSeconds: preauthThreshold,
           utmp: utmp?.records ?? null,
           pidState: (pid): PidState | null => {

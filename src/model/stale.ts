@@ -9,7 +9,7 @@
  *   the threshold (tty atime, as `who -u`).
  * - preauth_overdue: a connection not authenticated after the threshold.
  */
-import type { SshdSnapshot } from './snapshot.ts'
+import type { Connection, SshdSnapshot } from './snapshot.ts'
 import { type UtmpRecord, UtmpType } from '../sources/utmp.ts'
 
 /** Cumulative upper bounds of the pty idle-time distribution, in seconds. */
@@ -37,8 +37,8 @@ export interface PidState {
 
 export interface StaleInput {
   snapshot: SshdSnapshot
-  /** Age in seconds of every connection root, by pid. */
-  connectionAge: (pid: number) => number
+  /** Age in seconds of a connection (of its root process). */
+  connectionAge: (c: Connection) => number
   preauthThresholdSeconds: number
   /** utmp records, or null when there is no utmp to read. */
   utmp: readonly UtmpRecord[] | null
@@ -66,7 +66,7 @@ export function staleValues(input: StaleInput): StaleValues {
   let preauthOverdue = 0
   let oldest: number | null = null
   for (const c of input.snapshot.connections) {
-    const age = input.connectionAge(c.pid)
+    const age = input.connectionAge(c)
     if (c.state === 'preauth') {
       if (age > input.preauthThresholdSeconds) preauthOverdue++
     } else if (oldest === null || age > oldest) {

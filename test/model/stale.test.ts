@@ -67,7 +67,7 @@ describe('staleValues', () => {
             conn(4, 'authenticated'),
           ],
         },
-        connectionAge: (pid) => ages[pid]!,
+        connectionAge: (c) => ages[c.pid]!,
       }),
     )
     assert.equal(v.preauthOverdue, 1)
