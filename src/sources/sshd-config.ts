@@ -20,8 +20,9 @@
 // never leave it.
 
 import { constants } from 'node:fs'
-import { lstat, open, readdir, readlink } from 'node:fs/promises'
+import { lstat, open, readdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
+import { resolveInRoot as resolveHostPath } from './rootfs.ts'
 
 /** MaxStartups `begin:rate:full`; `rate` is a ratio (0.3 for 30). */
 export type MaxStartups = { begin: number; rate: number; full: number }
@@ -100,7 +101,6 @@ export class SshdConfigError extends Error {
 const INT_MAX = 2147483647
 const MAX_INCLUDE_DEPTH = 16 // servconf.c SERVCONF_MAX_DEPTH
 const MAX_PARSES = 10_000 // includes may re-read files; bounds a pathological fan-out
-const MAX_SYMLINKS = 40 // as Linux
 const DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 const DEFAULT_MAX_FILES = 1000
 const SSHD_T = 'sshd -T'
@@ -861,52 +861,18 @@ function errno(error: unknown): string {
   return (error as NodeJS.ErrnoException)?.code ?? String(error)
 }
 
-/** The host path of `path` inside `root`, resolving `..` and symlinks as a chroot would. */
-async function resolveInRoot(root: string, path: string): Promise<string | { code: string }> {
-  const todo = path.split('/').filter(Boolean).reverse()
-  const done: string[] = []
-  let links = 0
-  while (todo.length > 0) {
-    const name = todo.pop()!
-    if (name === '.') continue
-    if (name === '..') {
-      done.pop()
-      continue
-    }
-    done.push(name)
-    const host = hostPath(root, done)
-    let stats: Awaited<ReturnType<typeof lstat>>
-    try {
-      stats = await lstat(host)
-    } catch (error) {
-      return { code: errno(error) }
-    }
-    if (stats.isSymbolicLink()) {
-      if (++links > MAX_SYMLINKS) return { code: 'ELOOP' }
-      let target: string
-      try {
-        target = await readlink(host)
-      } catch (error) {
-        return { code: errno(error) }
-      }
-      done.pop()
-      if (target.startsWith('/')) done.length = 0
-      todo.push(...target.split('/').filter(Boolean).reverse())
-    } else if (todo.length > 0 && !stats.isDirectory()) {
-      return { code: 'ENOTDIR' }
-    }
+/** The host path of `path` inside `root` (sources/rootfs.ts), or why there is none. */
+function resolveInRoot(root: string, path: string): string | { code: string } {
+  try {
+    return resolveHostPath(root, path) ?? { code: 'ENOENT' }
+  } catch (error) {
+    return { code: errno(error) }
   }
-  return hostPath(root, done)
-}
-
-function hostPath(root: string, components: string[]): string {
-  const rel = components.join('/')
-  return root === '/' ? `/${rel}` : `${root}/${rel}`
 }
 
 /** A whole file, at most `cap` bytes; a directory reads as empty (as sshd reads it). */
 async function readInRoot(root: string, path: string, cap: number): Promise<ReadResult> {
-  const host = await resolveInRoot(root, path)
+  const host = resolveInRoot(root, path)
   if (typeof host !== 'string') {
     const missing = host.code === 'ENOENT' || host.code === 'ENOTDIR'
     return { code: missing ? 'NOT_FOUND' : 'UNREADABLE', message: `cannot open: ${host.code}` }
@@ -961,7 +927,7 @@ async function globInRoot(
     lastLiteral = false
     const next: string[] = []
     for (const dir of candidates) {
-      const host = await resolveInRoot(root, dir || '/')
+      const host = resolveInRoot(root, dir || '/')
       if (typeof host !== 'string') continue
       let names: string[]
       try {
@@ -993,8 +959,8 @@ async function globInRoot(
 async function entryExists(root: string, path: string): Promise<boolean> {
   const slash = path.lastIndexOf('/')
   const name = path.slice(slash + 1)
-  if (name === '.' || name === '..') return typeof (await resolveInRoot(root, path)) === 'string'
-  const parent = await resolveInRoot(root, path.slice(0, slash) || '/')
+  if (name === '.' || name === '..') return typeof resolveInRoot(root, path) === 'string'
+  const parent = resolveInRoot(root, path.slice(0, slash) || '/')
   if (typeof parent !== 'string') return false
   try {
     await lstat(parent === '/' ? `/${name}` : `${parent}/${name}`)

@@ -72,16 +72,8 @@
  * they are read synchronously, like procfs. Paths are resolved under the root as if it were a
  * chroot: `..` and absolute symlinks (a host's /var/run -> /run) never leave it.
  */
-import {
-  closeSync,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readlinkSync,
-  readSync,
-  statSync,
-} from 'node:fs'
-import { join } from 'node:path'
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs'
+import { isMissing, resolveInRoot } from './rootfs.ts'
 
 /** Values of ut_type (glibc bits/utmp.h). */
 export const UtmpType = {
@@ -345,55 +337,6 @@ export function ttyIdleSeconds(rootfs: string, line: string, nowMs: number): num
 
 // ---------------------------------------------------------------------------------------------
 // Files under the root
-
-/** As Linux's limit on symlinks followed in one lookup. */
-const MAX_SYMLINKS = 40
-
-function isMissing(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | null)?.code
-  return code === 'ENOENT' || code === 'ENOTDIR'
-}
-
-/**
- * The host path of `path` (absolute, inside the root) with every symlink followed as if the
- * root were `/`: absolute targets restart at the root, `..` stops there. null when a component
- * does not exist (or is not a directory where one is needed). Throws ELOOP after 40 links.
- */
-export function resolveInRoot(root: string, path: string): string | null {
-  const pending = path.split('/').reverse()
-  const resolved: string[] = []
-  let links = 0
-  while (pending.length > 0) {
-    const name = pending.pop()!
-    if (name === '' || name === '.') continue
-    if (name === '..') {
-      resolved.pop()
-      continue
-    }
-    const host = join(root, ...resolved, name)
-    let isLink: boolean
-    try {
-      isLink = lstatSync(host).isSymbolicLink()
-    } catch (err) {
-      if (isMissing(err)) return null
-      throw err
-    }
-    if (!isLink) {
-      resolved.push(name)
-      continue
-    }
-    if (++links > MAX_SYMLINKS) {
-      throw Object.assign(new Error(`ELOOP: too many symbolic links under ${root}: ${path}`), {
-        code: 'ELOOP',
-      })
-    }
-    const target = readlinkSync(host)
-    if (target.startsWith('/')) resolved.length = 0
-    const parts = target.split('/')
-    for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]!)
-  }
-  return join(root, ...resolved)
-}
 
 /** The file's first `maxBytes` bytes, and whether there were more; null when it is gone. */
 function readCapped(path: string, maxBytes: number): { bytes: Buffer; truncated: boolean } | null {

@@ -11,7 +11,8 @@ import { describe, it } from 'node:test'
 import { sample, scrapeUntil, startExporter } from '../helpers/exporter.ts'
 import { SSHD_VERSIONS, type SshdServer, startSshd, waitFor } from '../helpers/sshd.ts'
 import { encodeUtmpRecord, sshdLogin } from '../helpers/utmp-writer.ts'
-import { readUtmp, resolveInRoot, UtmpType } from '../../src/sources/utmp.ts'
+import { resolveInRoot } from '../../src/sources/rootfs.ts'
+import { readUtmp, UtmpType } from '../../src/sources/utmp.ts'
 
 function exporterArgs(s: SshdServer, extra: string[] = []): string[] {
   return [

@@ -18,12 +18,12 @@ import { promisify } from 'node:util'
 import {
   parseUtmp,
   readUtmp,
-  resolveInRoot,
   ttyIdleSeconds,
   UTMP_PATHS,
   type UtmpRecord,
   UtmpType,
 } from '../../src/sources/utmp.ts'
+import { resolveInRoot } from '../../src/sources/rootfs.ts'
 import { readProcess, SSHD_VERSIONS, startSshd, waitFor } from '../helpers/sshd.ts'
 import {
   encodeUtmp,
