@@ -5,7 +5,9 @@
 #     .tools/openssh-10.0 (never installed over the system one);
 #   - prometheus (promtool and the server);
 #   - util-linux (unshare, setpriv) and iproute2 (tc, to drop packets in a test's own
-#     network namespace).
+#     network namespace);
+#   - systemd-journal-remote and journalctl, to write sshd's lines into a real journal
+#     file that the events collector reads with --collector.events.journal-directory.
 # Needs root (apt-get). Safe to run again: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +16,8 @@ export DEBIAN_FRONTEND=noninteractive
 need=()
 for cmd in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/promtool:prometheus \
   /usr/bin/prometheus:prometheus /usr/bin/unshare:util-linux /usr/bin/setpriv:util-linux \
-  /usr/sbin/tc:iproute2 /usr/bin/openssl:openssl; do
+  /usr/sbin/tc:iproute2 /usr/bin/openssl:openssl /lib/systemd/systemd-journal-remote:systemd-journal-remote \
+  /usr/bin/journalctl:systemd; do
   [ -x "${cmd%%:*}" ] || need+=("${cmd##*:}")
 done
 
