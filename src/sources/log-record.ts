@@ -1,0 +1,29 @@
+/**
+ * One line of sshd's log, as every events source hands it on: the journal gives the fields
+ * directly, a log file's line is split by `parseSyslogLine` (sources/sshd-log.ts).
+ */
+export interface LogRecord {
+  /** The syslog tag (`sshd`, `sshd-session`, `sshd-auth`); undefined when the line has none (`sshd -E`). */
+  readonly identifier: string | undefined
+  /** The pid in the tag (`sshd-session[1234]`), when there is one. */
+  readonly pid: number | undefined
+  /** The message after the tag, as sshd wrote it (`error: ` prefix and `[preauth]` suffix kept). */
+  readonly message: string
+}
+
+/** Where a record came from, for `sshd_events_source_up{source}` and the logs. */
+export type LogSourceKind = 'journal' | 'file'
+
+/** A long-lived follower of one log source: started once, stopped at shutdown. */
+export interface LogSource {
+  readonly kind: LogSourceKind
+  /** True while the source is delivering (journalctl running, the file open). */
+  readonly up: boolean
+  start(): void
+  stop(): Promise<void>
+}
+
+/** Whether a syslog tag is one of sshd's own programs. */
+export function isSshdIdentifier(identifier: string | undefined): boolean {
+  return identifier === 'sshd' || identifier === 'sshd-session' || identifier === 'sshd-auth'
+}
