@@ -45,6 +45,11 @@ export type EffectiveConfig = {
   perSourceMaxStartups: number | null
   /** [] means none. */
   channelTimeouts: ChannelTimeout[]
+  /**
+   * The TCP ports sshd listens on, sorted: each ListenAddress's own port, or every Port for one
+   * without; every Port when there is no ListenAddress; 22 when there is no Port either.
+   */
+  listenPorts: number[]
 }
 
 /** Something that made a value partial or doubtful; log once. `file` is a path inside the root. */
@@ -81,6 +86,7 @@ export const SSHD_DEFAULTS = Object.freeze({
   unusedConnectionTimeoutSeconds: null as number | null,
   perSourceMaxStartups: null as number | null,
   channelTimeouts: Object.freeze([] as ChannelTimeout[]),
+  listenPorts: Object.freeze([22]),
 })
 
 export const SSHD_CONFIG_ERROR_CODES = ['NOT_FOUND', 'UNREADABLE', 'TOO_BIG', 'BINARY'] as const
@@ -232,6 +238,51 @@ const T_KEYS = new Set([
   'channeltimeout',
 ])
 
+/** Keywords that `sshd -T` prints once per value, all kept. */
+const T_MULTI_KEYS = new Set(['port', 'listenaddress'])
+
+/**
+ * A port as sshd's a2port takes it (1 to 65535, decimal digits only), or undefined.
+ */
+function parsePort(text: string): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined
+  const port = Number(text)
+  return port >= 1 && port <= 65535 ? port : undefined
+}
+
+/**
+ * The port of a ListenAddress argument when it names one: `host:port` or `[host]:port` (an IPv6
+ * address without brackets has no port: servconf.c's hpdelim sees more than one colon).
+ */
+function listenAddressPort(arg: string): number | undefined | string {
+  let rest: string
+  if (arg.startsWith('[')) {
+    const close = arg.indexOf(']')
+    if (close < 0) return `invalid ListenAddress "${arg}"`
+    rest = arg.slice(close + 1)
+    if (rest === '') return undefined
+    if (!rest.startsWith(':')) return `invalid ListenAddress "${arg}"`
+    rest = rest.slice(1)
+  } else {
+    const colon = arg.indexOf(':')
+    if (colon < 0 || arg.indexOf(':', colon + 1) >= 0) return undefined
+    rest = arg.slice(colon + 1)
+  }
+  return parsePort(rest) ?? `bad port number "${rest}" in ListenAddress "${arg}"`
+}
+
+/** Every port sshd binds, from its Port values and ListenAddress ports (undefined: all Ports). */
+function effectiveListenPorts(ports: number[], addresses: (number | undefined)[]): number[] {
+  const base = ports.length > 0 ? ports : [...SSHD_DEFAULTS.listenPorts]
+  const all = new Set<number>()
+  if (addresses.length === 0) for (const p of base) all.add(p)
+  for (const a of addresses) {
+    if (a !== undefined) all.add(a)
+    else for (const p of base) all.add(p)
+  }
+  return [...all].sort((a, b) => a - b)
+}
+
 /**
  * Parses `sshd -T` output (`keyword value` a line; keywords lower-case up to 10.0, mixed case
  * later). Unknown lines are ignored; a malformed or missing value of ours is a problem and
@@ -241,6 +292,7 @@ const T_KEYS = new Set([
 export function parseSshdT(text: string): SshdConfig {
   const problems: ConfigProblem[] = []
   const seen = new Map<string, { value: string; line: number }>()
+  const multi: { key: string; value: string; line: number }[] = []
   const lines = text.split('\n')
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim()
@@ -249,6 +301,8 @@ export function parseSshdT(text: string): SshdConfig {
     const key = line.slice(0, space).toLowerCase()
     if (T_KEYS.has(key) && !seen.has(key)) {
       seen.set(key, { value: line.slice(space + 1).trim(), line: i + 1 })
+    } else if (T_MULTI_KEYS.has(key)) {
+      multi.push({ key, value: line.slice(space + 1).trim(), line: i + 1 })
     }
   }
   const problem = (key: string, message: string): void => {
@@ -287,7 +341,18 @@ export function parseSshdT(text: string): SshdConfig {
     unusedConnectionTimeoutSeconds: countOrNone('unusedconnectiontimeout'),
     perSourceMaxStartups: countOrNone('persourcemaxstartups'),
     channelTimeouts: [],
+    listenPorts: [],
   }
+  // `listenaddress host:port` a line for every address bound (the Ports already applied), and
+  // `port N` a line for every Port.
+  const ports: number[] = []
+  const addressPorts: number[] = []
+  for (const m of multi) {
+    const value = m.key === 'port' ? parsePort(m.value) : listenAddressPort(m.value.split(' ')[0]!)
+    if (typeof value === 'number') (m.key === 'port' ? ports : addressPorts).push(value)
+    else problems.push({ file: SSHD_T, line: m.line, message: `${m.key} "${m.value}" has no port` })
+  }
+  values.listenPorts = effectiveListenPorts(ports, addressPorts)
   const startups = seen.get('maxstartups')
   const m = startups && /^(\d+):(\d+):(\d+)$/.exec(startups.value)
   if (m) {
@@ -523,6 +588,8 @@ type Key =
   | 'unusedConnectionTimeout'
   | 'perSourceMaxStartups'
   | 'channelTimeouts'
+  | 'port'
+  | 'listenAddress'
 
 /** How each keyword of ours is read; `match`: allowed in Match and copied from it. */
 const KEYWORDS: Record<string, { key: Key | 'maxStartups'; match: boolean }> = {
@@ -534,6 +601,8 @@ const KEYWORDS: Record<string, { key: Key | 'maxStartups'; match: boolean }> = {
   clientalivecountmax: { key: 'clientAliveCountMax', match: true },
   unusedconnectiontimeout: { key: 'unusedConnectionTimeout', match: true },
   channeltimeout: { key: 'channelTimeouts', match: true },
+  port: { key: 'port', match: false },
+  listenaddress: { key: 'listenAddress', match: false },
 }
 
 const MATCH_CRITERIA = new Set([
@@ -563,6 +632,10 @@ type ParseState = {
   slots: Record<Key, Slot>
   maxStartups: MaxStartupsRaw
   maxStartupsSet: boolean
+  /** Every Port, in order (they add up, unlike most keywords). */
+  ports: number[]
+  /** Every ListenAddress's port; undefined for one without (it takes every Port). */
+  listenAddresses: (number | undefined)[]
   /** sshd's activep: directives here apply. */
   active: boolean
   /** A Match line made the current context (so values also apply per connection). */
@@ -603,9 +676,13 @@ export function parseSshdConfigFiles(
       unusedConnectionTimeout: {},
       perSourceMaxStartups: {},
       channelTimeouts: {},
+      port: {},
+      listenAddress: {},
     },
     maxStartups: { begin: -1, rate: -1, full: -1 },
     maxStartupsSet: false,
+    ports: [],
+    listenAddresses: [],
     active: true,
     matched: false,
   }
@@ -635,6 +712,7 @@ export function parseSshdConfigFiles(
     unusedConnectionTimeoutSeconds: unused === 0 ? null : unused,
     perSourceMaxStartups: perSource === INT_MAX ? null : perSource,
     channelTimeouts: [...(pick('channelTimeouts', []) as ChannelTimeout[])],
+    listenPorts: effectiveListenPorts(state.ports, state.listenAddresses),
   }
   return { values, problems: state.problems, files: [...state.parsed] }
 }
@@ -693,6 +771,10 @@ function processDirective(
     setMaxStartups(state, d, problem)
     return
   }
+  if (spec.key === 'port' || spec.key === 'listenAddress') {
+    addListen(state, spec.key, d, problem)
+    return
+  }
   if (spec.key === 'unusedConnectionTimeout' && d.args[0]?.toLowerCase() === 'none') {
     // servconf.c sets none without looking for an earlier value: none wins wherever it is.
     if (d.args.length > 1) problem(`${d.keyword}: extra arguments at end of line (${REFUSED} line)`)
@@ -737,6 +819,31 @@ function readValue(key: Key, d: Directive): Value | string {
       return typeof value === 'number' ? value : `integer value "${arg ?? ''}" ${value}`
     }
   }
+}
+
+/** Port and ListenAddress add up rather than the first winning (servconf.c add_listen_addr). */
+function addListen(
+  state: ParseState,
+  key: 'port' | 'listenAddress',
+  d: Directive,
+  problem: (m: string) => void,
+): void {
+  const arg = d.args[0]
+  if (arg === undefined || arg === '') {
+    problem(`${d.keyword}: missing argument (${REFUSED} line)`)
+    return
+  }
+  if (key === 'port') {
+    const port = parsePort(arg)
+    if (port === undefined || d.args.length > 1) {
+      problem(`${d.keyword}: bad port number "${d.args.join(' ')}" (${REFUSED} line)`)
+    } else if (state.active) state.ports.push(port)
+    return
+  }
+  // `ListenAddress host[:port] [rdomain name]`
+  const port = listenAddressPort(arg)
+  if (typeof port === 'string') problem(`${port} (${REFUSED} line)`)
+  else if (state.active) state.listenAddresses.push(port)
 }
 
 function setMaxStartups(state: ParseState, d: Directive, problem: (m: string) => void): void {

@@ -25,7 +25,7 @@ const INSTALL = 'scripts/install-test-deps.sh'
 const MAIN = '/etc/ssh/sshd_config'
 
 function defaults(): EffectiveConfig {
-  return structuredClone({ ...SSHD_DEFAULTS, channelTimeouts: [] })
+  return structuredClone({ ...SSHD_DEFAULTS, channelTimeouts: [], listenPorts: [22] })
 }
 
 function withDefaults(values: Partial<EffectiveConfig>): EffectiveConfig {
@@ -223,6 +223,11 @@ describe('parseSshdT', () => {
       'ChannelTimeout session=5m global=1h1s',
       'MaxStartups 3:50:9',
       'PerSourceMaxStartups 5',
+      'Port 2222',
+      'Port 22',
+      'ListenAddress 127.0.0.1:2222',
+      'ListenAddress [::1]:22',
+      'ListenAddress 0.0.0.0:22',
     ].join('\r\n')
     assert.deepEqual(parseSshdT(text), {
       values: {
@@ -237,9 +242,21 @@ describe('parseSshdT', () => {
           { type: 'session', seconds: 300 },
           { type: 'global', seconds: 3601 },
         ],
+        listenPorts: [22, 2222],
       },
       problems: [],
     })
+  })
+
+  test('listen ports: ListenAddress lines first, else Port lines, else 22; a bad one is a problem', () => {
+    assert.deepEqual(parseSshdT('port 2200\nport 2201\n').values.listenPorts, [2200, 2201])
+    assert.deepEqual(parseSshdT('').values.listenPorts, [22])
+    const bad = parseSshdT('port 22\nlistenaddress 10.0.0.1\nlistenaddress [::1]:99999\n')
+    assert.deepEqual(bad.values.listenPorts, [22])
+    assert.deepEqual(
+      bad.problems.filter((p) => p.message.includes('has no port')).map((p) => p.line),
+      [2, 3],
+    )
   })
 
   test('malformed values are problems with their line, and take the default', () => {
