@@ -113,6 +113,9 @@ export async function createExporter(
     logger,
     timeoutSeconds: config.scrape.collectorTimeoutSeconds,
     registries: [exporterRegistry(config)],
+    ...(sshdConfig === null
+      ? {}
+      : { configuredPorts: async () => (await sshdConfig.current()).values.listenPorts }),
   })
   const app = buildApp({
     telemetryPath: config.web.telemetryPath,

@@ -20,6 +20,8 @@ export interface ScraperOptions {
   timeoutSeconds: number
   /** Registries rendered before the collectors' (build info, process metrics). */
   registries: readonly Registry[]
+  /** sshd's configured listen ports, for when the listener's sockets cannot be told apart. */
+  configuredPorts?: () => Promise<readonly number[] | undefined>
 }
 
 /** Sources whose malformed entries are skipped and counted. */
@@ -32,11 +34,18 @@ class ScrapeContext implements Scrape {
   #onScan: (result: ScanResult) => void
   #snapshot: Promise<ScanResult> | null = null
   #sockets: Promise<SshdSockets | null> | null = null
+  #configuredPorts: (() => Promise<readonly number[] | undefined>) | undefined
 
-  constructor(procfs: ProcFS, signal: AbortSignal, onScan: (result: ScanResult) => void) {
+  constructor(
+    procfs: ProcFS,
+    signal: AbortSignal,
+    onScan: (result: ScanResult) => void,
+    configuredPorts?: () => Promise<readonly number[] | undefined>,
+  ) {
     this.#procfs = procfs
     this.signal = signal
     this.#onScan = onScan
+    this.#configuredPorts = configuredPorts
   }
 
   snapshot(): Promise<ScanResult> {
@@ -53,7 +62,11 @@ class ScrapeContext implements Scrape {
   }
 
   sockets(): Promise<SshdSockets | null> {
-    this.#sockets ??= this.snapshot().then((scan) => readSshdSockets(this.#procfs, scan.snapshot))
+    this.#sockets ??= Promise.all([
+      this.snapshot(),
+      // A config that cannot be read leaves the fallback to port 22; the config collector says why.
+      this.#configuredPorts?.().catch(() => undefined),
+    ]).then(([scan, ports]) => readSshdSockets(this.#procfs, scan.snapshot, ports))
     return this.#sockets
   }
 }
@@ -77,6 +90,7 @@ export class Scraper {
   readonly registry = new Registry()
   #collectors: ReadonlyMap<string, Collector>
   #procfs: ProcFS
+  #configuredPorts: (() => Promise<readonly number[] | undefined>) | undefined
   #logger: Logger
   #timeoutMs: number
   #registries: readonly Registry[]
@@ -93,6 +107,7 @@ export class Scraper {
     this.#logger = options.logger
     this.#timeoutMs = options.timeoutSeconds * 1000
     this.#registries = options.registries
+    this.#configuredPorts = options.configuredPorts
     this.#success = new Gauge({
       name: 'sshd_scrape_collector_success',
       help: 'sshd_exporter: whether a collector succeeded.',
@@ -126,15 +141,20 @@ export class Scraper {
 
   async #run(): Promise<string> {
     const controller = new AbortController()
-    const context = new ScrapeContext(this.#procfs, controller.signal, (result) => {
-      if (result.malformed > 0) {
-        this.#malformed.inc({ source: 'procfs' }, result.malformed)
-        this.#logger.debug(
-          { skipped: result.malformed, first: result.firstProblem },
-          'skipped malformed procfs entries',
-        )
-      }
-    })
+    const context = new ScrapeContext(
+      this.#procfs,
+      controller.signal,
+      (result) => {
+        if (result.malformed > 0) {
+          this.#malformed.inc({ source: 'procfs' }, result.malformed)
+          this.#logger.debug(
+            { skipped: result.malformed, first: result.firstProblem },
+            'skipped malformed procfs entries',
+          )
+        }
+      },
+      this.#configuredPorts,
+    )
     const names = [...this.#collectors.keys()]
     const outcomes = await Promise.all(
       names.map((name) => this.#runOne(name, this.#collectors.get(name)!, context)),

@@ -30,8 +30,8 @@ export const socketsCollector: CollectorDefinition = {
         if (sockets !== null && !sockets.permitted && !unpermittedSaid) {
           unpermittedSaid = true
           ctx.logger.info(
-            { assumed_ports: sockets.ports },
-            "cannot read the sshd listener's fd links (not root): its ports are assumed, and connections are not matched to processes",
+            { ports: sockets.ports },
+            "cannot read the sshd listener's fd links (not root): its ports are taken from sshd_config (else 22), and connections are not matched to processes",
           )
         }
         const counts =

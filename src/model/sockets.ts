@@ -15,20 +15,30 @@ import type { ProcFS } from '../sources/procfs.ts'
 import { capToTop } from './cap.ts'
 import type { SshdSnapshot } from './snapshot.ts'
 
-/** sshd's port when the listener's fd links cannot be read. */
+/** sshd's port when neither the listener's fd links nor its configuration tell. */
 export const DEFAULT_SSH_PORT = 22
 
 export interface SshdSockets {
   ports: readonly number[]
-  /** Whether the listener's fd links could be read (else ports is the default). */
+  /**
+   * Whether the listener's fd links could be read. Without them the ports are the configured
+   * ones (sshd_config's Port and ListenAddress) that are listening in the namespace, else 22.
+   */
   permitted: boolean
   /** Connections to sshd's ports: every state but LISTEN and TIME_WAIT. */
   connections: readonly TcpSocket[]
   malformed: number
 }
 
-/** Reads the sockets of every listener's namespace; null with no listener. */
-export function readSshdSockets(procfs: ProcFS, snapshot: SshdSnapshot): SshdSockets | null {
+/**
+ * Reads the sockets of every listener's namespace; null with no listener. `configuredPorts`
+ * (sshd_config's) stand in for the listener's own sockets when its fd links cannot be read.
+ */
+export function readSshdSockets(
+  procfs: ProcFS,
+  snapshot: SshdSnapshot,
+  configuredPorts?: readonly number[],
+): SshdSockets | null {
   const ports = new Set<number>()
   const connections: TcpSocket[] = []
   const seen = new Set<number>()
@@ -41,9 +51,12 @@ export function readSshdSockets(procfs: ProcFS, snapshot: SshdSnapshot): SshdSoc
     read = true
     malformed += net.malformed
     const inodes = socketInodes(procfs, listener.pid)
-    const own: number[] =
-      inodes !== null && inodes.permitted ? listeningPorts(net.sockets, inodes.inodes) : []
-    if (inodes !== null && !inodes.permitted) permitted = false
+    let own: number[] = []
+    if (inodes !== null && inodes.permitted) own = listeningPorts(net.sockets, inodes.inodes)
+    else {
+      if (inodes !== null) permitted = false
+      own = configuredListening(net.sockets, configuredPorts)
+    }
     for (const port of own.length > 0 ? own : [DEFAULT_SSH_PORT]) ports.add(port)
     for (const s of net.sockets) {
       if (s.state === 'LISTEN' || s.state === 'TIME_WAIT' || !ports.has(s.localPort)) continue
@@ -55,6 +68,19 @@ export function readSshdSockets(procfs: ProcFS, snapshot: SshdSnapshot): SshdSoc
   }
   if (!read) return null
   return { ports: [...ports].sort((a, b) => a - b), permitted, connections, malformed }
+}
+
+/** The configured ports that something listens on in the namespace (else all of them). */
+function configuredListening(
+  sockets: readonly TcpSocket[],
+  configured: readonly number[] | undefined,
+): number[] {
+  if (configured === undefined || configured.length === 0) return []
+  const wanted = new Set(configured)
+  const listening = new Set<number>()
+  for (const s of sockets)
+    if (s.state === 'LISTEN' && wanted.has(s.localPort)) listening.add(s.localPort)
+  return listening.size > 0 ? [...listening] : [...configured]
 }
 
 /** Established connections per client address, the top `max` by count, the rest under `other`. */
