@@ -635,6 +635,12 @@ export interface StartSshdOptions {
   /** When given, `server.stop()` is registered with `t.after`. */
   t?: Pick<TestContext, 'after'>
   timeoutMs?: number
+  /**
+   * `private`: sshd also gets its own network namespace (only `lo`, brought up by the init), and
+   * the ssh clients run in it too (nsenter), so that a test may drop packets there (tc) without
+   * touching the host. `preauthHanger()` is not available then. Default `host`.
+   */
+  network?: 'host' | 'private'
 }
 
 export interface SshdServer {
@@ -660,6 +666,8 @@ export interface SshdServer {
   readonly listenerPid: number
   /** Host pid of the namespace's init (PID 1 inside). */
   readonly initHostPid: number
+  /** With `network: 'private'`, the namespace's network namespace as seen from the host. */
+  readonly netns: string | undefined
   /** The test user's name. */
   readonly user: string
   /** The client's private key (ed25519), authorized for the test user and root. */
@@ -741,6 +749,7 @@ export const SFTP_SERVER_SUBSYSTEM = `sftp ${SFTP_SERVER}`
 // The namespace's init: private /run and /var/log, then sshd as a job (set -m: with its own
 // process group and default SIGINT/SIGQUIT), and `wait`, which also reaps orphans re-parented to it.
 const INIT_SCRIPT = `set -e
+if [ -n "$SSHD_TEST_PRIVATE_NET" ]; then ip link set lo up; fi
 mount -t tmpfs -o mode=0755,size=16m sshd-test-run /run
 mkdir -m 0755 /run/sshd
 install -m 0664 /dev/null /run/utmp
@@ -757,7 +766,12 @@ wait
 export async function startSshd(opts: StartSshdOptions): Promise<SshdServer> {
   const versionString = await checkSshd(opts.version)
   await ensureTestUser()
-  const server = new Server(opts.version, versionString, opts.timeoutMs ?? 20_000)
+  const server = new Server(
+    opts.version,
+    versionString,
+    opts.timeoutMs ?? 20_000,
+    opts.network === 'private',
+  )
   opts.t?.after(() => server.stop())
   try {
     await server.start(opts.config ?? {}, opts.extraConfig)
@@ -785,6 +799,11 @@ class Server implements SshdServer, Resource {
   listenerPid = 0
   initHostPid = 0
   private readonly timeoutMs: number
+  private readonly privateNet: boolean
+
+  get netns(): string | undefined {
+    return this.privateNet && this.initHostPid ? `/proc/${this.initHostPid}/ns/net` : undefined
+  }
   private unshare: ChildProcess | undefined
   private unshareExited: Promise<void> = Promise.resolve()
   private unshareOutput = ''
@@ -793,10 +812,11 @@ class Server implements SshdServer, Resource {
   private stopping: Promise<void> | undefined
   private seq = 0
 
-  constructor(version: SshdVersion, versionString: string, timeoutMs: number) {
+  constructor(version: SshdVersion, versionString: string, timeoutMs: number, privateNet: boolean) {
     this.version = version
     this.versionString = versionString
     this.timeoutMs = timeoutMs
+    this.privateNet = privateNet
     track(this)
   }
 
@@ -864,11 +884,15 @@ class Server implements SshdServer, Resource {
       'setpriv',
       [
         ...['--pdeathsig', 'KILL', '--'],
-        ...['unshare', '--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL', '--'],
+        ...['unshare', '--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL'],
+        ...(this.privateNet ? ['--net', '--'] : ['--']),
         ...['/bin/bash', path.join(this.dir, 'init.sh')],
         ...[bins.sshd, '-D', '-f', this.configFile, '-E', this.logFile],
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, SSHD_TEST_PRIVATE_NET: this.privateNet ? '1' : '' },
+      },
     )
     this.unshare = child
     this.unshareOutput = ''
@@ -1018,7 +1042,12 @@ class Server implements SshdServer, Resource {
     env: NodeJS.ProcessEnv = {},
   ): ClientProcess {
     if (this.stopping) throw new Error('the server is stopped')
-    const client = new ClientProcess(command, args, { ...process.env, ...env })
+    const client = this.privateNet
+      ? new ClientProcess('nsenter', [`--net=${this.netns!}`, '--', command, ...args], {
+          ...process.env,
+          ...env,
+        })
+      : new ClientProcess(command, args, { ...process.env, ...env })
     this.clients.add(client)
     void client.exited.then(() => this.clients.delete(client))
     return client
@@ -1170,6 +1199,7 @@ class Server implements SshdServer, Resource {
 
   async preauthHanger(opts: PreauthHangerOptions = {}): Promise<PreauthHanger> {
     if (this.stopping) throw new Error('the server is stopped')
+    if (this.privateNet) throw new Error('preauthHanger() needs the host network')
     const socket = net.connect({ host: HOST, port: this.port })
     socket.on('error', () => {})
     socket.on('data', () => {}) // read sshd's banner and KEXINIT, answer nothing

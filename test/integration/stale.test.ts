@@ -13,6 +13,7 @@ import { SSHD_VERSIONS, type SshdServer, startSshd, waitFor } from '../helpers/s
 import { encodeUtmpRecord, sshdLogin } from '../helpers/utmp-writer.ts'
 import { resolveInRoot } from '../../src/sources/rootfs.ts'
 import { readUtmp, UtmpType } from '../../src/sources/utmp.ts'
+import { dropTcpToPort, stopDropping } from '../fixtures/net-tcp/drop.ts'
 
 function exporterArgs(s: SshdServer, extra: string[] = []): string[] {
   return [
@@ -120,6 +121,47 @@ for (const version of SSHD_VERSIONS) {
         (x) => sample(x, 'sshd_stale_sessions{reason="idle"}') === 0,
       )
       pty.client.stdin.end()
+    })
+
+    it('a client whose packets are dropped while its session writes is a dead peer', async (t) => {
+      // sshd and its client in a network namespace of their own, where tc may drop packets.
+      const s = await startSshd({ version, t, network: 'private' })
+      const netns = s.netns
+      assert.ok(netns)
+      const exporter = await startExporter(exporterArgs(s), t)
+      const writer = await s.connect({ command: 'while :; do date; sleep 0.2; done' })
+      const before = await scrapeUntil(
+        exporter,
+        'the live writer',
+        (x) => sample(x, 'sshd_connections{state="authenticated"}') === 1,
+      )
+      assert.equal(sample(before, 'sshd_stale_sessions{reason="dead_peer"}'), 0)
+      // The client's segments to sshd (its ACKs among them) vanish from now on: sshd's output
+      // stays unacknowledged and its socket retransmits, as with a peer that went away.
+      dropTcpToPort(s.port, { netns })
+      t.after(() => {
+        try {
+          stopDropping({ netns })
+        } catch {
+          // The namespace is gone with the server.
+        }
+      })
+      const dead = await scrapeUntil(
+        exporter,
+        'the dead peer',
+        (x) => sample(x, 'sshd_stale_sessions{reason="dead_peer"}') === 1,
+      )
+      // sshd has not given up on it: the connection is still there.
+      assert.equal(sample(dead, 'sshd_connections{state="authenticated"}'), 1)
+      assert.equal(sample(dead, 'sshd_scrape_collector_success{collector="stale"}'), 1)
+      // The network heals: the retransmission is acknowledged and the peer is alive again.
+      stopDropping({ netns })
+      await scrapeUntil(
+        exporter,
+        'the peer answering again',
+        (x) => sample(x, 'sshd_stale_sessions{reason="dead_peer"}') === 0,
+      )
+      await writer.close()
     })
   })
 }
