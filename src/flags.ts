@@ -16,6 +16,7 @@ export interface ListenAddress {
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 export type LogFormat = 'json' | 'logfmt'
+export type EventsSource = 'auto' | 'journal' | 'file' | 'none'
 
 export interface Config {
   web: {
@@ -39,6 +40,13 @@ export interface Config {
     preauthThresholdSeconds: number | undefined
   }
   sockets: { maxSources: number }
+  events: {
+    source: EventsSource
+    /** undefined: <rootfs>/var/log/auth.log, else <rootfs>/var/log/secure. */
+    file: string | undefined
+    /** undefined: the system journal. */
+    journalDirectory: string | undefined
+  }
   scrape: { collectorTimeoutSeconds: number }
   log: { level: LogLevel; format: LogFormat }
 }
@@ -53,7 +61,16 @@ export type ParseResult =
   { kind: 'config'; config: Config } | { kind: 'help'; text: string } | { kind: 'version' }
 
 type Kind =
-  'string' | 'optional' | 'bool' | 'int' | 'duration' | 'address' | 'path' | 'level' | 'format'
+  | 'string'
+  | 'optional'
+  | 'bool'
+  | 'int'
+  | 'duration'
+  | 'address'
+  | 'path'
+  | 'level'
+  | 'format'
+  | 'events-source'
 
 interface FlagSpec {
   name: string
@@ -67,6 +84,7 @@ interface FlagSpec {
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error']
 const LOG_FORMATS: readonly LogFormat[] = ['json', 'logfmt']
+const EVENTS_SOURCES: readonly EventsSource[] = ['auto', 'journal', 'file', 'none']
 
 const ACCEPTS: Record<Kind, string> = {
   string: 'a string',
@@ -78,6 +96,7 @@ const ACCEPTS: Record<Kind, string> = {
   path: 'an absolute path starting with /, e.g. /metrics',
   level: LOG_LEVELS.join(', '),
   format: LOG_FORMATS.join(', '),
+  'events-source': EVENTS_SOURCES.join(', '),
 }
 
 const STATIC_FLAGS: readonly FlagSpec[] = [
@@ -178,6 +197,33 @@ const STATIC_FLAGS: readonly FlagSpec[] = [
     help: 'Most client addresses given their own sshd_source_connections series; the rest are summed under source="other".',
     apply: (c, v) => {
       c.sockets.maxSources = v as number
+    },
+  },
+  {
+    name: 'collector.events.source',
+    kind: 'events-source',
+    default: 'auto',
+    help: "Where sshd's log is read: journal, file, none, or auto (the journal when one is readable, else the first log file found).",
+    apply: (c, v) => {
+      c.events.source = v as EventsSource
+    },
+  },
+  {
+    name: 'collector.events.file',
+    kind: 'string',
+    default: null,
+    help: 'Log file to follow like `tail -F` (rotation by rename and copytruncate). Default: <rootfs>/var/log/auth.log, else <rootfs>/var/log/secure.',
+    apply: (c, v) => {
+      c.events.file = v as string
+    },
+  },
+  {
+    name: 'collector.events.journal-directory',
+    kind: 'string',
+    default: null,
+    help: "Journal directory to read (journalctl --directory), e.g. a host's /var/log/journal mounted in a container. Default: the system journal.",
+    apply: (c, v) => {
+      c.events.journalDirectory = v as string
     },
   },
   {
@@ -297,6 +343,11 @@ function parseValue(spec: FlagSpec, value: string): unknown {
         throw invalid(spec.name, value, spec.kind)
       }
       return value
+    case 'events-source':
+      if (!(EVENTS_SOURCES as readonly string[]).includes(value)) {
+        throw invalid(spec.name, value, spec.kind)
+      }
+      return value
   }
 }
 
@@ -322,6 +373,7 @@ function emptyConfig(): Config {
     config: { sshdBinary: undefined, file: undefined },
     stale: { idleThresholdSeconds: 0, preauthThresholdSeconds: undefined },
     sockets: { maxSources: 0 },
+    events: { source: 'auto', file: undefined, journalDirectory: undefined },
     scrape: { collectorTimeoutSeconds: 0 },
     log: { level: 'info', format: 'json' },
   }

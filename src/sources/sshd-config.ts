@@ -50,6 +50,34 @@ export type EffectiveConfig = {
    * without; every Port when there is no ListenAddress; 22 when there is no Port either.
    */
   listenPorts: number[]
+  /** sshd's LogLevel, upper case: VERBOSE and DEBUG* log every session channel's start and end. */
+  logLevel: SshdLogLevel
+}
+
+/** sshd's log levels (log.c log_levels[]), least verbose first. */
+export const SSHD_LOG_LEVELS = [
+  'QUIET',
+  'FATAL',
+  'ERROR',
+  'INFO',
+  'VERBOSE',
+  'DEBUG',
+  'DEBUG1',
+  'DEBUG2',
+  'DEBUG3',
+] as const
+export type SshdLogLevel = (typeof SSHD_LOG_LEVELS)[number]
+
+/** Whether sshd logs `Starting session` and `Close session` (at VERBOSE and above). */
+export function logsSessions(level: SshdLogLevel): boolean {
+  return SSHD_LOG_LEVELS.indexOf(level) >= SSHD_LOG_LEVELS.indexOf('VERBOSE')
+}
+
+function parseLogLevel(text: string): SshdLogLevel | undefined {
+  const upper = text.toUpperCase()
+  return (SSHD_LOG_LEVELS as readonly string[]).includes(upper)
+    ? (upper as SshdLogLevel)
+    : undefined
 }
 
 /** Something that made a value partial or doubtful; log once. `file` is a path inside the root. */
@@ -87,6 +115,7 @@ export const SSHD_DEFAULTS = Object.freeze({
   perSourceMaxStartups: null as number | null,
   channelTimeouts: Object.freeze([] as ChannelTimeout[]),
   listenPorts: Object.freeze([22]),
+  logLevel: 'INFO',
 })
 
 export const SSHD_CONFIG_ERROR_CODES = ['NOT_FOUND', 'UNREADABLE', 'TOO_BIG', 'BINARY'] as const
@@ -236,6 +265,7 @@ const T_KEYS = new Set([
   'unusedconnectiontimeout',
   'persourcemaxstartups',
   'channeltimeout',
+  'loglevel',
 ])
 
 /** Keywords that `sshd -T` prints once per value, all kept. */
@@ -342,6 +372,13 @@ export function parseSshdT(text: string): SshdConfig {
     perSourceMaxStartups: countOrNone('persourcemaxstartups'),
     channelTimeouts: [],
     listenPorts: [],
+    logLevel: SSHD_DEFAULTS.logLevel,
+  }
+  const level = seen.get('loglevel')
+  if (level !== undefined) {
+    const parsed = parseLogLevel(level.value)
+    if (parsed === undefined) problem('loglevel', `loglevel "${level.value}" is not a log level`)
+    else values.logLevel = parsed
   }
   // `listenaddress host:port` a line for every address bound (the Ports already applied), and
   // `port N` a line for every Port.
@@ -590,6 +627,7 @@ type Key =
   | 'channelTimeouts'
   | 'port'
   | 'listenAddress'
+  | 'logLevel'
 
 /** How each keyword of ours is read; `match`: allowed in Match and copied from it. */
 const KEYWORDS: Record<string, { key: Key | 'maxStartups'; match: boolean }> = {
@@ -603,6 +641,7 @@ const KEYWORDS: Record<string, { key: Key | 'maxStartups'; match: boolean }> = {
   channeltimeout: { key: 'channelTimeouts', match: true },
   port: { key: 'port', match: false },
   listenaddress: { key: 'listenAddress', match: false },
+  loglevel: { key: 'logLevel', match: true },
 }
 
 const MATCH_CRITERIA = new Set([
@@ -678,6 +717,7 @@ export function parseSshdConfigFiles(
       channelTimeouts: {},
       port: {},
       listenAddress: {},
+      logLevel: {},
     },
     maxStartups: { begin: -1, rate: -1, full: -1 },
     maxStartupsSet: false,
@@ -713,6 +753,10 @@ export function parseSshdConfigFiles(
     perSourceMaxStartups: perSource === INT_MAX ? null : perSource,
     channelTimeouts: [...(pick('channelTimeouts', []) as ChannelTimeout[])],
     listenPorts: effectiveListenPorts(state.ports, state.listenAddresses),
+    logLevel:
+      SSHD_LOG_LEVELS[
+        pick('logLevel', SSHD_LOG_LEVELS.indexOf(SSHD_DEFAULTS.logLevel)) as number
+      ] ?? SSHD_DEFAULTS.logLevel,
   }
   return { values, problems: state.problems, files: [...state.parsed] }
 }
@@ -808,6 +852,12 @@ function readValue(key: Key, d: Directive): Value | string {
     case 'unusedConnectionTimeout': {
       if (arg === undefined || arg === '') return 'missing time value'
       return parseSshdTime(arg) ?? `invalid time value "${arg}"`
+    }
+    case 'logLevel': {
+      const level = parseLogLevel(arg ?? '')
+      return level === undefined
+        ? `unsupported log level "${arg ?? ''}"`
+        : SSHD_LOG_LEVELS.indexOf(level)
     }
     case 'perSourceMaxStartups': {
       if (arg === 'none') return INT_MAX

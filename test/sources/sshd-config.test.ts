@@ -228,6 +228,7 @@ describe('parseSshdT', () => {
       'ListenAddress 127.0.0.1:2222',
       'ListenAddress [::1]:22',
       'ListenAddress 0.0.0.0:22',
+      'LogLevel DEBUG2',
     ].join('\r\n')
     assert.deepEqual(parseSshdT(text), {
       values: {
@@ -243,6 +244,7 @@ describe('parseSshdT', () => {
           { type: 'global', seconds: 3601 },
         ],
         listenPorts: [22, 2222],
+        logLevel: 'DEBUG2',
       },
       problems: [],
     })
