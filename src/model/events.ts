@@ -1,0 +1,296 @@
+/**
+ * The events collector's state: counters of sshd's log events, MaxStartups summaries added up
+ * without double counting, and (with `LogLevel VERBOSE`) each live connection's open sessions.
+ * Fed one record or line at a time by a log source; read by the collector at scrape time.
+ *
+ * ## Lines
+ *
+ * `linesRead` counts every line or record handed in. `linesUnparsed` counts those that were not a
+ * readable log line, and sshd's own lines (identifier sshd, sshd-session or sshd-auth, or an
+ * untagged `sshd -E` line when `untaggedIsSshd`) that gave no event: most of those are sshd's
+ * informational lines (`Received disconnect …`, `Connection from …`, PAM's messages under sshd's
+ * tag), so the number is a baseline whose sudden change says the log's format changed. Other
+ * programs' lines are read and skipped.
+ *
+ * ## MaxStartups summaries (sources/sshd-log.ts has the source's account)
+ *
+ * Per listener (the record's pid; one shared state for untagged lines) the drops counted since
+ * the last `beginning MaxStartups throttling` are kept:
+ *
+ * - a `drop connection` line adds 1;
+ * - `in MaxStartups throttling …, N connections dropped` (periodic, 8.4–9.9) adds
+ *   max(0, N − 1 − counted): N includes the drop whose own INFO line comes next;
+ * - `exited MaxStartups throttling …, N connections dropped` adds max(0, N − counted) and ends
+ *   the episode. At the default LogLevel INFO only the first drop of an episode had its own
+ *   line, so this adds N − 1; at VERBOSE every drop had one and it adds 0;
+ * - `… logging rate-limited: additional N connections dropped` (10.0+) adds N: those drops were
+ *   never logged at INFO or VERBOSE.
+ *
+ * An episode that began before this accumulator started counts from its start, never below zero.
+ *
+ * ## Connections
+ *
+ * A table keyed by the client's address and port (`connectionKey`) holds each connection that
+ * authenticated (`Accepted …`, logged at INFO) and its open sessions (`Starting session` and
+ * `Close session`, VERBOSE only). It is used to:
+ *
+ * - answer `openChannels(address, port)`, exact with VERBOSE logs;
+ * - turn the ambiguous `Connection closed by <addr> port <n>` (a banner-exchange close before
+ *   authentication, or serverloop's close after it) into `disconnected` when that connection
+ *   authenticated, `preauth_closed` otherwise.
+ *
+ * A connection's entry goes at its end event (sessions still open then are never logged as
+ * closed: sshd's cleanup closes them silently), at `retain(liveKeys)`, which drops every
+ * connection not live (the collector passes the keys of sshd's established connections), and
+ * past `maxConnections` (default 10,000), when the least recently updated entry is evicted.
+ * Memory stays bounded whatever the log holds.
+ */
+import type { LogRecord } from '../sources/log-record.ts'
+import { isSshdIdentifier } from '../sources/log-record.ts'
+import {
+  AUTH_METHODS,
+  type AuthMethod,
+  type DropKind,
+  EVENTS,
+  parseSshdMessage,
+  parseSyslogLine,
+  type SshdEvent,
+  type SshdEventName,
+} from '../sources/sshd-log.ts'
+
+/** One counter: an event, with its method for auth_accepted and auth_failed. */
+export interface EventCount {
+  readonly event: SshdEventName
+  readonly method: AuthMethod | undefined
+  readonly value: number
+}
+
+export interface EventsSnapshot {
+  /** Every event, zeros included; auth_accepted and auth_failed once per method. */
+  readonly counts: readonly EventCount[]
+  readonly linesRead: number
+  readonly linesUnparsed: number
+}
+
+export interface EventAccumulatorOptions {
+  /** Most connections the table keeps (default 10,000); the least recently updated go first. */
+  readonly maxConnections?: number
+  /** Count untagged lines (an `sshd -E` file) as sshd's; default false (a syslog file). */
+  readonly untaggedIsSshd?: boolean
+}
+
+/**
+ * The table's key for a client address and port, as sshd logs them (`1.2.3.4`, `2001:db8::7`).
+ * sshd writes an IPv4-mapped peer (`::ffff:1.2.3.4` in /proc/net/tcp6) as plain IPv4
+ * (canohost.c ipv64_normalise_mapped): a caller building keys from sockets must do the same.
+ */
+export function connectionKey(address: string, port: number): string {
+  return `${address} ${port}`
+}
+
+interface Connection {
+  authenticated: boolean
+  /** Open sessions' numbers (session.c `s->self`): at most MaxSessions. */
+  sessions: number[]
+}
+
+/** Listeners whose MaxStartups episode is followed at once; past this the oldest is forgotten. */
+const MAX_LISTENERS = 64
+const UNTAGGED = -1
+
+const EVENT_INDEX = new Map<SshdEventName, number>(EVENTS.map((e, i) => [e, i]))
+const METHOD_INDEX = new Map<AuthMethod, number>(AUTH_METHODS.map((m, i) => [m, i]))
+
+export class EventAccumulator {
+  readonly #counts = new Float64Array(EVENTS.length)
+  readonly #accepted = new Float64Array(AUTH_METHODS.length)
+  readonly #failed = new Float64Array(AUTH_METHODS.length)
+  #linesRead = 0
+  #linesUnparsed = 0
+  readonly #dropsSinceBeginning = new Map<number, number>()
+  readonly #connections = new Map<string, Connection>()
+  readonly #maxConnections: number
+  readonly #untaggedIsSshd: boolean
+
+  constructor(options: EventAccumulatorOptions = {}) {
+    this.#maxConnections = Math.max(1, options.maxConnections ?? 10_000)
+    this.#untaggedIsSshd = options.untaggedIsSshd ?? false
+  }
+
+  /** One line of a log file (parseSyslogLine); returns the event counted, if any. */
+  addLine(line: string): SshdEvent | undefined {
+    const record = parseSyslogLine(line)
+    if (record === undefined) {
+      this.#linesRead++
+      this.#linesUnparsed++
+      return undefined
+    }
+    return this.addRecord(record)
+  }
+
+  /** One record (journal or file); returns the event counted, if any. */
+  addRecord(record: LogRecord): SshdEvent | undefined {
+    this.#linesRead++
+    const sshd =
+      record.identifier === undefined ? this.#untaggedIsSshd : isSshdIdentifier(record.identifier)
+    if (!sshd) return undefined
+    const event = parseSshdMessage(record.message)
+    if (event === undefined) {
+      this.#linesUnparsed++
+      return undefined
+    }
+    return this.addEvent(event, record.pid)
+  }
+
+  /**
+   * One parsed event, from the process `pid` (the listener, for MaxStartups lines). Returns the
+   * event as counted: the ambiguous close resolved to disconnected or preauth_closed.
+   */
+  addEvent(event: SshdEvent, pid?: number): SshdEvent {
+    switch (event.event) {
+      case 'auth_accepted': {
+        this.#accepted[METHOD_INDEX.get(event.method)!]!++
+        // A connection authenticates once: what an earlier one on this address and port left
+        // (its end unlogged) is gone.
+        const conn = this.#touch(event.address, event.port)
+        conn.authenticated = true
+        conn.sessions = []
+        break
+      }
+      case 'auth_failed':
+        this.#failed[METHOD_INDEX.get(event.method)!]!++
+        break
+      case 'session_opened': {
+        const conn = this.#touch(event.address, event.port)
+        if (!conn.sessions.includes(event.id)) conn.sessions.push(event.id)
+        this.#count('session_opened', 1)
+        break
+      }
+      case 'session_closed': {
+        const key = connectionKey(event.address, event.port)
+        const conn = this.#connections.get(key)
+        if (conn !== undefined) {
+          const at = conn.sessions.indexOf(event.id)
+          if (at !== -1) conn.sessions.splice(at, 1)
+        }
+        this.#count('session_closed', 1)
+        break
+      }
+      case 'startups_throttling_started':
+        this.#setDrops(pid, 0)
+        this.#count(event.event, 1)
+        break
+      case 'startups_dropped':
+        this.#count(event.event, this.#startupDrops(event.count, event.kind, pid))
+        break
+      case 'penalty_dropped':
+        this.#count(event.event, event.count)
+        break
+      case 'preauth_closed':
+      case 'disconnected':
+      case 'login_grace_timeout':
+      case 'client_alive_timeout':
+      case 'unused_connection_timeout':
+      case 'max_auth_tries_exceeded': {
+        let counted: SshdEvent = event
+        if (event.address !== undefined && event.port !== undefined) {
+          const key = connectionKey(event.address, event.port)
+          if (event.phase === 'unknown' && this.#connections.get(key)?.authenticated === true) {
+            counted = { ...event, event: 'disconnected', phase: 'postauth' }
+          }
+          this.#connections.delete(key)
+        }
+        this.#count(counted.event, 1)
+        return counted
+      }
+      default:
+        this.#count(event.event, 1)
+    }
+    return event
+  }
+
+  /** Open sessions of one connection (0 when unknown). */
+  openChannels(address: string, port: number): number {
+    return this.#connections.get(connectionKey(address, port))?.sessions.length ?? 0
+  }
+
+  /** Drops every connection whose key (connectionKey) is not in `live`. */
+  retain(live: ReadonlySet<string>): void {
+    for (const key of this.#connections.keys()) {
+      if (!live.has(key)) this.#connections.delete(key)
+    }
+  }
+
+  /** Connections in the table. */
+  get trackedConnections(): number {
+    return this.#connections.size
+  }
+
+  snapshot(): EventsSnapshot {
+    const counts: EventCount[] = []
+    for (let i = 0; i < EVENTS.length; i++) {
+      const event = EVENTS[i]!
+      const byMethod =
+        event === 'auth_accepted' ? this.#accepted : event === 'auth_failed' ? this.#failed : null
+      if (byMethod === null) {
+        counts.push({ event, method: undefined, value: this.#counts[i]! })
+        continue
+      }
+      for (let j = 0; j < AUTH_METHODS.length; j++) {
+        counts.push({ event, method: AUTH_METHODS[j]!, value: byMethod[j]! })
+      }
+    }
+    return { counts, linesRead: this.#linesRead, linesUnparsed: this.#linesUnparsed }
+  }
+
+  #count(event: SshdEventName, n: number): void {
+    this.#counts[EVENT_INDEX.get(event)!]! += n
+  }
+
+  /** The connection's entry, created or moved to the most recent end of the table. */
+  #touch(address: string, port: number): Connection {
+    const key = connectionKey(address, port)
+    let conn = this.#connections.get(key)
+    if (conn === undefined) {
+      conn = { authenticated: false, sessions: [] }
+    } else {
+      this.#connections.delete(key)
+    }
+    this.#connections.set(key, conn)
+    if (this.#connections.size > this.#maxConnections) {
+      // Map iterates in insertion order: the first key is the least recently updated.
+      const oldest = this.#connections.keys().next()
+      if (oldest.done !== true) this.#connections.delete(oldest.value)
+    }
+    return conn
+  }
+
+  #setDrops(pid: number | undefined, n: number): void {
+    const key = pid ?? UNTAGGED
+    if (!this.#dropsSinceBeginning.has(key) && this.#dropsSinceBeginning.size >= MAX_LISTENERS) {
+      const oldest = this.#dropsSinceBeginning.keys().next()
+      if (oldest.done !== true) this.#dropsSinceBeginning.delete(oldest.value)
+    }
+    this.#dropsSinceBeginning.set(key, n)
+  }
+
+  /** What a startups_dropped event adds (module comment), and the episode's state after it. */
+  #startupDrops(count: number, kind: DropKind, pid: number | undefined): number {
+    const counted = this.#dropsSinceBeginning.get(pid ?? UNTAGGED) ?? 0
+    switch (kind) {
+      case 'line':
+        this.#setDrops(pid, counted + count)
+        return count
+      case 'periodic': {
+        const add = Math.max(0, count - 1 - counted)
+        this.#setDrops(pid, counted + add)
+        return add
+      }
+      case 'exited':
+        this.#dropsSinceBeginning.delete(pid ?? UNTAGGED)
+        return Math.max(0, count - counted)
+      case 'additional':
+        return count
+    }
+  }
+}
