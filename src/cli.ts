@@ -40,7 +40,7 @@ async function run(config: Config, logger: Logger): Promise<void> {
     }
     closing = true
     logger.info({ signal }, 'shutting down')
-    exporter.app.close().then(
+    Promise.all([exporter.app.close(), exporter.close()]).then(
       () => {
         logger.info('shut down')
         process.exit(0)

@@ -13,6 +13,7 @@ import { COLLECTORS } from './collectors/index.ts'
 import type { Config } from './flags.ts'
 import type { Logger } from './logger.ts'
 import { EffectiveConfigReader } from './model/effective-config.ts'
+import { openEventsSource } from './model/events-source.ts'
 import { Scraper } from './scrape.ts'
 import { type App, buildApp } from './server/app.ts'
 import type { CollectorStatus } from './server/landing.ts'
@@ -26,6 +27,8 @@ export interface Exporter {
   collectors: readonly CollectorStatus[]
   /** Re-reads what is cached between scrapes (sshd's configuration); on SIGHUP. */
   reload(): Promise<void>
+  /** Stops what runs between scrapes (the log source's journalctl or file); at shutdown. */
+  close(): Promise<void>
 }
 
 const LINT_FAILING_DEFAULT_METRICS = [
@@ -82,6 +85,15 @@ export async function createExporter(
 ): Promise<Exporter> {
   const procfs = new ProcFS(config.path.procfs)
   const sshdConfig = config.collectors.config ? await configReader(config, logger) : null
+  const events = config.collectors.events
+    ? await openEventsSource(config, logger.child({ collector: 'events' }))
+    : null
+  if (events !== null && !isNotApplicable(events)) {
+    logger.info(
+      { collector: 'events', source: events.kind, location: events.location ?? 'system journal' },
+      "following sshd's log",
+    )
+  }
   const collectors = new Map<string, Collector>()
   const statuses: CollectorStatus[] = []
   for (const def of definitions) {
@@ -94,6 +106,7 @@ export async function createExporter(
       procfs,
       logger: logger.child({ collector: def.name }),
       sshdConfig,
+      events,
     })
     if (isNotApplicable(created)) {
       logger.info(
@@ -132,5 +145,8 @@ export async function createExporter(
       'read sshd configuration',
     )
   }
-  return { app, scraper, collectors: statuses, reload }
+  const close = async () => {
+    if (events !== null && !isNotApplicable(events)) await events.stop()
+  }
+  return { app, scraper, collectors: statuses, reload, close }
 }

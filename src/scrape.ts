@@ -10,7 +10,8 @@ import type { Collector, Commit, Scrape } from './collectors/collector.ts'
 import { ErrorCode, ExporterError } from './errors.ts'
 import type { Logger } from './logger.ts'
 import { type ScanResult, scanFull } from './model/scan.ts'
-import { readSshdSockets, type SshdSockets } from './model/sockets.ts'
+import { connectionSockets, readSshdSockets, type SshdSockets } from './model/sockets.ts'
+import type { TcpSocket } from './sources/net-tcp.ts'
 import type { ProcFS } from './sources/procfs.ts'
 
 export interface ScraperOptions {
@@ -34,6 +35,7 @@ class ScrapeContext implements Scrape {
   #onScan: (result: ScanResult) => void
   #snapshot: Promise<ScanResult> | null = null
   #sockets: Promise<SshdSockets | null> | null = null
+  #connectionSockets: Promise<ReadonlyMap<number, TcpSocket | undefined> | null> | null = null
   #configuredPorts: (() => Promise<readonly number[] | undefined>) | undefined
 
   constructor(
@@ -68,6 +70,14 @@ class ScrapeContext implements Scrape {
       this.#configuredPorts?.().catch(() => undefined),
     ]).then(([scan, ports]) => readSshdSockets(this.#procfs, scan.snapshot, ports))
     return this.#sockets
+  }
+
+  connectionSockets(): Promise<ReadonlyMap<number, TcpSocket | undefined> | null> {
+    this.#connectionSockets ??= Promise.all([this.snapshot(), this.sockets()]).then(
+      ([scan, sockets]) =>
+        sockets === null ? null : connectionSockets(this.#procfs, scan.snapshot, sockets),
+    )
+    return this.#connectionSockets
   }
 }
 

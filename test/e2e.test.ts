@@ -4,13 +4,39 @@
  * golden file with UPDATE_GOLDEN=1 after an intended change, and read the diff.
  */
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { startExporter } from './helpers/exporter.ts'
+import { sample, scrapeUntil, startExporter } from './helpers/exporter.ts'
 import { type FakeProcess, tempProcTree } from './helpers/procfs-tree.ts'
 import { checkMetrics } from './helpers/promtool.ts'
+
+/**
+ * sshd's lines as rsyslog writes them to auth.log (RFC 3164), from the real OpenSSH 10.0 and 9.2
+ * syslog captures in test/fixtures/sshd-log/openssh-*.syslog.tsv, and a cron line that is not
+ * sshd's.
+ */
+const AUTH_LOG = [
+  'Nov 21 08:29:21 host sshd-session[36]: Accepted publickey for sshdexp from 127.0.0.1 port 59530 ssh2: ED25519 SHA256:y0HRMPYVKSLlWfoDjgSanbHYtw2CnEbQsXk2qw7q4oA',
+  'Nov 21 08:29:21 host sshd-session[42]: Starting session: command for sshdexp from 127.0.0.1 port 59530 id 0',
+  'Nov 21 08:29:21 host sshd-session[42]: Disconnected from user sshdexp 127.0.0.1 port 59530',
+  'Nov 21 08:29:27 host sshd-session[44]: Invalid user nosuchuser from 127.0.0.1 port 47390',
+  'Nov 21 08:29:29 host sshd-session[44]: Failed password for invalid user nosuchuser from 127.0.0.1 port 47390 ssh2',
+  'Nov 21 08:29:29 host sshd-session[44]: Connection closed by invalid user nosuchuser 127.0.0.1 port 47390 [preauth]',
+  'Nov 21 08:30:03 host sshd-session[58]: error: no more sessions',
+  'Nov 21 08:30:41 host sshd[35]: drop connection #2 from [127.0.0.1]:41954 on [127.0.0.1]:42001 Maxstartups',
+  'Nov 21 08:30:42 host sshd[35]: drop connection #2 from [127.0.0.1]:41970 on [127.0.0.1]:42001 Maxstartups',
+  'Nov 21 08:30:43 host CRON[99]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)',
+  '',
+].join('\n')
 
 const GOLDEN = join(import.meta.dirname, 'fixtures', 'golden', 'processes.prom')
 
@@ -66,10 +92,15 @@ describe('end to end on a fixture procfs and rootfs', () => {
     join(rootfs, 'etc', 'ssh', 'sshd_config'),
     'MaxSessions 3\nClientAliveInterval 1m\nPerSourceMaxStartups 4\n',
   )
+  mkdirSync(join(rootfs, 'var', 'log'), { recursive: true })
+  const authLog = join(rootfs, 'var', 'log', 'auth.log')
+  // Read before the exporter starts: not counted (it starts at the end, as tail -F does).
+  writeFileSync(authLog, 'Nov 21 09:59:00 host sshd[90]: Invalid user old from 192.0.2.1 port 1\n')
   const common = [
     `--path.procfs=${tree.root}`,
     `--path.rootfs=${rootfs}`,
     '--collector.config.sshd-binary=',
+    '--collector.events.source=file',
   ]
 
   it('matches the golden output, and promtool finds nothing to say', async (t) => {
@@ -77,7 +108,15 @@ describe('end to end on a fixture procfs and rootfs', () => {
       [...common, '--web.disable-exporter-metrics', '--collector.processes.max-users=2'],
       t,
     )
-    const text = normalize(await exporter.scrape())
+    // Lines of OpenSSH 9.2 and 10.0 as rsyslog writes them, appended once the exporter follows.
+    appendFileSync(authLog, AUTH_LOG)
+    const text = normalize(
+      await scrapeUntil(
+        exporter,
+        'the appended lines',
+        (x) => sample(x, 'sshd_events_lines_read_total') === AUTH_LOG.split('\n').length - 1,
+      ),
+    )
     if (process.env.UPDATE_GOLDEN === '1') writeFileSync(GOLDEN, text)
     assert.equal(text, readFileSync(GOLDEN, 'utf8'))
     const lint = checkMetrics(text)
@@ -95,7 +134,7 @@ describe('end to end on a fixture procfs and rootfs', () => {
     const line = lines[0]
     assert.ok(line)
     assert.match(String(line.version), /^\d+\.\d+\.\d+/)
-    assert.deepEqual(line.collectors, ['processes', 'config', 'stale', 'sockets'])
+    assert.deepEqual(line.collectors, ['processes', 'config', 'stale', 'sockets', 'events'])
     assert.equal(line.level, 'info')
     assert.match(String(line.address), /^127\.0\.0\.1:\d+$/)
   })

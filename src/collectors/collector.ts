@@ -15,8 +15,10 @@ import type { Registry } from 'prom-client'
 import type { Config } from '../flags.ts'
 import type { Logger } from '../logger.ts'
 import type { EffectiveConfigReader } from '../model/effective-config.ts'
+import type { EventsSource } from '../model/events-source.ts'
 import type { ScanResult } from '../model/scan.ts'
 import type { SshdSockets } from '../model/sockets.ts'
+import type { TcpSocket } from '../sources/net-tcp.ts'
 import type { ProcFS } from '../sources/procfs.ts'
 
 /** What one scrape shares between its collectors: each source is read at most once. */
@@ -27,6 +29,11 @@ export interface Scrape {
   snapshot(): Promise<ScanResult>
   /** sshd's TCP sockets (null with no listener); read once per scrape, after the snapshot. */
   sockets(): Promise<SshdSockets | null>
+  /**
+   * Each connection's socket by its root pid (undefined: gone from the table); null without the
+   * right to read fd links, or with no listener.
+   */
+  connectionSockets(): Promise<ReadonlyMap<number, TcpSocket | undefined> | null>
 }
 
 /** Sets the collector's metrics; called synchronously, only for a collect that finished in time. */
@@ -45,6 +52,11 @@ export interface CollectorContext {
   logger: Logger
   /** sshd's effective configuration; null when the config collector is disabled. */
   sshdConfig: EffectiveConfigReader | null
+  /**
+   * sshd's log, followed since start-up; null when the events collector is disabled, or why it
+   * does not apply on this host.
+   */
+  events: EventsSource | NotApplicable | null
 }
 
 /** A collector that cannot work on this host: said once at start-up, then no series at all. */
@@ -59,6 +71,6 @@ export interface CollectorDefinition {
   create(ctx: CollectorContext): Collector | NotApplicable | Promise<Collector | NotApplicable>
 }
 
-export function isNotApplicable(c: Collector | NotApplicable): c is NotApplicable {
+export function isNotApplicable<T extends object>(c: T | NotApplicable): c is NotApplicable {
   return 'notApplicable' in c
 }

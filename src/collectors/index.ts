@@ -1,6 +1,7 @@
 /** Every collector the exporter knows, in the order their flags are listed. */
 import type { CollectorDefinition } from './collector.ts'
 import { configCollector } from './config.ts'
+import { eventsCollector } from './events.ts'
 import { processesCollector } from './processes.ts'
 import { socketsCollector } from './sockets.ts'
 import { staleCollector } from './stale.ts'
@@ -10,4 +11,5 @@ export const COLLECTORS: readonly CollectorDefinition[] = [
   configCollector,
   staleCollector,
   socketsCollector,
+  eventsCollector,
 ]

@@ -4,8 +4,60 @@
  */
 import { Gauge, Registry } from 'prom-client'
 import { capToTop } from '../model/cap.ts'
+import { connectionKey } from '../model/events.ts'
+import type { EventsSource } from '../model/events-source.ts'
 import type { SshdSnapshot } from '../model/snapshot.ts'
-import type { Collector, CollectorDefinition } from './collector.ts'
+import type { TcpSocket } from '../sources/net-tcp.ts'
+import { logsSessions, type SshdLogLevel } from '../sources/sshd-config.ts'
+import {
+  type Collector,
+  type CollectorDefinition,
+  isNotApplicable,
+  type Scrape,
+} from './collector.ts'
+
+/** Where a connection's session count came from. */
+export const SESSION_SOURCES = ['log', 'processes'] as const
+
+/**
+ * The snapshot with each authenticated connection's sessions taken from sshd's log where it
+ * knows them exactly: LogLevel VERBOSE (every `Starting session` and `Close session` logged), the
+ * connection's `Accepted` line read since the log was followed, and the connection matched to
+ * its client address and port through its socket (root only). The rest keep their process count.
+ */
+export function withLogSessions(
+  snapshot: SshdSnapshot,
+  events: EventsSource,
+  byConnection: ReadonlyMap<number, TcpSocket | undefined>,
+): { snapshot: SshdSnapshot; fromLog: number } {
+  let fromLog = 0
+  const live = new Set<string>()
+  const connections = snapshot.connections.map((c) => {
+    const socket = byConnection.get(c.pid)
+    if (socket === undefined) return c
+    live.add(connectionKey(socket.remoteAddress, socket.remotePort))
+    if (c.state !== 'authenticated') return c
+    const n = events.accumulator.sessionsOf(socket.remoteAddress, socket.remotePort)
+    if (n === undefined) return c
+    fromLog++
+    return { ...c, sessions: n }
+  })
+  // Connections gone from the host go from the table too.
+  events.accumulator.retain(live)
+  return { snapshot: { ...snapshot, connections }, fromLog }
+}
+
+async function logSessions(
+  scrape: Scrape,
+  events: EventsSource | null,
+  logLevel: Promise<SshdLogLevel | null>,
+): Promise<ReadonlyMap<number, TcpSocket | undefined> | null> {
+  if (events === null || !events.up) return null
+  const level = await logLevel
+  if (level === null || !logsSessions(level)) return null
+  const [byConnection] = await Promise.all([scrape.connectionSockets(), events.refresh()])
+  return byConnection
+}
 
 /**
  * Sessions per user, the `max` users with the most sessions by name, the rest
@@ -127,24 +179,35 @@ export const processesCollector: CollectorDefinition = {
       help: 'Authenticated connections whose sessions have reached the effective MaxSessions (from the config collector); another session on them is refused.',
       registers,
     })
+    const sessionSource = new Gauge({
+      name: 'sshd_sessions_source_connections',
+      help: 'Authenticated connections by where their session count came from: log (LogLevel VERBOSE Starting/Close session lines, exact) or processes (the session processes under the connection).',
+      labelNames: ['source'],
+      registers,
+    })
     const maxUsers = ctx.config.processes.maxUsers
     const reader = ctx.sshdConfig
+    const events = ctx.events === null || isNotApplicable(ctx.events) ? null : ctx.events
 
     return {
       registry,
       async collect(scrape) {
-        const { snapshot } = await scrape.snapshot()
+        const scanned = (await scrape.snapshot()).snapshot
+        const config = reader === null ? null : reader.current().catch(() => null)
+        const byConnection = await logSessions(
+          scrape,
+          events,
+          config === null ? Promise.resolve(null) : config.then((c) => c?.values.logLevel ?? null),
+        )
+        const { snapshot, fromLog } =
+          byConnection === null || events === null
+            ? { snapshot: scanned, fromLog: 0 }
+            : withLogSessions(scanned, events, byConnection)
         const v = processValues(snapshot)
         const byUser = sessionsByUser(snapshot, maxUsers)
         // MaxSessions unknown (config collector off, or failing: it says why): no series
         // rather than a guess.
-        const limit =
-          reader === null
-            ? null
-            : await reader.current().then(
-                (read) => read.values.maxSessions,
-                () => null,
-              )
+        const limit = config === null ? null : ((await config)?.values.maxSessions ?? null)
         const atMaxValue = limit === null ? null : connectionsAtMaxSessions(snapshot, limit)
         return () => {
           up.set(v.up)
@@ -162,6 +225,8 @@ export const processesCollector: CollectorDefinition = {
           sessionsMax.set(v.sessionsMax)
           if (atMaxValue === null) atMax.remove()
           else atMax.set(atMaxValue)
+          sessionSource.set({ source: 'log' }, fromLog)
+          sessionSource.set({ source: 'processes' }, v.authenticated - fromLog)
         }
       },
     }

@@ -44,12 +44,13 @@ export const staleCollector: CollectorDefinition = {
     return {
       registry,
       async collect(scrape) {
-        const [{ snapshot }, sockets, preauthThreshold] = await Promise.all([
+        const [{ snapshot }, sockets, byConnection, preauthThreshold] = await Promise.all([
           scrape.snapshot(),
           scrape.sockets(),
+          scrape.connectionSockets(),
           preauthThresholdSeconds(ctx),
         ])
-        const dead = sockets === null ? 0 : deadPeers(procfs, snapshot, sockets)
+        const dead = sockets === null ? 0 : deadPeers(sockets, byConnection)
         const uptime = procfs.readUptime()
         const nowMs = Date.now()
         const bootSeconds = nowMs / 1000 - uptime

@@ -214,6 +214,15 @@ export class EventAccumulator {
     return this.#connections.get(connectionKey(address, port))?.sessions.length ?? 0
   }
 
+  /**
+   * Open sessions of a connection whose authentication was read from the log (so its sessions
+   * were too, with VERBOSE logs); undefined for one that authenticated before the log was followed.
+   */
+  sessionsOf(address: string, port: number): number | undefined {
+    const conn = this.#connections.get(connectionKey(address, port))
+    return conn?.authenticated === true ? conn.sessions.length : undefined
+  }
+
   /** Drops every connection whose key (connectionKey) is not in `live`. */
   retain(live: ReadonlySet<string>): void {
     for (const key of this.#connections.keys()) {

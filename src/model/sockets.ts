@@ -112,25 +112,46 @@ export function isDeadPeer(s: TcpSocket): boolean {
 }
 
 /**
- * Connections whose peer is dead. With the right to read fd links, each
- * connection's root process (it holds the socket, on 9.2 and 10.0 alike) is
- * matched to its socket, and a connection whose socket is gone from the table
- * counts too; without it, the sockets on sshd's ports are judged alone.
+ * Each connection's socket, by the pid of its root process (which holds it, on 9.2 and 10.0
+ * alike), matched through the process's fd links: undefined when the socket is gone from the
+ * table. Connections that exited during the scrape are absent. Null without the right to read
+ * fd links (not root).
  */
-export function deadPeers(procfs: ProcFS, snapshot: SshdSnapshot, sockets: SshdSockets): number {
-  if (!sockets.permitted) return sockets.connections.filter(isDeadPeer).length
+export function connectionSockets(
+  procfs: ProcFS,
+  snapshot: SshdSnapshot,
+  sockets: SshdSockets,
+): Map<number, TcpSocket | undefined> | null {
+  if (!sockets.permitted) return null
   const byInode = new Map<number, TcpSocket>()
   for (const s of sockets.connections) byInode.set(s.inode, s)
-  let dead = 0
+  const result = new Map<number, TcpSocket | undefined>()
   for (const c of snapshot.connections) {
     const held = socketInodes(procfs, c.pid)
     if (held === null) continue // exited during the scrape
-    if (!held.permitted) continue
+    if (!held.permitted) return null
     let socket: TcpSocket | undefined
     for (const inode of held.inodes) {
       socket = byInode.get(inode)
       if (socket !== undefined) break
     }
+    result.set(c.pid, socket)
+  }
+  return result
+}
+
+/**
+ * Connections whose peer is dead. With each connection matched to its socket
+ * (`connectionSockets`), a connection whose socket is gone from the table counts
+ * too; without that, the sockets on sshd's ports are judged alone.
+ */
+export function deadPeers(
+  sockets: SshdSockets,
+  byConnection: ReadonlyMap<number, TcpSocket | undefined> | null,
+): number {
+  if (byConnection === null) return sockets.connections.filter(isDeadPeer).length
+  let dead = 0
+  for (const socket of byConnection.values()) {
     if (socket === undefined || isDeadPeer(socket)) dead++
   }
   return dead

@@ -12,7 +12,8 @@ export interface LogRecord {
 }
 
 /** Where a record came from, for `sshd_events_source_up{source}` and the logs. */
-export type LogSourceKind = 'journal' | 'file'
+export const LOG_SOURCE_KINDS = ['journal', 'file'] as const
+export type LogSourceKind = (typeof LOG_SOURCE_KINDS)[number]
 
 /** A long-lived follower of one log source: started once, stopped at shutdown. */
 export interface LogSource {

@@ -7,7 +7,6 @@ import {
   type SshdSockets,
 } from '../../src/model/sockets.ts'
 import { type TcpSocket, TcpTimer } from '../../src/sources/net-tcp.ts'
-import { ProcFS } from '../../src/sources/procfs.ts'
 
 function sock(remoteAddress: string, state: TcpSocket['state'] = 'ESTABLISHED'): TcpSocket {
   return {
@@ -68,6 +67,16 @@ it('a dead peer: closing, or retransmitting unanswered data', () => {
 
 it('without fd links, judges the sockets alone', () => {
   const unpermitted: SshdSockets = { ...sockets, permitted: false }
-  const snapshot = { listeners: [], connections: [] }
-  assert.equal(deadPeers(new ProcFS('/nonexistent'), snapshot, unpermitted), 1)
+  assert.equal(deadPeers(unpermitted, null), 1)
+})
+
+it('with each connection matched to its socket, a gone socket is dead too', () => {
+  const live = sock('192.0.2.1')
+  const retransmitting = { ...sock('192.0.2.2'), timerActive: TcpTimer.RETRANSMIT, retransmits: 1 }
+  const byConnection = new Map([
+    [10, live],
+    [11, retransmitting],
+    [12, undefined],
+  ])
+  assert.equal(deadPeers(sockets, byConnection), 2)
 })

@@ -1,0 +1,78 @@
+/**
+ * The events collector: what sshd refused and why, counted from its log (the journal or a log
+ * file, followed for the exporter's life by model/events-source.ts). Every event of the fixed set
+ * is exported from the start, at 0; auth events carry `method` from a fixed set. Nothing a client
+ * chose (a user name, an address) ever becomes a label.
+ */
+import { Counter, Gauge, Registry } from 'prom-client'
+import { LOG_SOURCE_KINDS } from '../sources/log-record.ts'
+import type { Collector, CollectorDefinition } from './collector.ts'
+
+export const eventsCollector: CollectorDefinition = {
+  name: 'events',
+  defaultEnabled: true,
+  help: "Events read from sshd's log (journal or file): refusals, timeouts, authentications.",
+  create(ctx) {
+    const source = ctx.events
+    if (source === null) return { notApplicable: 'disabled' }
+    if ('notApplicable' in source) return source
+    const registry = new Registry()
+    const registers = [registry]
+    const events = new Counter({
+      name: 'sshd_events_total',
+      help: "Events read from sshd's log since the exporter started, by event (a fixed set, see the README); auth_accepted and auth_failed also by method.",
+      labelNames: ['event', 'method'],
+      registers,
+    })
+    const linesRead = new Counter({
+      name: 'sshd_events_lines_read_total',
+      help: 'Log lines (or journal entries) read from the events source.',
+      registers,
+    })
+    const linesUnparsed = new Counter({
+      name: 'sshd_events_lines_unparsed_total',
+      help: "Lines not understood: malformed input, and sshd's own lines that are none of the counted events (a baseline; a sudden change means the log's format changed).",
+      registers,
+    })
+    const up = new Gauge({
+      name: 'sshd_events_source_up',
+      help: 'Whether the events source is delivering (1): journalctl running, or the log file open.',
+      labelNames: ['source'],
+      registers,
+    })
+    const restarts = new Counter({
+      name: 'sshd_events_source_restarts_total',
+      help: 'Restarts of journalctl, or rotations and truncations of the log file, since start.',
+      labelNames: ['source'],
+      registers,
+    })
+    const kind = source.kind
+
+    const collector: Collector = {
+      registry,
+      async collect() {
+        await source.refresh()
+        const snap = source.accumulator.snapshot()
+        const malformed = source.malformed
+        const isUp = source.up ? 1 : 0
+        const restarted = source.restarts
+        return () => {
+          events.reset()
+          for (const c of snap.counts) {
+            if (c.method === undefined) events.inc({ event: c.event }, c.value)
+            else events.inc({ event: c.event, method: c.method }, c.value)
+          }
+          linesRead.reset()
+          linesRead.inc(snap.linesRead + malformed)
+          linesUnparsed.reset()
+          linesUnparsed.inc(snap.linesUnparsed + malformed)
+          up.reset()
+          for (const k of LOG_SOURCE_KINDS) up.set({ source: k }, k === kind ? isUp : 0)
+          restarts.reset()
+          restarts.inc({ source: kind }, restarted)
+        }
+      },
+    }
+    return collector
+  },
+}

@@ -1,0 +1,175 @@
+/**
+ * The events collector's source of sshd's log, chosen once at start-up and followed for the
+ * exporter's life (never read per scrape): the journal (one long-lived journalctl) or a log file
+ * (followed like `tail -F`), feeding one EventAccumulator that the events and processes
+ * collectors read at scrape time.
+ *
+ * `--collector.events.source`:
+ * - `journal`: the system journal, or `--collector.events.journal-directory`;
+ * - `file`: `--collector.events.file`, else the first of <rootfs>/var/log/auth.log (Debian,
+ *   Ubuntu) and <rootfs>/var/log/secure (RHEL, Fedora) that exists, else auth.log (followed once
+ *   it appears);
+ * - `auto`: the journal when one is readable (a directory given counts as asked for), else the
+ *   first log file that exists; with neither, the collector does not apply on this host;
+ * - `none`: the collector does not apply.
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Config } from '../flags.ts'
+import type { Logger } from '../logger.ts'
+import { FileFollower } from '../sources/file-follow.ts'
+import { JournalFollower, journalAvailable } from '../sources/journal.ts'
+import type { LogSource, LogSourceKind } from '../sources/log-record.ts'
+import { EventAccumulator } from './events.ts'
+
+export interface EventsSource {
+  readonly kind: LogSourceKind
+  /** The file followed, or the journal directory (undefined: the system journal). */
+  readonly location: string | undefined
+  readonly accumulator: EventAccumulator
+  /** True while the source delivers (journalctl running, the file open). */
+  readonly up: boolean
+  /** Takes in what the source has now (a file: one poll; the journal streams by itself). */
+  refresh(): Promise<void>
+  /** Restarts of journalctl, or rotations and truncations of the file, since start. */
+  readonly restarts: number
+  /** Input the source itself could not use: journal JSON not understood, over-long lines cut. */
+  readonly malformed: number
+  stop(): Promise<void>
+}
+
+/** Log files looked for under the rootfs, in order. */
+export const LOG_FILES = ['/var/log/auth.log', '/var/log/secure'] as const
+
+class Source implements EventsSource {
+  readonly kind: LogSourceKind
+  readonly location: string | undefined
+  readonly accumulator: EventAccumulator
+  readonly #source: LogSource
+  readonly #restarts: () => number
+  readonly #malformed: () => number
+  readonly #poll: (() => Promise<void>) | undefined
+
+  constructor(args: {
+    kind: LogSourceKind
+    location: string | undefined
+    accumulator: EventAccumulator
+    source: LogSource
+    restarts: () => number
+    malformed: () => number
+    poll?: () => Promise<void>
+  }) {
+    this.kind = args.kind
+    this.location = args.location
+    this.accumulator = args.accumulator
+    this.#source = args.source
+    this.#restarts = args.restarts
+    this.#malformed = args.malformed
+    this.#poll = args.poll
+  }
+
+  get up(): boolean {
+    return this.#source.up
+  }
+
+  get restarts(): number {
+    return this.#restarts()
+  }
+
+  get malformed(): number {
+    return this.#malformed()
+  }
+
+  refresh(): Promise<void> {
+    return this.#poll?.() ?? Promise.resolve()
+  }
+
+  stop(): Promise<void> {
+    return this.#source.stop()
+  }
+}
+
+function followJournal(directory: string | undefined, logger: Logger): EventsSource {
+  const accumulator = new EventAccumulator()
+  const journal = new JournalFollower({
+    directory,
+    onRecord: (record) => {
+      accumulator.addRecord(record)
+    },
+    logger,
+  })
+  journal.start()
+  return new Source({
+    kind: 'journal',
+    location: directory,
+    accumulator,
+    source: journal,
+    restarts: () => journal.restarts,
+    malformed: () => journal.unparsed,
+  })
+}
+
+function followFile(path: string, logger: Logger): EventsSource {
+  // An `sshd -E` file has no tags: its lines are sshd's.
+  const accumulator = new EventAccumulator({ untaggedIsSshd: true })
+  const file = new FileFollower({
+    path,
+    onLine: (line) => {
+      accumulator.addLine(line)
+    },
+    logger,
+  })
+  file.start()
+  return new Source({
+    kind: 'file',
+    location: path,
+    accumulator,
+    source: file,
+    restarts: () => file.stats.rotations + file.stats.truncations,
+    malformed: () => file.stats.linesCut,
+    poll: () => file.poll(),
+  })
+}
+
+function firstLogFile(rootfs: string): string | undefined {
+  for (const f of LOG_FILES) {
+    const path = join(rootfs, f)
+    if (existsSync(path)) return path
+  }
+  return undefined
+}
+
+/** Opens the configured source, or says why there is none (the collector does not apply). */
+export async function openEventsSource(
+  config: Config,
+  logger: Logger,
+): Promise<EventsSource | { notApplicable: string }> {
+  const { source, file, journalDirectory } = config.events
+  const rootfs = config.path.rootfs
+  switch (source) {
+    case 'none':
+      return { notApplicable: '--collector.events.source=none' }
+    case 'journal':
+      return followJournal(journalDirectory, logger)
+    case 'file':
+      return followFile(file ?? firstLogFile(rootfs) ?? join(rootfs, LOG_FILES[0]), logger)
+    case 'auto': {
+      if (file !== undefined) return followFile(file, logger)
+      const journal = await journalAvailable({ directory: journalDirectory })
+      if (journal === true || journalDirectory !== undefined) {
+        if (journal !== true) {
+          logger.warn({ reason: journal }, 'the journal directory is not readable yet')
+        }
+        return followJournal(journalDirectory, logger)
+      }
+      const found = firstLogFile(rootfs)
+      if (found !== undefined) {
+        logger.debug({ journal }, 'no readable journal; following a log file')
+        return followFile(found, logger)
+      }
+      return {
+        notApplicable: `no readable journal (${journal}) and no ${LOG_FILES.join(' or ')} under ${rootfs}`,
+      }
+    }
+  }
+}
