@@ -40,19 +40,24 @@ export class LogRelay {
       await handle.close()
     }
     const tick = (): void => {
-      void this.flush().finally(() => {
-        if (this.#timer !== undefined) this.#timer = setTimeout(tick, 20)
-      })
+      void this.flush()
+        .catch(() => {})
+        .finally(() => {
+          if (this.#timer !== undefined) this.#timer = setTimeout(tick, 20).unref()
+        })
     }
-    this.#timer = setTimeout(tick, 20)
+    this.#timer = setTimeout(tick, 20).unref()
   }
 
   /** Relays everything sshd has written so far; polls never overlap. */
   flush(): Promise<void> {
-    this.#running = this.#running.then(() => this.#read())
-    return this.#running
+    const read = this.#running.then(() => this.#read())
+    // A failed read (the server's directory removed at cleanup) fails that flush only.
+    this.#running = read.catch(() => {})
+    return read
   }
 
+  /** Stops polling; never throws, so that the cleanup hooks after it still run. */
   async stop(): Promise<void> {
     clearTimeout(this.#timer)
     this.#timer = undefined
