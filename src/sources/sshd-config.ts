@@ -625,12 +625,13 @@ type Key =
   | 'unusedConnectionTimeout'
   | 'perSourceMaxStartups'
   | 'channelTimeouts'
-  | 'port'
-  | 'listenAddress'
   | 'logLevel'
 
+/** Keywords with a reading of their own rather than a first-wins slot. */
+type SpecialKey = 'maxStartups' | 'port' | 'listenAddress'
+
 /** How each keyword of ours is read; `match`: allowed in Match and copied from it. */
-const KEYWORDS: Record<string, { key: Key | 'maxStartups'; match: boolean }> = {
+const KEYWORDS: Record<string, { key: Key | SpecialKey; match: boolean }> = {
   maxsessions: { key: 'maxSessions', match: true },
   maxstartups: { key: 'maxStartups', match: false },
   persourcemaxstartups: { key: 'perSourceMaxStartups', match: false },
@@ -715,8 +716,6 @@ export function parseSshdConfigFiles(
       unusedConnectionTimeout: {},
       perSourceMaxStartups: {},
       channelTimeouts: {},
-      port: {},
-      listenAddress: {},
       logLevel: {},
     },
     maxStartups: { begin: -1, rate: -1, full: -1 },
