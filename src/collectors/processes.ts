@@ -16,9 +16,6 @@ import {
   type Scrape,
 } from './collector.ts'
 
-/** Where a connection's session count came from. */
-export const SESSION_SOURCES = ['log', 'processes'] as const
-
 /**
  * The snapshot with each authenticated connection's sessions taken from sshd's log where it
  * knows them exactly: LogLevel VERBOSE (every `Starting session` and `Close session` logged), the
@@ -47,14 +44,15 @@ export function withLogSessions(
   return { snapshot: { ...snapshot, connections }, fromLog }
 }
 
+/** Each connection's socket, when the log can count sessions (else null); the log read up to now. */
 async function logSessions(
   scrape: Scrape,
   events: EventsSource | null,
-  logLevel: Promise<SshdLogLevel | null>,
+  logLevel: SshdLogLevel | undefined,
 ): Promise<ReadonlyMap<number, TcpSocket | undefined> | null> {
-  if (events === null || !events.up) return null
-  const level = await logLevel
-  if (level === null || !logsSessions(level)) return null
+  if (events === null || !events.up || logLevel === undefined || !logsSessions(logLevel)) {
+    return null
+  }
   const [byConnection] = await Promise.all([scrape.connectionSockets(), events.refresh()])
   return byConnection
 }
@@ -193,22 +191,21 @@ export const processesCollector: CollectorDefinition = {
       registry,
       async collect(scrape) {
         const scanned = (await scrape.snapshot()).snapshot
-        const config = reader === null ? null : reader.current().catch(() => null)
-        const byConnection = await logSessions(
-          scrape,
-          events,
-          config === null ? Promise.resolve(null) : config.then((c) => c?.values.logLevel ?? null),
-        )
+        // Unknown (config collector off, or failing: it says why) when undefined.
+        const sshdConfig =
+          reader === null ? undefined : (await reader.current().catch(() => null))?.values
+        const byConnection = await logSessions(scrape, events, sshdConfig?.logLevel)
         const { snapshot, fromLog } =
           byConnection === null || events === null
             ? { snapshot: scanned, fromLog: 0 }
             : withLogSessions(scanned, events, byConnection)
         const v = processValues(snapshot)
         const byUser = sessionsByUser(snapshot, maxUsers)
-        // MaxSessions unknown (config collector off, or failing: it says why): no series
-        // rather than a guess.
-        const limit = config === null ? null : ((await config)?.values.maxSessions ?? null)
-        const atMaxValue = limit === null ? null : connectionsAtMaxSessions(snapshot, limit)
+        // MaxSessions unknown: no series rather than a guess.
+        const atMaxValue =
+          sshdConfig === undefined
+            ? null
+            : connectionsAtMaxSessions(snapshot, sshdConfig.maxSessions)
         return () => {
           up.set(v.up)
           startups.set(v.startups)

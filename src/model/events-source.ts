@@ -29,7 +29,10 @@ export interface EventsSource {
   readonly accumulator: EventAccumulator
   /** True while the source delivers (journalctl running, the file open). */
   readonly up: boolean
-  /** Takes in what the source has now (a file: one poll; the journal streams by itself). */
+  /**
+   * Takes in what the source has now (a file: one poll; the journal streams by itself).
+   * Concurrent callers (the collectors of one scrape) share one poll.
+   */
   refresh(): Promise<void>
   /** Restarts of journalctl, or rotations and truncations of the file, since start. */
   readonly restarts: number
@@ -49,6 +52,7 @@ class Source implements EventsSource {
   readonly #restarts: () => number
   readonly #malformed: () => number
   readonly #poll: (() => Promise<void>) | undefined
+  #refreshing: Promise<void> | undefined
 
   constructor(args: {
     kind: LogSourceKind
@@ -81,7 +85,11 @@ class Source implements EventsSource {
   }
 
   refresh(): Promise<void> {
-    return this.#poll?.() ?? Promise.resolve()
+    if (this.#poll === undefined) return Promise.resolve()
+    this.#refreshing ??= this.#poll().finally(() => {
+      this.#refreshing = undefined
+    })
+    return this.#refreshing
   }
 
   stop(): Promise<void> {
