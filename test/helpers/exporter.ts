@@ -19,9 +19,17 @@ export interface RunningExporter {
   stop(): Promise<number | null>
 }
 
+/** A command prefix that runs the exporter as nobody (uid and gid 65534, no groups). */
+export const AS_NOBODY: readonly string[] = [
+  'setpriv',
+  '--reuid=65534',
+  '--regid=65534',
+  '--clear-groups',
+  '--',
+]
+
 /**
- * `prefix` runs the exporter through another command, e.g. setpriv to drop
- * root: `['setpriv', '--reuid=65534', …, '--']`.
+ * `prefix` runs the exporter through another command, e.g. `AS_NOBODY` to drop root.
  */
 export async function startExporter(
   args: string[],

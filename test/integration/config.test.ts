@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { sample, scrapeUntil, startExporter } from '../helpers/exporter.ts'
+import { AS_NOBODY, sample, scrapeUntil, startExporter } from '../helpers/exporter.ts'
 import { SSHD_VERSIONS, sshdBinaries, startSshd } from '../helpers/sshd.ts'
 
 // sshd -T refuses to run without its privilege separation directory, which the sshd
@@ -90,7 +90,7 @@ describe('config collector, exporter not root', () => {
       [`--path.rootfs=${rootfs}`, `--collector.config.sshd-binary=${sshdBinaries('9.2').sshd}`],
       t,
       process.env,
-      ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'],
+      AS_NOBODY,
     )
     const first = await exporter.scrape()
     await exporter.scrape()

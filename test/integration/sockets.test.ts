@@ -8,10 +8,8 @@ import { mkdtempSync, rmdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
-import { sample, scrapeUntil, series, startExporter } from '../helpers/exporter.ts'
+import { AS_NOBODY, sample, scrapeUntil, series, startExporter } from '../helpers/exporter.ts'
 import { SSHD_VERSIONS, type SshdServer, startSshd } from '../helpers/sshd.ts'
-
-const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--']
 
 /**
  * A procfs of the server's PID namespace mounted on a host directory that nobody may enter
@@ -86,7 +84,7 @@ for (const version of SSHD_VERSIONS) {
         ],
         t,
         process.env,
-        NOBODY,
+        AS_NOBODY,
       )
       const text = await scrapeUntil(
         exporter,
