@@ -1042,12 +1042,13 @@ class Server implements SshdServer, Resource {
     env: NodeJS.ProcessEnv = {},
   ): ClientProcess {
     if (this.stopping) throw new Error('the server is stopped')
-    const client = this.privateNet
-      ? new ClientProcess('nsenter', [`--net=${this.netns!}`, '--', command, ...args], {
-          ...process.env,
-          ...env,
-        })
-      : new ClientProcess(command, args, { ...process.env, ...env })
+    // With a private network the client runs in sshd's network namespace.
+    const netns = this.netns
+    const argv = netns === undefined ? args : [`--net=${netns}`, '--', command, ...args]
+    const client = new ClientProcess(netns === undefined ? command : 'nsenter', argv, {
+      ...process.env,
+      ...env,
+    })
     this.clients.add(client)
     void client.exited.then(() => this.clients.delete(client))
     return client
