@@ -24,6 +24,7 @@ import {
 } from '../../src/sources/journal.ts'
 import { isSshdIdentifier, type LogRecord } from '../../src/sources/log-record.ts'
 import { appendJournal, JOURNALCTL, type JournalRecord } from '../helpers/journal-writer.ts'
+import { execa } from 'execa'
 import { sleep, waitFor } from '../helpers/sshd.ts'
 
 function scratch(prefix: string): string {
@@ -117,6 +118,45 @@ async function synced(dir: string, f: Pick<Following, 'records'>): Promise<void>
       timeoutMs: 500,
     }).catch(() => false)
   })
+}
+
+/**
+ * Waits for `done`, appending a `cron` entry (which journalctl's `--identifier` matches drop)
+ * every second meanwhile. journalctl --follow reads when inotify wakes it; journald wakes it
+ * after every write, but the last of a one-shot systemd-journal-remote run's entries was once
+ * seen (in CI, not here) to wait for the next write. The wake-ups are what a busy journal
+ * gives; what is asserted is still every sshd entry, exactly once, in order.
+ */
+async function untilDelivered(
+  dir: string,
+  f: Pick<Following, 'records'>,
+  what: string,
+  done: () => boolean,
+): Promise<void> {
+  let nudges = 0
+  const timer = setInterval(() => {
+    nudges += 1
+    appendJournal(dir, [{ identifier: 'cron', pid: 2, message: `wake-up ${nudges}` }]).catch(
+      () => undefined,
+    )
+  }, 1000)
+  try {
+    await waitFor(what, done, {
+      describe: async () => {
+        const shown = await execa(JOURNALCTL, ['--directory', dir, '--merge', '--output=cat'], {
+          reject: false,
+        })
+        return [
+          `delivered: ${JSON.stringify(messages(f.records))}`,
+          `wake-ups written: ${nudges}`,
+          `journalctl --merge shows:\n${shown.stdout}${shown.stderr}`,
+          `files: ${readdirSync(dir).join(' ')}`,
+        ].join('\n')
+      },
+    })
+  } finally {
+    clearInterval(timer)
+  }
 }
 
 function messages(records: readonly LogRecord[]): string[] {
@@ -289,7 +329,7 @@ describe('JournalFollower on real journal files', () => {
     const later = sshdRecords('after', 12, 2000)
     await appendJournal(dir, later.slice(0, 4))
     await appendJournal(dir, later.slice(4))
-    await waitFor('12 entries', () => messages(f.records).length >= 12)
+    await untilDelivered(dir, f, '12 entries', () => messages(f.records).length >= 12)
     const delivered = f.records.filter((r) => !r.message.startsWith(SYNC))
     assert.deepEqual(
       delivered,
@@ -319,7 +359,9 @@ describe('JournalFollower on real journal files', () => {
       { identifier: 'sshd-auth', pid: 10, message: 'sshd-auth 1' },
       { identifier: 'sshd', pid: 11, message: 'last' },
     ])
-    await waitFor('the last entry', () => f.records.some((r) => r.message === 'last'))
+    await untilDelivered(dir, f, 'the last entry', () =>
+      f.records.some((r) => r.message === 'last'),
+    )
     assert.deepEqual(messages(f.records), ['sshd 1', 'sshd-session 1', 'sshd-auth 1', 'last'])
   })
 
@@ -328,7 +370,7 @@ describe('JournalFollower on real journal files', () => {
     const f = follow(t, { directory: dir, backoff: { initialMs: 500, maxMs: 2000 } })
     await synced(dir, f)
     await appendJournal(dir, sshdRecords('first', 5))
-    await waitFor('the first entries', () => messages(f.records).length === 5)
+    await untilDelivered(dir, f, 'the first entries', () => messages(f.records).length === 5)
     assert.equal(f.follower.up, true)
 
     const [pid, ...others] = journalctlChildren()
@@ -348,7 +390,7 @@ describe('JournalFollower on real journal files', () => {
     // 10 (its default --lines) until the next entry wakes it, unless told --lines=all.
     await waitFor('the 25 entries', () => messages(f.records).length === 30)
     await appendJournal(dir, sshdRecords('after', 3))
-    await waitFor('every entry', () => messages(f.records).length >= 33)
+    await untilDelivered(dir, f, 'every entry', () => messages(f.records).length >= 33)
     await sleep(200) // a repeat would come right behind
     assert.deepEqual(messages(f.records), [
       ...sshdRecords('first', 5).map((r) => r.message),
@@ -374,7 +416,9 @@ describe('JournalFollower on real journal files', () => {
       { identifier: 'sshd', pid: 26, message: 'x'.repeat(5000) },
       { identifier: 'sshd', pid: 27, message: 'last' },
     ])
-    await waitFor('the last entry', () => f.records.some((r) => r.message === 'last'))
+    await untilDelivered(dir, f, 'the last entry', () =>
+      f.records.some((r) => r.message === 'last'),
+    )
     assert.deepEqual(
       f.records.filter((r) => !r.message.startsWith(SYNC)),
       [
@@ -405,7 +449,7 @@ describe('JournalFollower on real journal files', () => {
       readdirSync(dir).some((name) => name.endsWith('.journal~')),
       `rotated: ${readdirSync(dir).join(' ')}`,
     )
-    await waitFor('the new file', () => messages(f.records).length >= 4)
+    await untilDelivered(dir, f, 'the new file', () => messages(f.records).length >= 4)
     await sleep(200)
     assert.deepEqual(messages(f.records), [
       'dated later',
@@ -437,7 +481,7 @@ describe('JournalFollower on real journal files', () => {
     const f = follow(t, { directory: journal, journalctl: wrapper })
     await synced(journal, f)
     await appendJournal(journal, sshdRecords('first', 2))
-    await waitFor('the first entries', () => messages(f.records).length === 2)
+    await untilDelivered(journal, f, 'the first entries', () => messages(f.records).length === 2)
     process.kill(journalctlChildren()[0]!, 'SIGKILL')
     await waitFor('up to go false', () => !f.follower.up)
     await waitFor('the cursor to be rejected', () =>
@@ -446,7 +490,7 @@ describe('JournalFollower on real journal files', () => {
     await waitFor('up again', () => f.follower.up)
     await synced(journal, f)
     await appendJournal(journal, sshdRecords('after', 2))
-    await waitFor('the later entries', () => messages(f.records).length === 4)
+    await untilDelivered(journal, f, 'the later entries', () => messages(f.records).length === 4)
     assert.deepEqual(messages(f.records), ['first 0', 'first 1', 'after 0', 'after 1'])
     const warned = f.logger.lines.filter((l) => l.level === 'warn')
     assert.deepEqual(
@@ -516,7 +560,7 @@ describe('JournalFollower on real journal files', () => {
     await waitFor('up', () => f.follower.up)
     await synced(journal, f)
     await appendJournal(journal, sshdRecords('now', 2))
-    await waitFor('the entries', () => messages(f.records).length === 2)
+    await untilDelivered(journal, f, 'the entries', () => messages(f.records).length === 2)
     assert.deepEqual(messages(f.records), ['now 0', 'now 1'])
   })
 
@@ -591,7 +635,7 @@ describe('JournalFollower on real journal files', () => {
       { identifier: 'sshd', pid: 1, message: 'boom 2' },
       { identifier: 'sshd', pid: 1, message: 'fine' },
     ])
-    await waitFor('fine', () => records.some((r) => r.message === 'fine'))
+    await untilDelivered(dir, { records }, 'fine', () => records.some((r) => r.message === 'fine'))
     assert.deepEqual(messages(records), ['boom 1', 'boom 2', 'fine'])
     assert.equal(follower.delivered, records.length)
     assert.equal(logger.lines.filter((l) => l.level === 'error').length, 1)
