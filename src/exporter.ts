@@ -125,6 +125,7 @@ export async function createExporter(
     procfs,
     logger,
     timeoutSeconds: config.scrape.collectorTimeoutSeconds,
+    rescanIntervalMs: config.processes.rescanIntervalSeconds * 1000,
     registries: [exporterRegistry(config)],
     ...(sshdConfig === null
       ? {}

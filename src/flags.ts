@@ -27,7 +27,7 @@ export interface Config {
   path: { procfs: string; rootfs: string }
   /** Collector name -> enabled. */
   collectors: Record<string, boolean>
-  processes: { maxUsers: number }
+  processes: { maxUsers: number; rescanIntervalSeconds: number }
   config: {
     /** undefined: sshd on PATH or in /usr/sbin; null: never run sshd. */
     sshdBinary: string | null | undefined
@@ -152,6 +152,15 @@ const STATIC_FLAGS: readonly FlagSpec[] = [
     help: 'Most users given their own sshd_sessions series; the rest are summed under user="other".',
     apply: (c, v) => {
       c.processes.maxUsers = v as number
+    },
+  },
+  {
+    name: 'collector.processes.rescan-interval',
+    kind: 'duration',
+    default: '5m',
+    help: "sshd's processes are found by walking down from its listeners (/proc/<pid>/task/<pid>/children); every process is read at start, when a listener goes, and this often, to find new listeners. 0: read every process on every scrape.",
+    apply: (c, v) => {
+      c.processes.rescanIntervalSeconds = v as number
     },
   },
   {
@@ -369,7 +378,7 @@ function emptyConfig(): Config {
     web: { listenAddress: { host: '', port: 0 }, telemetryPath: '', disableExporterMetrics: false },
     path: { procfs: '', rootfs: '' },
     collectors: {},
-    processes: { maxUsers: 0 },
+    processes: { maxUsers: 0, rescanIntervalSeconds: 0 },
     config: { sshdBinary: undefined, file: undefined },
     stale: { idleThresholdSeconds: 0, preauthThresholdSeconds: undefined },
     sockets: { maxSources: 0 },

@@ -9,8 +9,9 @@ import { Counter, Gauge, Registry } from 'prom-client'
 import type { Collector, Commit, Scrape } from './collectors/collector.ts'
 import { ErrorCode, ExporterError } from './errors.ts'
 import type { Logger } from './logger.ts'
-import { type ScanResult, scanFull } from './model/scan.ts'
+import type { ScanResult } from './model/scan.ts'
 import { connectionSockets, readSshdSockets, type SshdSockets } from './model/sockets.ts'
+import { ProcessScanner } from './model/walk.ts'
 import type { TcpSocket } from './sources/net-tcp.ts'
 import type { ProcFS } from './sources/procfs.ts'
 
@@ -23,7 +24,12 @@ export interface ScraperOptions {
   registries: readonly Registry[]
   /** sshd's configured listen ports, for when the listener's sockets cannot be told apart. */
   configuredPorts?: () => Promise<readonly number[] | undefined>
+  /** Full process scan at least this often (ms) while sshd's tree is walked; 0: every scrape. */
+  rescanIntervalMs?: number
 }
+
+/** --collector.processes.rescan-interval's default: 5 minutes. */
+export const DEFAULT_RESCAN_INTERVAL_MS = 300_000
 
 /** Sources whose malformed entries are skipped and counted. */
 export const INPUT_SOURCES = ['procfs'] as const
@@ -32,6 +38,7 @@ export type InputSource = (typeof INPUT_SOURCES)[number]
 class ScrapeContext implements Scrape {
   readonly signal: AbortSignal
   #procfs: ProcFS
+  #scanner: ProcessScanner
   #onScan: (result: ScanResult) => void
   #snapshot: Promise<ScanResult> | null = null
   #sockets: Promise<SshdSockets | null> | null = null
@@ -40,11 +47,13 @@ class ScrapeContext implements Scrape {
 
   constructor(
     procfs: ProcFS,
+    scanner: ProcessScanner,
     signal: AbortSignal,
     onScan: (result: ScanResult) => void,
     configuredPorts?: () => Promise<readonly number[] | undefined>,
   ) {
     this.#procfs = procfs
+    this.#scanner = scanner
     this.signal = signal
     this.#onScan = onScan
     this.#configuredPorts = configuredPorts
@@ -53,7 +62,7 @@ class ScrapeContext implements Scrape {
   snapshot(): Promise<ScanResult> {
     if (this.#snapshot === null) {
       try {
-        const result = scanFull(this.#procfs)
+        const result = this.#scanner.scan()
         this.#onScan(result)
         this.#snapshot = Promise.resolve(result)
       } catch (err) {
@@ -100,6 +109,7 @@ export class Scraper {
   readonly registry = new Registry()
   #collectors: ReadonlyMap<string, Collector>
   #procfs: ProcFS
+  #scanner: ProcessScanner
   #configuredPorts: (() => Promise<readonly number[] | undefined>) | undefined
   #logger: Logger
   #timeoutMs: number
@@ -118,6 +128,10 @@ export class Scraper {
     this.#timeoutMs = options.timeoutSeconds * 1000
     this.#registries = options.registries
     this.#configuredPorts = options.configuredPorts
+    this.#scanner = new ProcessScanner(options.procfs, {
+      rescanIntervalMs: options.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS,
+      logger: options.logger,
+    })
     this.#success = new Gauge({
       name: 'sshd_scrape_collector_success',
       help: 'sshd_exporter: whether a collector succeeded.',
@@ -153,6 +167,7 @@ export class Scraper {
     const controller = new AbortController()
     const context = new ScrapeContext(
       this.#procfs,
+      this.#scanner,
       controller.signal,
       (result) => {
         if (result.malformed > 0) {

@@ -10,6 +10,8 @@ import { buildSnapshot, type SshdProcess, type SshdSnapshot } from './snapshot.t
 
 export interface ScanResult {
   snapshot: SshdSnapshot
+  /** How sshd's processes were found: every process read, or sshd's tree walked. */
+  mode: 'full' | 'walk'
   /** Processes read (stat files parsed). */
   processes: number
   /** procfs entries skipped because their content was malformed. */
@@ -18,10 +20,16 @@ export interface ScanResult {
   firstProblem: string | null
 }
 
-export function scanFull(procfs: ProcFS): ScanResult {
+/** A full scan's result with the live sshd processes it found, for the walk to start from. */
+export interface FullScanResult extends ScanResult {
+  sshd: readonly SshdProcess[]
+}
+
+export function scanFull(procfs: ProcFS): FullScanResult {
   const sshd: SshdProcess[] = []
-  // ppid of every live process, to count a post-auth process's sessions.
-  const liveChildren = new Map<number, number>()
+  // Children of every process, zombies included: a session sshd has not yet reaped is still
+  // open to sshd, and /proc/<pid>/task/<pid>/children (the walk) lists it the same way.
+  const children = new Map<number, number>()
   let processes = 0
   let malformed = 0
   let firstProblem: string | null = null
@@ -38,8 +46,8 @@ export function scanFull(procfs: ProcFS): ScanResult {
     }
     if (stat === null) continue
     processes++
+    children.set(stat.ppid, (children.get(stat.ppid) ?? 0) + 1)
     if (stat.state === 'Z' || stat.state === 'X') continue
-    liveChildren.set(stat.ppid, (liveChildren.get(stat.ppid) ?? 0) + 1)
     if (!SSHD_COMMS.has(stat.comm)) continue
     const cmdline = procfs.readCmdline(pid)
     if (cmdline === null) continue
@@ -51,6 +59,6 @@ export function scanFull(procfs: ProcFS): ScanResult {
     })
   }
 
-  const snapshot = buildSnapshot(sshd, (pid) => liveChildren.get(pid) ?? 0)
-  return { snapshot, processes, malformed, firstProblem }
+  const snapshot = buildSnapshot(sshd, (pid) => children.get(pid) ?? 0)
+  return { snapshot, mode: 'full', processes, malformed, firstProblem, sshd }
 }

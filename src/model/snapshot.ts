@@ -8,8 +8,9 @@
  * listener restarted and the connection was re-parented, which is how
  * sessions survive `systemctl restart ssh`). Below the root sit the [net] or
  * sshd-auth child (pre-auth), the post-auth child, and the sessions: every
- * live child of a post-auth process is one executed session (shell, command,
- * subsystem; internal-sftp is a forked sshd).
+ * child of a post-auth process is one executed session (shell, command,
+ * subsystem; internal-sftp is a forked sshd), until sshd reaps it: an exited
+ * session sshd has not yet reaped (a zombie) is still open in sshd.
  */
 import type { SshdTitle } from '../sources/proctitle.ts'
 
@@ -48,7 +49,7 @@ export interface SshdSnapshot {
   connections: Connection[]
 }
 
-/** Live (non-zombie) children of a pid. */
+/** Children of a pid, zombies included (as /proc/<pid>/task/<pid>/children lists them). */
 export type ChildCounter = (pid: number) => number
 
 function isAuthenticated(title: SshdTitle): boolean {
@@ -61,12 +62,12 @@ function isAuthenticated(title: SshdTitle): boolean {
 
 /**
  * Builds the snapshot from sshd's live processes (zombies already left out).
- * `liveChildren` counts the live children of a post-auth process, whatever
- * their binary: those are the sessions.
+ * `children` counts the children of a post-auth process, whatever their
+ * binary: those are the sessions.
  */
 export function buildSnapshot(
   processes: readonly SshdProcess[],
-  liveChildren: ChildCounter,
+  children: ChildCounter,
 ): SshdSnapshot {
   const byPid = new Map<number, SshdProcess>()
   for (const p of processes) byPid.set(p.pid, p)
@@ -107,7 +108,7 @@ export function buildSnapshot(
       state = 'authenticated'
       if (t.role === 'postauth') {
         user = t.user
-        sessions += liveChildren(m.pid)
+        sessions += children(m.pid)
         ptySessions += t.ttys.length
       } else if (t.role === 'monitor' && user === null) {
         user = t.user

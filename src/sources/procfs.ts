@@ -24,6 +24,9 @@ export interface ProcStat {
   starttime: number
 }
 
+/** 8 bytes a pid (7 digits and a space) for 4 million children: more than pid_max allows. */
+const CHILDREN_CAP = 32 * 1024 * 1024
+
 /** Enough for any stat line and for a process title (Linux caps cmdline reads at a page or so per call). */
 const BUFFER_SIZE = 64 * 1024
 
@@ -128,6 +131,19 @@ export class ProcFS {
     return parseUptime(text)
   }
 
+  /**
+   * The children of a process's main thread, from /proc/<pid>/task/<pid>/children (zombies
+   * included: a child stays listed until its parent reaps it); null when the file is not there,
+   * because the pid is gone or the kernel was built without CONFIG_PROC_CHILDREN. Throws on a
+   * malformed or oversized file.
+   */
+  readChildren(pid: number): number[] | null {
+    const read = this.readCapped(this.path(pid, 'task', pid, 'children'), CHILDREN_CAP)
+    if (read === null) return null
+    if (read.truncated) throw malformed('children', `(more than ${CHILDREN_CAP} bytes)`)
+    return parseChildren(read.text)
+  }
+
   /** /proc/<pid>/cmdline cut at the first NUL, as UTF-8; null when the pid is gone. */
   readCmdline(pid: number): string | null {
     const text = this.readSmall(this.path(pid, 'cmdline'))
@@ -200,4 +216,24 @@ export function parseCmdline(raw: string): string {
   const nul = raw.indexOf('\0')
   const title = nul < 0 ? raw : raw.slice(0, nul)
   return Buffer.from(title, 'latin1').toString('utf8')
+}
+
+/** /proc/<pid>/task/<tid>/children: pids separated by single spaces, with a trailing space. */
+export function parseChildren(text: string): number[] {
+  const pids: number[] = []
+  let start = 0
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 32
+    if (c === 32 || c === 10) {
+      if (i > start) {
+        const pid = Number(text.slice(start, i))
+        if (!Number.isSafeInteger(pid) || pid <= 0) throw malformed('children', text)
+        pids.push(pid)
+      }
+      start = i + 1
+    } else if (c < 48 || c > 57) {
+      throw malformed('children', text)
+    }
+  }
+  return pids
 }

@@ -1,5 +1,6 @@
 /**
- * Writes a procfs-shaped tree (<pid>/stat and <pid>/cmdline) for tests that
+ * Writes a procfs-shaped tree (<pid>/stat, <pid>/cmdline and
+ * <pid>/task/<pid>/children) for tests that
  * point --path.procfs at a fixture root. The stat line follows the layout of
  * a real one captured from an sshd 9.2 listener (test/sources/procfs.test.ts);
  * only pid, comm, state, ppid and starttime vary.
@@ -26,21 +27,47 @@ export function statLine(p: FakeProcess): string {
 /** Seconds since boot in every fixture tree's /proc/uptime; processes start at 10 s + pid ticks. */
 export const FIXTURE_UPTIME = 1000
 
-export function writeProcTree(root: string, processes: readonly FakeProcess[]): void {
+export interface ProcTreeOptions {
+  /**
+   * Write <pid>/task/<pid>/children (the children in pid order, each followed by a space, as
+   * Linux writes them); false for a kernel without CONFIG_PROC_CHILDREN. Default true.
+   */
+  childrenFiles?: boolean
+}
+
+export function writeProcTree(
+  root: string,
+  processes: readonly FakeProcess[],
+  options: ProcTreeOptions = {},
+): void {
   mkdirSync(root, { recursive: true })
   writeFileSync(join(root, 'uptime'), `${FIXTURE_UPTIME}.00 1500.00\n`)
+  const children = new Map<number, number[]>()
+  for (const p of processes) {
+    const siblings = children.get(p.ppid)
+    if (siblings === undefined) children.set(p.ppid, [p.pid])
+    else siblings.push(p.pid)
+  }
   for (const p of processes) {
     const dir = join(root, String(p.pid))
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, 'stat'), statLine(p))
     // sshd pads its title with NULs to the length of the original argv.
     writeFileSync(join(dir, 'cmdline'), `${p.cmdline ?? p.comm}\0\0\0\0`)
+    if (options.childrenFiles === false) continue
+    const task = join(dir, 'task', String(p.pid))
+    mkdirSync(task, { recursive: true })
+    const kids = (children.get(p.pid) ?? []).sort((a, b) => a - b)
+    writeFileSync(join(task, 'children'), kids.map((k) => `${k} `).join(''))
   }
 }
 
 /** A temporary procfs tree; remove() deletes it. */
-export function tempProcTree(processes: readonly FakeProcess[]): { root: string; remove(): void } {
+export function tempProcTree(
+  processes: readonly FakeProcess[],
+  options: ProcTreeOptions = {},
+): { root: string; remove(): void } {
   const root = mkdtempSync(join(tmpdir(), 'sshd-exporter-procfs-'))
-  writeProcTree(root, processes)
+  writeProcTree(root, processes, options)
   return { root, remove: () => rmSync(root, { recursive: true, force: true }) }
 }

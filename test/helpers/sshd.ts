@@ -699,6 +699,12 @@ export interface SshdServer {
   authPending(opts?: PendingAuthOptions): Promise<SshConnection>
   /** An sftp client (`sftp -b -`) kept open; resolves once it ran `pwd`. */
   sftp(opts?: SftpOptions): Promise<SshConnection>
+  /**
+   * `systemctl restart ssh`: SIGTERM to the listener, and a new one started with the same
+   * config; connections live on, re-parented to the namespace's init. Resolves with the new
+   * listener's pid (also in `listenerPid`) once it listens.
+   */
+  restartListener(): Promise<number>
   /** Stops every client, the namespace (sshd and all in it) and removes `dir`. Idempotent. */
   stop(): Promise<void>
 }
@@ -759,7 +765,13 @@ install -m 0660 /dev/null /var/log/btmp
 install -m 0664 /dev/null /var/log/lastlog
 set +e -m
 "$@" &
-wait
+wait $!
+# restartListener(): the listener was told to stop; start another, as systemd does on restart.
+while [ -e /run/sshd-test-restart ]; do
+  rm -f /run/sshd-test-restart
+  "$@" &
+  wait $!
+done
 `
 
 /** Starts a real sshd; see the module comment. */
@@ -938,12 +950,24 @@ class Server implements SshdServer, Resource {
     this.procfs = `${this.rootfs}/proc`
     this.utmpFile = `${this.rootfs}/run/utmp`
 
-    this.listenerPid = await this.waitFor(
+    this.listenerPid = await this.listening(notExited)
+  }
+
+  /** Waits for a listener (other than `previous`) to listen on the port; its pid in `procfs`. */
+  private listening(notExited: () => Promise<void>, previous?: number): Promise<number> {
+    return this.waitFor(
       `sshd ${this.version} listening on ${HOST}:${this.port}`,
       async () => {
         await notExited()
         const procs = await listProcesses(this.procfs)
-        const listener = procs.find((p) => p.ppid === 1 && p.comm === 'sshd' && p.state !== 'Z')
+        const listener = procs.find(
+          (p) =>
+            p.ppid === 1 &&
+            p.comm === 'sshd' &&
+            p.state !== 'Z' &&
+            p.pid !== previous &&
+            p.title.includes('[listener]'),
+        )
         if (!listener) return undefined
         const dir = path.join(this.procfs, String(listener.pid))
         const tcp = await readTcp(dir)
@@ -953,6 +977,17 @@ class Server implements SshdServer, Resource {
       },
       { timeoutMs: this.timeoutMs },
     )
+  }
+
+  async restartListener(): Promise<number> {
+    const previous = this.listenerPid
+    await writeFile(path.join(this.rootfs, 'run', 'sshd-test-restart'), '')
+    await execFileAsync('nsenter', [
+      ...['-t', String(this.initHostPid), '-p', '--'],
+      ...['kill', '-TERM', String(previous)],
+    ])
+    this.listenerPid = await this.listening(() => Promise.resolve(), previous)
+    return this.listenerPid
   }
 
   sshArgs(opts: { batch?: boolean } = {}): string[] {

@@ -42,7 +42,8 @@ describe('scanFull and buildSnapshot', () => {
       // A client that sent its user name.
       { pid: 210, ppid: 100, comm: 'sshd', cmdline: 'sshd: alice [priv]' },
       { pid: 211, ppid: 210, comm: 'sshd', cmdline: 'sshd: alice [net]' },
-      // alice, three sessions over one connection, one with a pty, plus a zombie.
+      // alice, four sessions over one connection, one with a pty; one has exited but sshd has
+      // not reaped it yet (a zombie): still open in sshd, so it counts until reaped.
       { pid: 300, ppid: 100, comm: 'sshd', cmdline: 'sshd: alice [priv]' },
       { pid: 301, ppid: 300, comm: 'sshd', cmdline: 'sshd: alice@pts/0' },
       bash(302, 301),
@@ -68,7 +69,7 @@ describe('scanFull and buildSnapshot', () => {
     assert.deepEqual(summary(snapshot), [
       [200, 'preauth', null, 0, 0],
       [210, 'preauth', null, 0, 0],
-      [300, 'authenticated', 'alice', 3, 1],
+      [300, 'authenticated', 'alice', 4, 1],
       [400, 'authenticated', 'root', 1, 1],
       [500, 'authenticated', 'bob', 0, 0],
     ])

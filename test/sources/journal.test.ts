@@ -15,7 +15,6 @@ import { after, describe, it, type TestContext } from 'node:test'
 import {
   JournalFollower,
   type JournalFollowerOptions,
-  type JournalLogger,
   journalAvailable,
   journalFieldText,
   LineSplitter,
@@ -23,6 +22,7 @@ import {
   SSHD_IDENTIFIERS,
 } from '../../src/sources/journal.ts'
 import { isSshdIdentifier, type LogRecord } from '../../src/sources/log-record.ts'
+import { collectingLogger } from '../helpers/logger.ts'
 import { appendJournal, JOURNALCTL, type JournalRecord } from '../helpers/journal-writer.ts'
 import { execa } from 'execa'
 import { sleep, waitFor } from '../helpers/sshd.ts'
@@ -31,22 +31,6 @@ function scratch(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), `journal-${prefix}-`))
   after(() => rmSync(dir, { recursive: true, force: true }))
   return dir
-}
-
-interface Logged {
-  level: 'debug' | 'info' | 'warn' | 'error'
-  msg: string
-  obj: Record<string, unknown>
-}
-
-function collectingLogger(): JournalLogger & { lines: Logged[] } {
-  const lines: Logged[] = []
-  const at =
-    (level: Logged['level']) =>
-    (obj: object, msg: string): void => {
-      lines.push({ level, msg, obj: obj as Record<string, unknown> })
-    }
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }
 
 /** Pids of the live journalctl processes this test process started. */

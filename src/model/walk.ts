@@ -1,0 +1,232 @@
+/**
+ * The process scan as a scrape runs it: sshd's own tree walked down from its
+ * listeners through /proc/<pid>/task/<pid>/children, so that a scrape reads a
+ * few files per connection whatever else the host runs.
+ *
+ * - A full scan (scan.ts) finds the roots: the listeners, and connections whose
+ *   listener is gone (re-parented by `systemctl restart ssh`; they live on and
+ *   are walked from their own root). Each root is kept with its start time.
+ * - Each scrape re-validates the roots by start time and walks down from them:
+ *   stat and cmdline of each sshd process; a post-auth process's sessions are
+ *   counted from its children file without reading them.
+ * - A full scan again when a listener is gone or was replaced (new orphans and a
+ *   new listener), when no listener is known (sshd not started yet), and every
+ *   `rescanIntervalMs` for listeners started beside the known ones.
+ * - A kernel without children files (CONFIG_PROC_CHILDREN unset) gets the full
+ *   scan every scrape.
+ *
+ * Both paths give the same snapshot (test/model/walk.test.ts, on synthetic
+ * trees and on the real sshd test bed).
+ */
+import { isExporterError } from '../errors.ts'
+import type { ProcFS, ProcStat } from '../sources/procfs.ts'
+import { parseSshdTitle, SSHD_COMMS } from '../sources/proctitle.ts'
+import { type FullScanResult, type ScanResult, scanFull } from './scan.ts'
+import { buildSnapshot, type SshdProcess } from './snapshot.ts'
+
+/** What the scanner says: pino's Logger, or a test's. */
+export interface ScanLogger {
+  debug(obj: object, msg: string): void
+  info(obj: object, msg: string): void
+}
+
+export interface ProcessScannerOptions {
+  /** A full scan at least this often (ms) to find new listeners; 0: a full scan every time. */
+  rescanIntervalMs: number
+  logger?: ScanLogger | undefined
+  /** Monotonic milliseconds; tests pass their own clock. */
+  now?: () => number
+}
+
+interface Root {
+  pid: number
+  starttime: number
+  listener: boolean
+}
+
+/** Why the last scan was a full one, for logs and tests. */
+export type FullScanReason =
+  'first' | 'interval' | 'no-listener' | 'listener-gone' | 'no-children-file' | 'walk-disabled'
+
+export class ProcessScanner {
+  readonly #procfs: ProcFS
+  readonly #rescanIntervalMs: number
+  readonly #logger: ScanLogger | undefined
+  readonly #now: () => number
+  #roots: Root[] | null = null
+  #lastFull = 0
+  #childrenFile: boolean | null = null
+  #lastReason: FullScanReason | null = null
+
+  constructor(procfs: ProcFS, options: ProcessScannerOptions) {
+    this.#procfs = procfs
+    this.#rescanIntervalMs = options.rescanIntervalMs
+    this.#logger = options.logger
+    this.#now = options.now ?? (() => performance.now())
+  }
+
+  /** Why the last scan read every process; null when it walked. */
+  get lastFullScanReason(): FullScanReason | null {
+    return this.#lastReason
+  }
+
+  scan(): ScanResult {
+    const now = this.#now()
+    if (this.#rescanIntervalMs <= 0) return this.#full('walk-disabled', now)
+    if (this.#childrenFile === false) return this.#full('no-children-file', now)
+    if (this.#roots === null) return this.#full('first', now)
+    if (!this.#roots.some((r) => r.listener)) return this.#full('no-listener', now)
+    if (now - this.#lastFull >= this.#rescanIntervalMs) return this.#full('interval', now)
+    return this.#walk(this.#roots) ?? this.#full('listener-gone', now)
+  }
+
+  #full(reason: FullScanReason, now: number): FullScanResult {
+    const result = scanFull(this.#procfs)
+    this.#lastReason = reason
+    this.#lastFull = now
+    if (reason !== 'walk-disabled' && reason !== 'no-children-file') {
+      this.#roots = rootsOf(result)
+      this.#checkChildrenFile()
+    }
+    this.#logger?.debug(
+      { reason, processes: result.processes, roots: this.#roots?.length ?? 0 },
+      'read every process',
+    )
+    return result
+  }
+
+  /** Looks once, at the first listener found, whether the kernel writes children files. */
+  #checkChildrenFile(): void {
+    if (this.#childrenFile !== null) return
+    const listener = this.#roots?.find((r) => r.listener)
+    if (listener === undefined) return
+    let present: boolean
+    try {
+      present = this.#procfs.readChildren(listener.pid) !== null
+    } catch (err) {
+      if (!isExporterError(err)) throw err
+      present = true
+    }
+    // The listener may have exited since the scan: only its stat tells the two apart.
+    if (!present && this.#procfs.readStat(listener.pid) === null) return
+    this.#childrenFile = present
+    if (!present) {
+      this.#logger?.info(
+        { file: this.#procfs.path(listener.pid, 'task', listener.pid, 'children') },
+        'the kernel writes no children files (CONFIG_PROC_CHILDREN): reading every process each scrape',
+      )
+    }
+  }
+
+  /** The walk; null when a listener is gone or replaced, so the roots must be found again. */
+  #walk(roots: readonly Root[]): ScanResult | null {
+    const walk = new Walk(this.#procfs)
+    const kept: Root[] = []
+    for (const root of roots) {
+      const stat = walk.stat(root.pid)
+      if (stat === null || stat.starttime !== root.starttime || isDead(stat)) {
+        if (root.listener) return null
+        continue // that connection has ended
+      }
+      kept.push(root)
+      walk.visit(root.pid, stat)
+    }
+    this.#roots = kept
+    this.#lastReason = null
+    return {
+      snapshot: buildSnapshot(walk.sshd, (pid) => walk.children.get(pid) ?? 0),
+      mode: 'walk',
+      processes: walk.processes,
+      malformed: walk.malformed,
+      firstProblem: walk.firstProblem,
+    }
+  }
+}
+
+/** One walk's reads and findings. */
+class Walk {
+  readonly sshd: SshdProcess[] = []
+  /** Children of post-auth processes: the sessions. */
+  readonly children = new Map<number, number>()
+  processes = 0
+  malformed = 0
+  firstProblem: string | null = null
+  readonly #procfs: ProcFS
+
+  constructor(procfs: ProcFS) {
+    this.#procfs = procfs
+  }
+
+  /** stat of a pid; null when it is gone or malformed (then counted). */
+  stat(pid: number): ProcStat | null {
+    try {
+      const stat = this.#procfs.readStat(pid)
+      if (stat !== null) this.processes++
+      return stat
+    } catch (err) {
+      if (!isExporterError(err)) throw err
+      this.#problem(this.#procfs.path(pid, 'stat'), err.message)
+      return null
+    }
+  }
+
+  /** Adds an sshd process and walks below it; anything else is left alone. */
+  visit(pid: number, stat: ProcStat): void {
+    if (!SSHD_COMMS.has(stat.comm)) return
+    const cmdline = this.#procfs.readCmdline(pid)
+    if (cmdline === null) return
+    const title = parseSshdTitle(cmdline)
+    this.sshd.push({ pid, ppid: stat.ppid, starttime: stat.starttime, title })
+    const kids = this.#kids(pid)
+    if (kids === null) return
+    if (title.role === 'postauth') {
+      // Its children are the sessions: counted, not read.
+      this.children.set(pid, kids.length)
+      return
+    }
+    for (const kid of kids) {
+      const kidStat = this.stat(kid)
+      if (kidStat !== null && !isDead(kidStat)) this.visit(kid, kidStat)
+    }
+  }
+
+  #kids(pid: number): number[] | null {
+    try {
+      return this.#procfs.readChildren(pid)
+    } catch (err) {
+      if (!isExporterError(err)) throw err
+      this.#problem(this.#procfs.path(pid, 'task', pid, 'children'), err.message)
+      return null
+    }
+  }
+
+  #problem(path: string, message: string): void {
+    this.malformed++
+    this.firstProblem ??= `${path}: ${message}`
+  }
+}
+
+function isDead(stat: ProcStat): boolean {
+  return stat.state === 'Z' || stat.state === 'X'
+}
+
+/**
+ * The walk's starting points in a full scan's processes: the listeners, and the connection
+ * roots whose parent is not a listener (their listener exited and they were re-parented).
+ */
+function rootsOf(result: FullScanResult): Root[] {
+  const byPid = new Map<number, SshdProcess>()
+  for (const p of result.sshd) byPid.set(p.pid, p)
+  const roots: Root[] = result.snapshot.listeners.map((l) => ({
+    pid: l.pid,
+    starttime: l.starttime,
+    listener: true,
+  }))
+  for (const c of result.snapshot.connections) {
+    const parent = byPid.get(byPid.get(c.pid)?.ppid ?? -1)
+    if (parent?.title.role !== 'listener') {
+      roots.push({ pid: c.pid, starttime: c.starttime, listener: false })
+    }
+  }
+  return roots
+}

@@ -1,0 +1,387 @@
+/**
+ * The tree walk against the full scan on procfs trees shaped as OpenSSH builds
+ * them (the titles of test/fixtures/proctitles, as in scan.test.ts): the same
+ * snapshot from fewer reads, and a full scan again whenever the walk could miss
+ * something. The real sshd test bed runs the same comparison in
+ * test/integration/walk.test.ts.
+ */
+import assert from 'node:assert/strict'
+import { rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import fc from 'fast-check'
+import { scanFull } from '../../src/model/scan.ts'
+import { ProcessScanner } from '../../src/model/walk.ts'
+import { ProcFS, parseChildren } from '../../src/sources/procfs.ts'
+import { type FakeProcess, tempProcTree, writeProcTree } from '../helpers/procfs-tree.ts'
+import { collectingLogger } from '../helpers/logger.ts'
+
+const LISTENER = 'sshd: /usr/sbin/sshd -D [listener] 1 of 10-100 startups'
+const init: FakeProcess = { pid: 1, ppid: 0, comm: 'systemd', cmdline: '/sbin/init' }
+
+function tree(processes: FakeProcess[], options: { childrenFiles?: boolean } = {}) {
+  const t = tempProcTree(processes, options)
+  after(() => t.remove())
+  return { root: t.root, procfs: new ProcFS(t.root) }
+}
+
+/** A scanner with a clock the test moves. */
+function scanner(procfs: ProcFS, rescanIntervalMs = 60_000) {
+  let now = 0
+  const logger = collectingLogger()
+  const s = new ProcessScanner(procfs, { rescanIntervalMs, now: () => now, logger })
+  return {
+    s,
+    logger,
+    advance: (ms: number) => {
+      now += ms
+    },
+  }
+}
+
+// A 9.2 host: a listener, a pre-auth connection, alice with three sessions (one exited, not
+// yet reaped), a root login without [priv], and unrelated processes around them.
+const host92: FakeProcess[] = [
+  init,
+  { pid: 100, ppid: 1, comm: 'sshd', cmdline: LISTENER },
+  { pid: 210, ppid: 100, comm: 'sshd', cmdline: 'sshd: unknown [priv]' },
+  { pid: 211, ppid: 210, comm: 'sshd', cmdline: 'sshd: unknown [net]' },
+  { pid: 300, ppid: 100, comm: 'sshd', cmdline: 'sshd: alice [priv]' },
+  { pid: 301, ppid: 300, comm: 'sshd', cmdline: 'sshd: alice@pts/0' },
+  { pid: 302, ppid: 301, comm: 'bash', cmdline: '-bash' },
+  { pid: 303, ppid: 301, comm: 'sleep', cmdline: 'sleep\u0000600' },
+  { pid: 304, ppid: 301, comm: 'bash', cmdline: '', state: 'Z' },
+  { pid: 305, ppid: 302, comm: 'vim', cmdline: 'vim' },
+  { pid: 400, ppid: 100, comm: 'sshd', cmdline: 'sshd: root@pts/1' },
+  { pid: 401, ppid: 400, comm: 'bash', cmdline: '-bash' },
+  { pid: 500, ppid: 1, comm: 'cron', cmdline: '/usr/sbin/cron\u0000-f' },
+  { pid: 501, ppid: 1, comm: 'postgres', cmdline: 'postgres' },
+  { pid: 502, ppid: 501, comm: 'postgres', cmdline: 'postgres: checkpointer' },
+  { pid: 503, ppid: 1, comm: 'sshd', cmdline: '/usr/sbin/sshd\u0000-T' },
+]
+
+describe('parseChildren', () => {
+  const cases: [string, number[]][] = [
+    ['', []],
+    ['42 ', [42]],
+    ['301 302 1000000 ', [301, 302, 1000000]],
+    ['7\n', [7]],
+  ]
+  for (const [text, pids] of cases) {
+    it(`${JSON.stringify(text)} is ${JSON.stringify(pids)}`, () => {
+      assert.deepEqual(parseChildren(text), pids)
+    })
+  }
+  for (const bad of ['12 x3 ', '-1 ', '0 ', '1.5 ', '99999999999999999999 ']) {
+    it(`${JSON.stringify(bad)} is malformed`, () => {
+      assert.throws(() => parseChildren(bad), /malformed children/)
+    })
+  }
+})
+
+describe('ProcessScanner', () => {
+  it('reads every process first, then walks sshd only, to the same snapshot', () => {
+    const { procfs } = tree(host92)
+    const { s } = scanner(procfs)
+    const first = s.scan()
+    assert.equal(first.mode, 'full')
+    assert.equal(s.lastFullScanReason, 'first')
+    assert.equal(first.processes, host92.length)
+    const second = s.scan()
+    assert.equal(second.mode, 'walk')
+    assert.equal(s.lastFullScanReason, null)
+    assert.deepEqual(second.snapshot, scanFull(procfs).snapshot)
+    assert.deepEqual(
+      second.snapshot.connections.map((c) => [c.pid, c.state, c.user, c.sessions, c.ptySessions]),
+      [
+        [210, 'preauth', null, 0, 0],
+        [300, 'authenticated', 'alice', 3, 1],
+        [400, 'authenticated', 'root', 1, 1],
+      ],
+    )
+    // The listener, its three children, the [net] child and alice's post-auth process: not
+    // the sessions, not the rest of the host.
+    assert.equal(second.processes, 6)
+    assert.equal(second.malformed, 0)
+  })
+
+  it('sees connections that arrive and leave between full scans', () => {
+    const { root, procfs } = tree(host92)
+    const { s } = scanner(procfs)
+    s.scan()
+    const later = [
+      ...host92.filter((p) => p.pid < 300 || p.pid >= 400),
+      { pid: 600, ppid: 100, comm: 'sshd', cmdline: 'sshd: bob [priv]' },
+      { pid: 601, ppid: 600, comm: 'sshd', cmdline: 'sshd: bob@notty' },
+      { pid: 602, ppid: 601, comm: 'sftp-server', cmdline: '/usr/lib/openssh/sftp-server' },
+    ]
+    for (const p of [300, 301, 302, 303, 304, 305])
+      rmSync(join(root, String(p)), { recursive: true })
+    writeProcTree(root, later)
+    const walked = s.scan()
+    assert.equal(walked.mode, 'walk')
+    assert.deepEqual(walked.snapshot, scanFull(procfs).snapshot)
+    assert.deepEqual(
+      walked.snapshot.connections.map((c) => [c.pid, c.user]),
+      [
+        [210, null],
+        [400, 'root'],
+        [600, 'bob'],
+      ],
+    )
+  })
+
+  it('reads every process again when the listener is gone, and then walks the orphans too', () => {
+    const { root, procfs } = tree(host92)
+    const { s } = scanner(procfs)
+    s.scan()
+    // `systemctl restart ssh`: a new listener; alice's connection is re-parented to init.
+    rmSync(join(root, '100'), { recursive: true })
+    rmSync(join(root, '210'), { recursive: true })
+    rmSync(join(root, '211'), { recursive: true })
+    rmSync(join(root, '400'), { recursive: true })
+    const restarted = [
+      ...host92.filter((p) => ![100, 210, 211, 300, 400, 401].includes(p.pid)),
+      { pid: 300, ppid: 1, comm: 'sshd', cmdline: 'sshd: alice [priv]' },
+      { pid: 700, ppid: 1, comm: 'sshd', cmdline: LISTENER.replace('1 of', '0 of') },
+    ]
+    writeProcTree(root, restarted)
+    const rescan = s.scan()
+    assert.equal(rescan.mode, 'full')
+    assert.equal(s.lastFullScanReason, 'listener-gone')
+    const walked = s.scan()
+    assert.equal(walked.mode, 'walk')
+    assert.deepEqual(walked.snapshot, scanFull(procfs).snapshot)
+    assert.deepEqual(
+      walked.snapshot.listeners.map((l) => l.pid),
+      [700],
+    )
+    assert.deepEqual(
+      walked.snapshot.connections.map((c) => [c.pid, c.user, c.sessions]),
+      [[300, 'alice', 3]],
+    )
+    // alice leaves: her root is dropped without a full scan.
+    for (const p of [300, 301, 302, 303, 304, 305])
+      rmSync(join(root, String(p)), { recursive: true })
+    const after = s.scan()
+    assert.equal(after.mode, 'walk')
+    assert.deepEqual(after.snapshot.connections, [])
+  })
+
+  it('a listener replaced under the same pid (a new start time) is a listener gone', () => {
+    const { root, procfs } = tree(host92)
+    const { s } = scanner(procfs)
+    s.scan()
+    writeProcTree(root, [{ pid: 100, ppid: 1, comm: 'sshd', cmdline: LISTENER, starttime: 9999 }])
+    assert.equal(s.scan().mode, 'full')
+    assert.equal(s.lastFullScanReason, 'listener-gone')
+    assert.equal(s.scan().mode, 'walk')
+  })
+
+  it('finds a second listener at the next interval, not before', () => {
+    const { root, procfs } = tree(host92)
+    const { s, advance } = scanner(procfs, 60_000)
+    s.scan()
+    writeProcTree(root, [
+      { pid: 800, ppid: 1, comm: 'sshd', cmdline: LISTENER },
+      { pid: 801, ppid: 800, comm: 'sshd', cmdline: 'sshd: dave@notty' },
+    ])
+    advance(59_000)
+    assert.deepEqual(
+      s.scan().snapshot.listeners.map((l) => l.pid),
+      [100],
+    )
+    advance(1_000)
+    const rescan = s.scan()
+    assert.equal(s.lastFullScanReason, 'interval')
+    assert.deepEqual(
+      rescan.snapshot.listeners.map((l) => l.pid),
+      [100, 800],
+    )
+    assert.deepEqual(s.scan().snapshot, scanFull(procfs).snapshot)
+  })
+
+  it('reads every process while no listener is known', () => {
+    const { root, procfs } = tree([init, host92.at(-1)!])
+    const { s } = scanner(procfs)
+    assert.equal(s.scan().mode, 'full')
+    assert.equal(s.scan().mode, 'full')
+    assert.equal(s.lastFullScanReason, 'no-listener')
+    writeProcTree(root, [{ pid: 100, ppid: 1, comm: 'sshd', cmdline: LISTENER }])
+    assert.deepEqual(
+      s.scan().snapshot.listeners.map((l) => l.pid),
+      [100],
+    )
+    assert.equal(s.scan().mode, 'walk')
+  })
+
+  it('without children files (CONFIG_PROC_CHILDREN unset) reads every process, and says so once', () => {
+    const { procfs } = tree(host92, { childrenFiles: false })
+    const { s, logger } = scanner(procfs)
+    for (let i = 0; i < 3; i++) assert.deepEqual(s.scan().snapshot, scanFull(procfs).snapshot)
+    assert.equal(s.lastFullScanReason, 'no-children-file')
+    const said = logger.lines.filter((l) => l.level === 'info')
+    assert.equal(said.length, 1)
+    assert.match(said[0]!.msg, /no children files/)
+  })
+
+  it('a rescan interval of 0 reads every process every time', () => {
+    const { procfs } = tree(host92)
+    const { s } = scanner(procfs, 0)
+    for (let i = 0; i < 3; i++) assert.equal(s.scan().mode, 'full')
+    assert.equal(s.lastFullScanReason, 'walk-disabled')
+  })
+
+  it('skips and counts a malformed children or stat file, and keeps the rest', () => {
+    const { root, procfs } = tree(host92)
+    const { s } = scanner(procfs)
+    s.scan()
+    writeFileSync(join(root, '300', 'task', '300', 'children'), '301 garbage ')
+    writeFileSync(join(root, '210', 'stat'), 'not a stat line')
+    const walked = s.scan()
+    assert.equal(walked.mode, 'walk')
+    assert.equal(walked.malformed, 2)
+    assert.match(walked.firstProblem ?? '', /malformed/)
+    assert.deepEqual(
+      walked.snapshot.connections.map((c) => [c.pid, c.state, c.sessions]),
+      [
+        [300, 'preauth', 0],
+        [400, 'authenticated', 1],
+      ],
+    )
+  })
+})
+
+/** Connection shapes of OpenSSH 8.2 to 10.5 (see scan.test.ts), as [comm, title, parent index]. */
+type Shape = readonly (readonly [comm: string, title: string, parent: number])[]
+const SHAPES: Record<string, Shape> = {
+  accepted: [['sshd', 'sshd: [accepted]', -1]],
+  rexeced: [['sshd', '/usr/sbin/sshd\u0000-D\u0000-R', -1]],
+  preauth92: [
+    ['sshd', 'sshd: unknown [priv]', -1],
+    ['sshd', 'sshd: unknown [net]', 0],
+  ],
+  pam: [
+    ['sshd', 'sshd: alice [priv]', -1],
+    ['sshd', 'sshd: alice [net]', 0],
+    ['sshd', 'sshd: alice [pam]', 0],
+  ],
+  auth92: [
+    ['sshd', 'sshd: USER [priv]', -1],
+    ['sshd', 'sshd: USER@pts/0,pts/3', 0],
+  ],
+  root92: [['sshd', 'sshd: root@pts/1', -1]],
+  master: [
+    ['sshd', 'sshd: USER [priv]', -1],
+    ['sshd', 'sshd: USER', 0],
+  ],
+  sftp: [
+    ['sshd', 'sshd: USER [priv]', -1],
+    ['sshd', 'sshd: USER@notty', 0],
+    ['sshd', 'sshd: USER@internal-sftp', 1],
+  ],
+  preauth100: [
+    ['sshd-session', 'sshd-session: [accepted]', -1],
+    ['sshd-auth', 'sshd-auth: [session-auth]', 0],
+  ],
+  auth100: [
+    ['sshd-session', 'sshd-session: USER [priv]', -1],
+    ['sshd-session', 'sshd-session: USER@notty', 0],
+  ],
+  postauth105: [
+    ['sshd-session', 'sshd-session: USER [postauth]', -1],
+    ['sshd-session', 'sshd-session: USER@pts/4', 0],
+  ],
+}
+
+const connectionArb = fc.record({
+  shape: fc.constantFrom(...Object.keys(SHAPES)),
+  user: fc.constantFrom('alice', 'bob', 'carol'),
+  sessions: fc.integer({ min: 0, max: 4 }),
+  zombieSessions: fc.integer({ min: 0, max: 1 }),
+  zombieRoot: fc.boolean(),
+  orphan: fc.boolean(),
+  listener: fc.integer({ min: 0, max: 1 }),
+})
+
+const hostArb = fc.record({
+  listeners: fc.integer({ min: 1, max: 2 }),
+  connections: fc.array(connectionArb, { maxLength: 8 }),
+  unrelated: fc.integer({ min: 0, max: 20 }),
+  seed: fc.integer({ min: 0, max: 1_000_000 }),
+})
+
+type Host = typeof hostArb extends fc.Arbitrary<infer T> ? T : never
+
+/** A host from the generated description, with pids shuffled so sshd's are interleaved. */
+function buildHost(host: Host): FakeProcess[] {
+  const free = Array.from({ length: 400 }, (_, i) => i + 2)
+  let state = host.seed
+  const next = () => {
+    state = (state * 1103515245 + 12345) % 2147483648
+    const i = state % free.length
+    return free.splice(i, 1)[0]!
+  }
+  const processes: FakeProcess[] = [init]
+  const listeners = Array.from({ length: host.listeners }, () => next())
+  for (const pid of listeners) processes.push({ pid, ppid: 1, comm: 'sshd', cmdline: LISTENER })
+  for (const c of host.connections) {
+    const parent = c.orphan ? 1 : listeners[c.listener % listeners.length]!
+    const pids: number[] = []
+    for (const [i, [comm, title, up]] of SHAPES[c.shape]!.entries()) {
+      const pid = next()
+      pids.push(pid)
+      const zombie = i === 0 && c.zombieRoot
+      processes.push({
+        pid,
+        ppid: up < 0 ? parent : pids[up]!,
+        comm,
+        cmdline: zombie ? '' : title.replace('USER', c.user),
+        ...(zombie ? { state: 'Z' } : {}),
+      })
+    }
+    const post = pids.at(-1)!
+    for (let i = 0; i < c.sessions + c.zombieSessions; i++) {
+      const pid = next()
+      const zombie = i >= c.sessions
+      processes.push({
+        pid,
+        ppid: post,
+        comm: 'bash',
+        cmdline: '-bash',
+        ...(zombie ? { state: 'Z' } : {}),
+      })
+      // A session's own children are not sessions.
+      if (i === 0) processes.push({ pid: next(), ppid: pid, comm: 'sleep', cmdline: 'sleep' })
+    }
+  }
+  for (let i = 0; i < host.unrelated; i++) {
+    const parent = processes[(state = (state + 7) % processes.length)]!
+    processes.push({ pid: next(), ppid: parent.pid, comm: 'worker', cmdline: 'worker' })
+  }
+  processes.push({ pid: next(), ppid: 1, comm: 'sshd', cmdline: '/usr/sbin/sshd\u0000-T' })
+  return processes
+}
+
+describe('ProcessScanner on generated hosts', () => {
+  it('walks to the snapshot the full scan gives, reading no more processes', () => {
+    fc.assert(
+      fc.property(hostArb, (host) => {
+        const t = tempProcTree(buildHost(host))
+        try {
+          const procfs = new ProcFS(t.root)
+          const s = new ProcessScanner(procfs, { rescanIntervalMs: 60_000, now: () => 0 })
+          const full = s.scan()
+          const walked = s.scan()
+          assert.equal(walked.mode, 'walk')
+          assert.deepEqual(walked.snapshot, full.snapshot)
+          assert.ok(walked.processes <= full.processes)
+          assert.equal(walked.malformed, 0)
+        } finally {
+          t.remove()
+        }
+      }),
+      { numRuns: 60 },
+    )
+  })
+})
