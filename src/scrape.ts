@@ -31,6 +31,8 @@ export interface ScraperOptions {
 /** --collector.processes.rescan-interval's default: 5 minutes. */
 export const DEFAULT_RESCAN_INTERVAL_MS = 300_000
 
+const SCAN_MODES = ['walk', 'full'] as const satisfies readonly ScanResult['mode'][]
+
 /** Sources whose malformed entries are skipped and counted. */
 export const INPUT_SOURCES = ['procfs'] as const
 export type InputSource = (typeof INPUT_SOURCES)[number]
@@ -120,6 +122,7 @@ export class Scraper {
   #success: Gauge<'collector'>
   #duration: Gauge<'collector'>
   #malformed: Counter<'source'>
+  #scans: Counter<'mode'>
 
   constructor(options: ScraperOptions) {
     this.#collectors = options.collectors
@@ -151,6 +154,13 @@ export class Scraper {
       registers: [this.registry],
     })
     for (const source of INPUT_SOURCES) this.#malformed.inc({ source }, 0)
+    this.#scans = new Counter({
+      name: 'sshd_exporter_process_scans_total',
+      help: "Process scans, by mode: walk (sshd's tree only) or full (every process); concurrent scrapes share one.",
+      labelNames: ['mode'],
+      registers: [this.registry],
+    })
+    for (const mode of SCAN_MODES) this.#scans.inc({ mode }, 0)
   }
 
   /** Renders one scrape in the Prometheus text format; concurrent callers share one. */
@@ -170,6 +180,7 @@ export class Scraper {
       this.#scanner,
       controller.signal,
       (result) => {
+        this.#scans.inc({ mode: result.mode })
         if (result.malformed > 0) {
           this.#malformed.inc({ source: 'procfs' }, result.malformed)
           this.#logger.debug(

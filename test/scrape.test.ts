@@ -105,8 +105,7 @@ describe('Scraper', () => {
     assert.equal(sample(second, 'test_a{k="bob"}'), undefined)
   })
 
-  it('concurrent scrapes share one in-flight scrape', async () => {
-    let scans = 0
+  it('concurrent scrapes share one in-flight scrape, and one process scan', async () => {
     const a = fake('a', async (scrape) => {
       await scrape.snapshot()
       await new Promise((r) => setTimeout(r, 20))
@@ -114,30 +113,18 @@ describe('Scraper', () => {
     const b = fake('b', async (scrape) => {
       await scrape.snapshot()
     })
-    class CountingProcFS extends ProcFS {
-      override listPids(): number[] {
-        scans++
-        return super.listPids()
-      }
-    }
-    const s = new Scraper({
-      collectors: new Map([
-        ['a', a.collector],
-        ['b', b.collector],
-      ]),
-      procfs: new CountingProcFS('/proc'),
-      logger: silent,
-      timeoutSeconds: 1,
-      registries: [],
-    })
+    const s = scraper({ a: a.collector, b: b.collector })
+    const scans = (text: string) =>
+      (sample(text, 'sshd_exporter_process_scans_total{mode="walk"}') ?? NaN) +
+      (sample(text, 'sshd_exporter_process_scans_total{mode="full"}') ?? NaN)
     const texts = await Promise.all(Array.from({ length: 10 }, () => s.scrape()))
     assert.equal(a.state.calls, 1)
     assert.equal(b.state.calls, 1)
-    assert.equal(scans, 1, 'one procfs scan shared by both collectors and all ten requests')
     assert.equal(new Set(texts).size, 1)
-    await s.scrape()
+    assert.equal(scans(texts[0]!), 1, 'one scan shared by both collectors and all ten requests')
+    const next = await s.scrape()
     assert.equal(a.state.calls, 2, 'a scrape after the shared one runs anew')
-    assert.equal(scans, 2)
+    assert.equal(scans(next), 2)
   })
 
   it('a procfs that cannot be read fails the collectors that need it', async () => {
