@@ -10,7 +10,12 @@ import type { Collector, Commit, Scrape } from './collectors/collector.ts'
 import { ErrorCode, ExporterError } from './errors.ts'
 import type { Logger } from './logger.ts'
 import type { ScanResult } from './model/scan.ts'
-import { connectionSockets, readSshdSockets, type SshdSockets } from './model/sockets.ts'
+import {
+  ConnectionSocketCache,
+  connectionSockets,
+  readSshdSockets,
+  type SshdSockets,
+} from './model/sockets.ts'
 import { ProcessScanner } from './model/walk.ts'
 import type { TcpSocket } from './sources/net-tcp.ts'
 import type { ProcFS } from './sources/procfs.ts'
@@ -41,6 +46,7 @@ class ScrapeContext implements Scrape {
   readonly signal: AbortSignal
   #procfs: ProcFS
   #scanner: ProcessScanner
+  #socketCache: ConnectionSocketCache
   #onScan: (result: ScanResult) => void
   #snapshot: Promise<ScanResult> | null = null
   #sockets: Promise<SshdSockets | null> | null = null
@@ -50,12 +56,14 @@ class ScrapeContext implements Scrape {
   constructor(
     procfs: ProcFS,
     scanner: ProcessScanner,
+    socketCache: ConnectionSocketCache,
     signal: AbortSignal,
     onScan: (result: ScanResult) => void,
     configuredPorts?: () => Promise<readonly number[] | undefined>,
   ) {
     this.#procfs = procfs
     this.#scanner = scanner
+    this.#socketCache = socketCache
     this.signal = signal
     this.#onScan = onScan
     this.#configuredPorts = configuredPorts
@@ -86,7 +94,9 @@ class ScrapeContext implements Scrape {
   connectionSockets(): Promise<ReadonlyMap<number, TcpSocket | undefined> | null> {
     this.#connectionSockets ??= Promise.all([this.snapshot(), this.sockets()]).then(
       ([scan, sockets]) =>
-        sockets === null ? null : connectionSockets(this.#procfs, scan.snapshot, sockets),
+        sockets === null
+          ? null
+          : connectionSockets(this.#procfs, scan.snapshot, sockets, this.#socketCache),
     )
     return this.#connectionSockets
   }
@@ -112,6 +122,7 @@ export class Scraper {
   #collectors: ReadonlyMap<string, Collector>
   #procfs: ProcFS
   #scanner: ProcessScanner
+  #socketCache = new ConnectionSocketCache()
   #configuredPorts: (() => Promise<readonly number[] | undefined>) | undefined
   #logger: Logger
   #timeoutMs: number
@@ -178,6 +189,7 @@ export class Scraper {
     const context = new ScrapeContext(
       this.#procfs,
       this.#scanner,
+      this.#socketCache,
       controller.signal,
       (result) => {
         this.#scans.inc({ mode: result.mode })

@@ -116,28 +116,45 @@ export function isDeadPeer(s: TcpSocket): boolean {
  * alike), matched through the process's fd links: undefined when the socket is gone from the
  * table. Connections that exited during the scrape are absent. Null without the right to read
  * fd links (not root).
+ *
+ * `cache` (a ConnectionSocketCache kept across scrapes) remembers each connection's socket
+ * inode: a connection keeps its client socket for its whole life, so its fd links are read once,
+ * not on every scrape.
  */
 export function connectionSockets(
   procfs: ProcFS,
   snapshot: SshdSnapshot,
   sockets: SshdSockets,
+  cache: ConnectionSocketCache = new ConnectionSocketCache(),
 ): Map<number, TcpSocket | undefined> | null {
   if (!sockets.permitted) return null
   const byInode = new Map<number, TcpSocket>()
   for (const s of sockets.connections) byInode.set(s.inode, s)
   const result = new Map<number, TcpSocket | undefined>()
+  const seen = new Map<string, number>()
   for (const c of snapshot.connections) {
-    const held = socketInodes(procfs, c.pid)
-    if (held === null) continue // exited during the scrape
-    if (!held.permitted) return null
-    let socket: TcpSocket | undefined
-    for (const inode of held.inodes) {
-      socket = byInode.get(inode)
-      if (socket !== undefined) break
+    const key = `${c.pid}:${c.starttime}`
+    const known = cache.inodes.get(key)
+    let socket = known === undefined ? undefined : byInode.get(known)
+    if (socket === undefined) {
+      const held = socketInodes(procfs, c.pid)
+      if (held === null) continue // exited during the scrape
+      if (!held.permitted) return null
+      for (const inode of held.inodes) {
+        socket = byInode.get(inode)
+        if (socket !== undefined) break
+      }
     }
+    if (socket !== undefined) seen.set(key, socket.inode)
     result.set(c.pid, socket)
   }
+  cache.inodes = seen
   return result
+}
+
+/** Socket inodes of the connections of the last scrape, by `<pid>:<starttime>`. */
+export class ConnectionSocketCache {
+  inodes = new Map<string, number>()
 }
 
 /**

@@ -37,9 +37,18 @@ export class ProcFS {
   #probe = Buffer.allocUnsafe(1)
   /** Whether the last #fill stopped at its cap with more to read. */
   #truncated = false
+  /** `<root>/`, normalised once: the per-pid paths are built by concatenation. */
+  readonly #prefix: string
 
   constructor(root: string) {
     this.root = root
+    const normal = join(root, '/')
+    this.#prefix = normal.endsWith('/') ? normal : `${normal}/`
+  }
+
+  /** `<root>/<pid>/<file>`, without path.join's normalisation (pid and file are clean). */
+  #pidPath(pid: number, file: string): string {
+    return `${this.#prefix}${pid}/${file}`
   }
 
   path(...parts: (string | number)[]): string {
@@ -68,6 +77,17 @@ export class ProcFS {
   }
 
   /**
+   * readSmall for a file the kernel hands over whole to one read that asks for more than it
+   * holds, so that a short read is its end: /proc/<pid>/stat (one seq_file record) and
+   * /proc/<pid>/cmdline (copied page by page until the request is met). Not for multi-record
+   * seq_files (children, net/tcp), which stop a read at a page of records.
+   */
+  #readWhole(path: string): string | null {
+    const length = this.#fill(path, BUFFER_SIZE, true)
+    return length < 0 ? null : this.#buffer.toString('latin1', 0, length)
+  }
+
+  /**
    * Reads a file whole up to `cap` bytes, as latin1; null when it does not
    * exist. `truncated` says the file went on past the cap.
    */
@@ -77,8 +97,11 @@ export class ProcFS {
     return { text: this.#buffer.toString('latin1', 0, length), truncated: this.#truncated }
   }
 
-  /** Reads up to `cap` bytes into the buffer: the length read, or -1 when the file is not there. */
-  #fill(path: string, cap: number): number {
+  /**
+   * Reads up to `cap` bytes into the buffer: the length read, or -1 when the file is not there.
+   * With `shortReadEnds`, a read that returns less than it asked for is taken as the end.
+   */
+  #fill(path: string, cap: number, shortReadEnds = false): number {
     let fd: number
     try {
       fd = openSync(path, 'r')
@@ -107,7 +130,9 @@ export class ProcFS {
           null,
         )
         if (n === 0) return length
+        const asked = Math.min(this.#buffer.length, cap) - length
         length += n
+        if (shortReadEnds && n < asked) return length
       }
     } catch (err) {
       // ESRCH: the process exited between open and read.
@@ -120,7 +145,7 @@ export class ProcFS {
 
   /** /proc/<pid>/stat; null when the pid is gone. Throws on a malformed file. */
   readStat(pid: number): ProcStat | null {
-    const text = this.readSmall(this.path(pid, 'stat'))
+    const text = this.#readWhole(this.#pidPath(pid, 'stat'))
     return text === null ? null : parseProcStat(text)
   }
 
@@ -138,7 +163,7 @@ export class ProcFS {
    * malformed or oversized file.
    */
   readChildren(pid: number): number[] | null {
-    const read = this.readCapped(this.path(pid, 'task', pid, 'children'), CHILDREN_CAP)
+    const read = this.readCapped(this.#pidPath(pid, `task/${pid}/children`), CHILDREN_CAP)
     if (read === null) return null
     if (read.truncated) throw malformed('children', `(more than ${CHILDREN_CAP} bytes)`)
     return parseChildren(read.text)
@@ -146,7 +171,7 @@ export class ProcFS {
 
   /** /proc/<pid>/cmdline cut at the first NUL, as UTF-8; null when the pid is gone. */
   readCmdline(pid: number): string | null {
-    const text = this.readSmall(this.path(pid, 'cmdline'))
+    const text = this.#readWhole(this.#pidPath(pid, 'cmdline'))
     return text === null ? null : parseCmdline(text)
   }
 }
@@ -159,12 +184,6 @@ function malformed(what: string, text: string): ExporterError {
   )
 }
 
-function field(fields: string[], index: number, what: string, text: string): number {
-  const raw = fields[index]
-  if (raw === undefined || !/^-?\d+$/.test(raw)) throw malformed(what, text)
-  return Number(raw)
-}
-
 /**
  * Parses /proc/<pid>/stat. comm sits in parentheses and may itself hold
  * spaces and parentheses, so it runs to the LAST `)`.
@@ -175,20 +194,48 @@ export function parseProcStat(text: string): ProcStat {
   if (open < 1 || close < open) throw malformed('stat', text)
   const pidText = text.slice(0, open)
   if (!/^\d+$/.test(pidText)) throw malformed('stat', text)
-  // Fields after comm, numbered from 3 (state) as in proc(5).
-  const rest = text
-    .slice(close + 2)
-    .trimEnd()
-    .split(' ')
-  const state = rest[0]
-  if (state === undefined || state.length !== 1) throw malformed('stat', text)
+  // Fields after comm, numbered from 3 (state) as in proc(5), each after one space.
+  const end = trimmedEnd(text)
+  const state = nthField(text, close + 2, end, 0)
+  if (state === null || state.length !== 1) throw malformed('stat', text)
+  const comm = text.slice(open + 2, close)
   return {
     pid: Number(pidText),
-    comm: Buffer.from(text.slice(open + 2, close), 'latin1').toString('utf8'),
+    comm: isAscii(comm) ? comm : Buffer.from(comm, 'latin1').toString('utf8'),
     state,
-    ppid: field(rest, 1, 'stat', text),
-    starttime: field(rest, 19, 'stat', text),
+    ppid: integer(nthField(text, close + 2, end, 1), text),
+    starttime: integer(nthField(text, close + 2, end, 19), text),
   }
+}
+
+/** The index after the last character that is not white space. */
+function trimmedEnd(text: string): number {
+  let end = text.length
+  while (end > 0 && text.charCodeAt(end - 1) <= 32) end--
+  return end
+}
+
+/** The `n`th space-separated field from `start` (0-based), or null past the last. */
+function nthField(text: string, start: number, end: number, n: number): string | null {
+  let from = start
+  for (let i = 0; i < n; i++) {
+    const space = text.indexOf(' ', from)
+    if (space < 0 || space >= end) return null
+    from = space + 1
+  }
+  if (from > end) return null
+  const space = text.indexOf(' ', from)
+  return text.slice(from, space < 0 || space > end ? end : space)
+}
+
+function integer(raw: string | null, text: string): number {
+  if (raw === null || !/^-?\d+$/.test(raw)) throw malformed('stat', text)
+  return Number(raw)
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 127) return false
+  return true
 }
 
 /** /proc/uptime: `<seconds since boot> <idle seconds>`. */
