@@ -7,7 +7,8 @@
 #   - util-linux (unshare, setpriv) and iproute2 (tc, to drop packets in a test's own
 #     network namespace);
 #   - systemd-journal-remote and journalctl, to write sshd's lines into a real journal
-#     file that the events collector reads with --collector.events.journal-directory.
+#     file that the events collector reads with --collector.events.journal-directory;
+#   - gcc, for the benchmark's C floors (test/bench.test.ts checks they count right).
 # Needs root (apt-get). Safe to run again: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,7 @@ need=()
 for cmd in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/promtool:prometheus \
   /usr/bin/prometheus:prometheus /usr/bin/unshare:util-linux /usr/bin/setpriv:util-linux \
   /usr/sbin/tc:iproute2 /usr/bin/openssl:openssl /lib/systemd/systemd-journal-remote:systemd-journal-remote \
-  /usr/bin/journalctl:systemd; do
+  /usr/bin/journalctl:systemd /usr/bin/gcc:gcc; do
   [ -x "${cmd%%:*}" ] || need+=("${cmd##*:}")
 done
 

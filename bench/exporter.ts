@@ -1,0 +1,129 @@
+/**
+ * The exporter under measurement: started as `npm start` starts it (node src/cli.ts), on a
+ * free loopback port, against a procfs and rootfs; scraped over HTTP as Prometheus scrapes it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { median, peakRssMb, percentile } from './stats.ts'
+
+const CLI = join(import.meta.dirname, '..', 'src', 'cli.ts')
+
+export interface RunningExporter {
+  url: string
+  pid: number
+  /** The exporter's peak RSS so far, in MB. */
+  peakRssMb(): number
+  stop(): Promise<void>
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => {
+        if (address !== null && typeof address === 'object') resolve(address.port)
+        else reject(new Error('no port'))
+      })
+    })
+  })
+}
+
+/** Starts the exporter with `flags` (plus a listen address) and waits until it answers. */
+export async function startExporter(flags: readonly string[]): Promise<RunningExporter> {
+  const port = await freePort()
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [CLI, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...flags],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+    stderr = (stderr + s).slice(-4000)
+  })
+  const url = `http://127.0.0.1:${port}/metrics`
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`the exporter exited with ${child.exitCode}: ${stderr}`)
+    }
+    try {
+      const r = await fetch(url)
+      await r.text()
+      if (r.ok) break
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`the exporter did not answer: ${stderr}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  const pid = child.pid!
+  return {
+    url,
+    pid,
+    peakRssMb: () => {
+      try {
+        return peakRssMb(readFileSync(`/proc/${pid}/status`, 'utf8'))
+      } catch {
+        return NaN
+      }
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
+  }
+}
+
+export interface ScrapeFigures {
+  medianMs: number
+  p99Ms: number
+  scrapes: number
+  /** The last scrape's body, for checks. */
+  body: string
+}
+
+/** `warmup` scrapes, then `scrapes` timed one after another (request to last byte). */
+export async function timeScrapes(
+  url: string,
+  scrapes: number,
+  warmup: number,
+): Promise<ScrapeFigures> {
+  let body = ''
+  for (let i = 0; i < warmup; i++) body = await (await fetch(url)).text()
+  const times: number[] = []
+  for (let i = 0; i < scrapes; i++) {
+    const start = performance.now()
+    const response = await fetch(url)
+    body = await response.text()
+    times.push(performance.now() - start)
+    if (!response.ok) throw new Error(`scrape answered ${response.status}`)
+  }
+  return { medianMs: median(times), p99Ms: percentile(times, 99), scrapes, body }
+}
+
+/** The value of one series in a scrape's text, or undefined. */
+export function sample(text: string, series: string): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1))
+  }
+  return undefined
+}
+
+/** The sum of every series of a metric. */
+export function sum(text: string, metric: string): number {
+  let total = 0
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${metric} `) || line.startsWith(`${metric}{`)) {
+      total += Number(line.slice(line.lastIndexOf(' ') + 1))
+    }
+  }
+  return total
+}

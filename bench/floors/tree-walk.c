@@ -1,0 +1,209 @@
+/*
+ * tree-walk: the floor of the exporter's tree walk, only the reads it does.
+ *
+ * Instead of scanning every process, the exporter starts from sshd's
+ * listener(s) and follows /proc/<pid>/task/<pid>/children down sshd's tree.
+ * Each run, for every listener: read its stat and cmdline, then its children
+ * file. For each child, recursively: read stat (skip it if gone, a zombie
+ * (Z/X) or not sshd, sshd-session or sshd-auth by comm, reading nothing
+ * more), read cmdline (the title, cut at its first NUL); if the title is a
+ * post-auth title (see is_postauth_title in procread.h) read its children
+ * file and count the pids listed there as its sessions WITHOUT reading those
+ * processes, otherwise recurse into its children file. A live sshd child of a
+ * listener is a connection root.
+ *
+ * Why it is a floor: these are the reads the walk cannot do without (stat to
+ * know a child is live sshd, cmdline for its role, children to go down), each
+ * one open/read/close into a stack buffer, and nothing else: no stdio on the
+ * /proc reads, no allocation once the per-depth pid arrays have grown (the
+ * first run), no strings built but the path. The exporter's walk is compared
+ * to this.
+ *
+ * The children file (CONFIG_PROC_CHILDREN) lists the children of that one
+ * thread, zombies included, as "pid pid " (space after each, no newline; empty
+ * when there are none). A missing children file is read as no children.
+ *
+ * Usage: tree-walk <procfs root> <runs> [<listener pid>,<listener pid>...]
+ * Without the third argument, one full scan before the timed runs finds the
+ * listeners: live sshd processes whose title contains "[listener]". An empty
+ * third argument means no listeners. Prints one JSON line, the counts being
+ * those of the last run:
+ *   {"processes":<stat files read per run>,"sshd":<live sshd processes read>,
+ *    "sessions":<sessions>,"connections":<connection roots>,"runs_ms":[...]}
+ * Each run's wall time is measured with clock_gettime(CLOCK_MONOTONIC).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FLOOR_NAME "tree-walk"
+#include "procread.h"
+
+/* listener -> monitor -> post-auth is depth 2; the bound only guards odd fixture trees. */
+#define MAX_DEPTH 16
+
+struct pids {
+  int *v;
+  size_t n, cap;
+};
+
+/* One pid array per depth, reused from run to run. */
+static struct pids level[MAX_DEPTH + 1];
+static struct pids listeners;
+
+/* The counts of the run under way. */
+static struct counts c;
+
+static void push(struct pids *a, int pid) {
+  if (a->n == a->cap) {
+    a->cap = a->cap ? a->cap * 2 : 64;
+    a->v = realloc(a->v, a->cap * sizeof *a->v);
+    if (a->v == NULL) die("realloc");
+  }
+  a->v[a->n++] = pid;
+}
+
+/* <root>/<pid>/<leaf>, or <root>/<pid>/task/<pid>/children when children is set. */
+static const char *pid_path(int pid, const char *leaf, int children) {
+  char digits[16], name[48];
+  size_t n = 0;
+  do {
+    digits[n++] = (char)('0' + pid % 10);
+    pid /= 10;
+  } while (pid > 0);
+  size_t len = 0;
+  for (size_t i = n; i > 0; i--) name[len++] = digits[i - 1];
+  if (children) {
+    memcpy(name + len, "/task/", 6);
+    len += 6;
+    for (size_t i = n; i > 0; i--) name[len++] = digits[i - 1];
+  }
+  return entry_path(name, len, leaf);
+}
+
+/*
+ * Reads <pid>/task/<pid>/children: appends the pids to out, or only counts
+ * them when out is NULL. Reads until EOF (a listener's list can pass one
+ * buffer); a number cut between two reads is carried over.
+ */
+static long read_children(int pid, struct pids *out) {
+  const char *p = pid_path(pid, "children", 1);
+  if (p == NULL) return 0;
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[READ_BUF];
+  long count = 0, cur = 0;
+  int in_num = 0;
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n; i++) {
+      char ch = buf[i];
+      if (ch >= '0' && ch <= '9') {
+        cur = cur * 10 + (ch - '0');
+        in_num = 1;
+      } else if (in_num) {
+        if (out != NULL) push(out, (int)cur);
+        count++;
+        cur = 0;
+        in_num = 0;
+      }
+    }
+  }
+  close(fd);
+  if (in_num) {
+    if (out != NULL) push(out, (int)cur);
+    count++;
+  }
+  return count;
+}
+
+/* Reads pid's stat; 1 and its title in buf if it is a live sshd process, else 0. */
+static int read_sshd(int pid, char *buf, size_t cap) {
+  const char *p = pid_path(pid, "stat", 0);
+  if (p == NULL || read_once(p, buf, cap) <= 0) return 0;
+  const char *comm;
+  size_t commlen;
+  char state;
+  if (parse_stat(buf, &comm, &commlen, &state, NULL) != 0) return 0;
+  c.processes++;
+  if (state == 'Z' || state == 'X' || !is_sshd_comm(comm, commlen)) return 0;
+  p = pid_path(pid, "cmdline", 0);
+  if (p == NULL || read_once(p, buf, cap) < 0) return 0;
+  c.sshd++;
+  return 1;
+}
+
+/* One process below a listener; 1 if it was a live sshd process. */
+static int visit(int pid, int depth) {
+  char buf[READ_BUF];
+  if (!read_sshd(pid, buf, sizeof buf)) return 0;
+  if (is_postauth_title(buf)) {
+    c.sessions += read_children(pid, NULL);
+  } else if (depth < MAX_DEPTH) {
+    struct pids *kids = &level[depth];
+    kids->n = 0;
+    read_children(pid, kids);
+    for (size_t i = 0; i < kids->n; i++) visit(kids->v[i], depth + 1);
+  }
+  return 1;
+}
+
+static struct counts walk(void) {
+  c = (struct counts){0, 0, 0, 0};
+  for (size_t i = 0; i < listeners.n; i++) {
+    char buf[READ_BUF];
+    if (!read_sshd(listeners.v[i], buf, sizeof buf)) continue;
+    struct pids *kids = &level[0];
+    kids->n = 0;
+    read_children(listeners.v[i], kids);
+    for (size_t j = 0; j < kids->n; j++) c.connections += visit(kids->v[j], 1);
+  }
+  return c;
+}
+
+/* The untimed full scan: live sshd processes whose title contains "[listener]". */
+static void find_listeners(void) {
+  DIR *dir = opendir(root_dir);
+  if (dir == NULL) die(root_dir);
+  struct dirent *de;
+  while ((de = readdir(dir)) != NULL) {
+    int pid = parse_pid(de->d_name, strlen(de->d_name));
+    char buf[READ_BUF];
+    if (pid > 0 && read_sshd(pid, buf, sizeof buf) && strstr(buf, "[listener]") != NULL)
+      push(&listeners, pid);
+  }
+  closedir(dir);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3 || argc > 4) {
+    fprintf(stderr, "usage: %s <procfs root> <runs> [<listener pid>,...]\n", argv[0]);
+    return 2;
+  }
+  long runs = parse_args(argv[1], argv[2], 64);
+
+  if (argc == 4) {
+    const char *s = argv[3];
+    while (*s != '\0') {
+      size_t len = strcspn(s, ",");
+      int pid = parse_pid(s, len);
+      if (pid < 0) {
+        fprintf(stderr, "tree-walk: not a pid list: %s\n", argv[3]);
+        return 2;
+      }
+      push(&listeners, pid);
+      s += len;
+      if (*s == ',') s++;
+    }
+  } else {
+    find_listeners();
+  }
+
+  time_runs(runs, walk);
+  return 0;
+}

@@ -1,0 +1,87 @@
+/**
+ * The benchmark's instruments, on small inputs, so that `npm run bench` measures what it says:
+ * the synthetic procfs tree holds what its `expected` claims (read by the exporter's own walk
+ * and full scan), the C floors count the same, and the generated auth.log's expected counts
+ * are what the exporter's log path counts. Timing is never asserted here.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { writeAuthLog } from '../bench/auth-log.ts'
+import { buildFloors, runFloor } from '../bench/floors.ts'
+import { measureLogParsing } from '../bench/log-parse.ts'
+import { buildProcfs, type OpensshVersion } from '../bench/procfs-builder.ts'
+import { ProcessScanner } from '../src/model/walk.ts'
+import { ProcFS } from '../src/sources/procfs.ts'
+
+function scratch(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sshd-exporter-bench-test-'))
+  after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+const floorDir = mkdtempSync(join(tmpdir(), 'sshd-exporter-floors-'))
+after(() => rmSync(floorDir, { recursive: true, force: true }))
+let built: ReturnType<typeof buildFloors> | null = null
+const floors = () => (built ??= buildFloors(floorDir))
+
+for (const version of ['9.2', '10.0'] as const satisfies readonly OpensshVersion[]) {
+  describe(`synthetic procfs tree, OpenSSH ${version}`, () => {
+    it('holds what it claims, read by the exporter’s walk, its full scan and both floors', () => {
+      const tree = buildProcfs(join(scratch(), 'proc'), {
+        connections: 40,
+        sessions: 3,
+        preauth: 6,
+        unrelated: 300,
+        version,
+      })
+      const e = tree.expected
+      assert.equal(e.authenticated, 40)
+      assert.equal(e.sessions, 120)
+      const scanner = new ProcessScanner(new ProcFS(tree.root), { rescanIntervalMs: 60_000 })
+      for (const mode of ['full', 'walk'] as const) {
+        const scan = scanner.scan()
+        assert.equal(scan.mode, mode)
+        assert.equal(scan.malformed, 0)
+        const c = scan.snapshot.connections
+        assert.equal(c.filter((x) => x.state === 'authenticated').length, e.authenticated)
+        assert.equal(c.filter((x) => x.state === 'preauth').length, e.preauth)
+        assert.equal(
+          c.reduce((n, x) => n + x.sessions, 0),
+          e.sessions,
+        )
+        assert.equal(
+          c.reduce((n, x) => n + x.ptySessions, 0),
+          e.ptySessions,
+        )
+        assert.deepEqual(
+          scan.snapshot.listeners.map((l) => l.startups),
+          [e.startups],
+        )
+      }
+      const bins = floors()
+      for (const [binary, kind] of [
+        [bins.fullScan, 'full-scan'],
+        [bins.treeWalk, 'tree-walk'],
+      ] as const) {
+        const f = runFloor(binary, kind, tree.root, 2, [tree.listenerPid])
+        assert.equal(f.sessions, e.sessions, kind)
+        assert.equal(f.connections, e.authenticated + e.preauth, kind)
+      }
+    })
+  })
+}
+
+describe('generated auth.log', () => {
+  it('is counted by the exporter’s log path exactly as the generator says', async () => {
+    const path = join(scratch(), 'auth.log')
+    const written = writeAuthLog(path, 20_000, 7)
+    assert.equal(written.lines, 20_000)
+    const read = await measureLogParsing(path, 1)
+    assert.equal(read.lines, 20_000)
+    assert.deepEqual(read.counts, written.expected)
+    assert.ok(Object.values(written.expected).filter((n) => n > 0).length >= 10)
+  })
+})
