@@ -185,6 +185,10 @@ export class Scraper {
   }
 
   async #run(): Promise<string> {
+    // The scan reads /proc synchronously: without a turn of the event loop first, every request
+    // already waiting on its socket would be handled only after this scrape ended, and start a
+    // scan of its own. Yielding once lets them join this one.
+    await new Promise<void>((resolve) => setImmediate(resolve))
     const controller = new AbortController()
     const context = new ScrapeContext(
       this.#procfs,

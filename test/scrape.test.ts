@@ -127,6 +127,30 @@ describe('Scraper', () => {
     assert.equal(scans(next), 2)
   })
 
+  it('requests that arrive while a scrape is about to read /proc join it', async () => {
+    // As requests come off their sockets: one event-loop callback each. The reads are
+    // synchronous, so without a turn of the loop before them each request would run a scan.
+    const a = fake('a', async (scrape) => {
+      await scrape.snapshot()
+    })
+    const s = scraper({ a: a.collector })
+    const texts = await Promise.all(
+      Array.from(
+        { length: 10 },
+        () =>
+          new Promise<string>((resolve, reject) =>
+            setImmediate(() => s.scrape().then(resolve, reject)),
+          ),
+      ),
+    )
+    assert.equal(a.state.calls, 1)
+    assert.equal(
+      sample(texts[9]!, 'sshd_exporter_process_scans_total{mode="walk"}')! +
+        sample(texts[9]!, 'sshd_exporter_process_scans_total{mode="full"}')!,
+      1,
+    )
+  })
+
   it('a procfs that cannot be read fails the collectors that need it', async () => {
     const a = fake('a', async (scrape) => {
       await scrape.snapshot()
