@@ -3,13 +3,17 @@
  * free loopback port, against a procfs and rootfs; scraped over HTTP as Prometheus scrapes it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { median, peakRssMb, percentile } from './stats.ts'
 
-const CLI = join(import.meta.dirname, '..', 'src', 'cli.ts')
+/**
+ * The build that ships (`npm run build`): Node's TypeScript stripping, which `npm start` uses,
+ * loads a WebAssembly compiler that adds about 30 MB to the resident set.
+ */
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js')
 
 export interface RunningExporter {
   url: string
@@ -36,6 +40,7 @@ export function freePort(): Promise<number> {
 
 /** Starts the exporter with `flags` (plus a listen address) and waits until it answers. */
 export async function startExporter(flags: readonly string[]): Promise<RunningExporter> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`)
   const port = await freePort()
   const child: ChildProcess = spawn(
     process.execPath,

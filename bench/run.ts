@@ -4,7 +4,7 @@
  *
  * - Synthetic procfs trees on tmpfs (bench/procfs-builder.ts): N authenticated connections with
  *   3 sessions each, N/10 pre-auth, B unrelated processes. For each: the exporter as shipped
- *   (tree walk) and with --collector.processes.rescan-interval=0 (every process read), scraped
+ *   (dist/, npm run build; tree walk) and with --collector.processes.rescan-interval=0 (every process read), scraped
  *   over HTTP; the two C floors (bench/floors); Debian's process-exporter and node_exporter
  *   (bench/peers.ts).
  * - The real /proc with the real-sshd test bed holding 200 connections.
