@@ -139,7 +139,9 @@ describe('Scraper', () => {
         { length: 10 },
         () =>
           new Promise<string>((resolve, reject) =>
-            setImmediate(() => s.scrape().then(resolve, reject)),
+            setImmediate(() => {
+              s.scrape().then(resolve, reject)
+            }),
           ),
       ),
     )
