@@ -4,9 +4,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { freePort } from '../test/helpers/sshd.ts'
 import { median, peakRssMb, percentile } from './stats.ts'
 
 /**
@@ -21,21 +21,6 @@ export interface RunningExporter {
   /** The exporter's peak RSS so far, in MB. */
   peakRssMb(): number
   stop(): Promise<void>
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => {
-        if (address !== null && typeof address === 'object') resolve(address.port)
-        else reject(new Error('no port'))
-      })
-    })
-  })
 }
 
 /** Starts the exporter with `flags` (plus a listen address) and waits until it answers. */
@@ -112,23 +97,4 @@ export async function timeScrapes(
     if (!response.ok) throw new Error(`scrape answered ${response.status}`)
   }
   return { medianMs: median(times), p99Ms: percentile(times, 99), scrapes, body }
-}
-
-/** The value of one series in a scrape's text, or undefined. */
-export function sample(text: string, series: string): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1))
-  }
-  return undefined
-}
-
-/** The sum of every series of a metric. */
-export function sum(text: string, metric: string): number {
-  let total = 0
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${metric} `) || line.startsWith(`${metric}{`)) {
-      total += Number(line.slice(line.lastIndexOf(' ') + 1))
-    }
-  }
-  return total
 }

@@ -19,10 +19,10 @@
  *
  * CLI: node bench/peers.ts <procfs root> [scrapes] measures both and prints their figures as JSON.
  */
+import { freePort } from '../test/helpers/sshd.ts'
 import { median, percentile } from './stats.ts'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -81,19 +81,6 @@ export function countProcesses(root: string): number {
     if (c >= 48 && c <= 57) n++
   }
   return n
-}
-
-/** A loopback port nobody listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
-  })
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
 }
 
 function args(kind: PeerKind, root: string, port: number, dir: string): string[] {

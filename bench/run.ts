@@ -18,17 +18,16 @@
  * Flags: --quick (N = 100 and 1,000 only, fewer runs), --no-peers, --no-real, --no-logs,
  * --out FILE (default BENCHMARKS.md; --out - prints only).
  */
-import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { startExporter, sum, timeScrapes } from './exporter.ts'
+import { startExporter, timeScrapes } from './exporter.ts'
 import { buildFloors, type FloorFigures, runFloor } from './floors.ts'
 import { measureLogParsing, measureMtail } from './log-parse.ts'
 import { writeAuthLog } from './auth-log.ts'
-import { measurePeer, type PeerFigures } from './peers.ts'
+import { countProcesses, measurePeer, type PeerFigures, sumMetric } from './peers.ts'
 import { type BuiltTree, buildProcfs } from './procfs-builder.ts'
 
 const { values: args } = parseArgs({
@@ -112,7 +111,7 @@ async function measureExporter(
   const exporter = await startExporter([...exporterFlags(tree), ...extra])
   try {
     const t = await timeScrapes(exporter.url, scrapes, 5)
-    const sessions = sum(t.body, 'sshd_sessions')
+    const sessions = sumMetric(t.body, 'sshd_sessions')
     if (sessions !== tree.expected.sessions) {
       throw new Error(
         `the exporter counted ${sessions} sessions, the tree has ${tree.expected.sessions}`,
@@ -159,7 +158,7 @@ async function concurrentScrapers(tree: BuiltTree) {
     const before = await (await fetch(exporter.url)).text()
     const result = await autocannon({ url: exporter.url, connections: 50, duration: 10 })
     const after = await (await fetch(exporter.url)).text()
-    const scans = (text: string) => sum(text, 'sshd_exporter_process_scans_total')
+    const scans = (text: string) => sumMetric(text, 'sshd_exporter_process_scans_total') ?? NaN
     return {
       requests: result.requests.total,
       errors: result.errors + result.non2xx,
@@ -196,7 +195,7 @@ async function realProc(floors: ReturnType<typeof buildFloors>) {
     } finally {
       await exporter.stop()
     }
-    const sessions = sum(walk.body, 'sshd_sessions')
+    const sessions = sumMetric(walk.body, 'sshd_sessions')
     if (sessions !== 200) throw new Error(`the exporter counted ${sessions} sessions of 200`)
     const fullExporter = await startExporter([...flags, '--collector.processes.rescan-interval=0'])
     let full
@@ -205,7 +204,7 @@ async function realProc(floors: ReturnType<typeof buildFloors>) {
     } finally {
       await fullExporter.stop()
     }
-    const processes = Number(execFileSync('sh', ['-c', 'ls -d /proc/[0-9]* | wc -l']).toString())
+    const processes = countProcesses('/proc')
     const floorFull = runFloor(floors.fullScan, 'full-scan', '/proc', 50)
     const floorWalk = runFloor(floors.treeWalk, 'tree-walk', '/proc', 50)
     const peers: PeerFigures[] = []

@@ -4,7 +4,7 @@
  * skipped; a malformed file is skipped and counted, never fatal.
  */
 import { isExporterError } from '../errors.ts'
-import type { ProcFS } from '../sources/procfs.ts'
+import { hasExited, type ProcFS } from '../sources/procfs.ts'
 import { parseSshdTitle, SSHD_COMMS } from '../sources/proctitle.ts'
 import { buildSnapshot, type SshdProcess, type SshdSnapshot } from './snapshot.ts'
 
@@ -47,7 +47,7 @@ export function scanFull(procfs: ProcFS): FullScanResult {
     if (stat === null) continue
     processes++
     children.set(stat.ppid, (children.get(stat.ppid) ?? 0) + 1)
-    if (stat.state === 'Z' || stat.state === 'X') continue
+    if (hasExited(stat)) continue
     if (!SSHD_COMMS.has(stat.comm)) continue
     const cmdline = procfs.readCmdline(pid)
     if (cmdline === null) continue

@@ -19,7 +19,7 @@
  * trees and on the real sshd test bed).
  */
 import { isExporterError } from '../errors.ts'
-import type { ProcFS, ProcStat } from '../sources/procfs.ts'
+import { hasExited, type ProcFS, type ProcStat } from '../sources/procfs.ts'
 import { parseSshdTitle, SSHD_COMMS } from '../sources/proctitle.ts'
 import { type FullScanResult, type ScanResult, scanFull } from './scan.ts'
 import { buildSnapshot, type SshdProcess } from './snapshot.ts'
@@ -124,7 +124,7 @@ export class ProcessScanner {
     const kept: Root[] = []
     for (const root of roots) {
       const stat = walk.stat(root.pid)
-      if (stat === null || stat.starttime !== root.starttime || isDead(stat)) {
+      if (stat === null || stat.starttime !== root.starttime || hasExited(stat)) {
         if (root.listener) return null
         continue // that connection has ended
       }
@@ -186,7 +186,7 @@ class Walk {
     }
     for (const kid of kids) {
       const kidStat = this.stat(kid)
-      if (kidStat !== null && !isDead(kidStat)) this.visit(kid, kidStat)
+      if (kidStat !== null && !hasExited(kidStat)) this.visit(kid, kidStat)
     }
   }
 
@@ -204,10 +204,6 @@ class Walk {
     this.malformed++
     this.firstProblem ??= `${path}: ${message}`
   }
-}
-
-function isDead(stat: ProcStat): boolean {
-  return stat.state === 'Z' || stat.state === 'X'
 }
 
 /**

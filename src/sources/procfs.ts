@@ -238,6 +238,11 @@ function isAscii(text: string): boolean {
   return true
 }
 
+/** A zombie (Z) or dead (X) process: exited, its pid kept until its parent reaps it. */
+export function hasExited(stat: ProcStat): boolean {
+  return stat.state === 'Z' || stat.state === 'X'
+}
+
 /** /proc/uptime: `<seconds since boot> <idle seconds>`. */
 export function parseUptime(text: string): number {
   const first = text.slice(0, text.indexOf(' '))

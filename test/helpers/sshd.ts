@@ -1384,7 +1384,8 @@ async function childPids(pid: number): Promise<number[]> {
   }
 }
 
-function freePort(): Promise<number> {
+/** A loopback port nobody listens on now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer()
     srv.unref()
