@@ -19,6 +19,14 @@
  * first run), no strings built but the path. The exporter's walk is compared
  * to this.
  *
+ * Settled connections, as the exporter re-reads them: a listener's child that
+ * the previous run found to be a monitor (" [priv]", " [postauth]") whose
+ * children were all post-auth processes is re-read from its stat (same start
+ * time, not exited) and its children file (the same pids), then each post-auth
+ * child's cmdline (still a post-auth title) and children file; no cmdline of
+ * the monitor and no stat of the post-auth children. When any of that differs
+ * it is read whole, as above.
+ *
  * The children file (CONFIG_PROC_CHILDREN) lists the children of that one
  * thread, zombies included, as "pid pid " (space after each, no newline; empty
  * when there are none). A missing children file is read as no children.
@@ -56,6 +64,47 @@ static struct pids listeners;
 
 /* The counts of the run under way. */
 static struct counts c;
+
+/* A settled monitor: the run that found it, its start time and post-auth children. */
+#define MAX_SETTLED_KIDS 4
+struct settled {
+  long run;
+  unsigned long long starttime;
+  int nkids;
+  int kids[MAX_SETTLED_KIDS];
+};
+static struct settled *settled; /* by pid */
+static size_t settled_cap;
+static long run_no;
+
+static struct settled *settled_slot(int pid) {
+  if ((size_t)pid >= settled_cap) {
+    size_t cap = settled_cap ? settled_cap : 1024;
+    while (cap <= (size_t)pid) cap *= 2;
+    settled = realloc(settled, cap * sizeof *settled);
+    if (settled == NULL) die("realloc");
+    memset(settled + settled_cap, 0, (cap - settled_cap) * sizeof *settled);
+    settled_cap = cap;
+  }
+  return &settled[pid];
+}
+
+/* Field 22 of a stat line (after the comm's last ')', the 20th field); 0 if there is none. */
+static unsigned long long stat_starttime(const char *buf) {
+  const char *p = strrchr(buf, ')');
+  if (p == NULL) return 0;
+  for (int field = 2; field < 22; field++) {
+    p = strchr(p + 1, ' ');
+    if (p == NULL) return 0;
+  }
+  return strtoull(p + 1, NULL, 10);
+}
+
+static int is_monitor_title(const char *cmdline) {
+  size_t len = strlen(cmdline);
+  while (len > 0 && cmdline[len - 1] == ' ') len--;
+  return ends_with(cmdline, len, " [priv]") || ends_with(cmdline, len, " [postauth]");
+}
 
 static void push(struct pids *a, int pid) {
   if (a->n == a->cap) {
@@ -122,8 +171,11 @@ static long read_children(int pid, struct pids *out) {
   return count;
 }
 
-/* Reads pid's stat; 1 and its title in buf if it is a live sshd process, else 0. */
-static int read_sshd(int pid, char *buf, size_t cap) {
+/*
+ * Reads pid's stat; 1 and its title in buf if it is a live sshd process, else 0. Its start
+ * time in *starttime when that is not NULL.
+ */
+static int read_sshd(int pid, char *buf, size_t cap, unsigned long long *starttime) {
   const char *p = pid_path(pid, "stat", 0);
   if (p == NULL || read_once(p, buf, cap) <= 0) return 0;
   const char *comm;
@@ -132,36 +184,91 @@ static int read_sshd(int pid, char *buf, size_t cap) {
   if (parse_stat(buf, &comm, &commlen, &state, NULL) != 0) return 0;
   c.processes++;
   if (state == 'Z' || state == 'X' || !is_sshd_comm(comm, commlen)) return 0;
+  if (starttime != NULL) *starttime = stat_starttime(buf);
   p = pid_path(pid, "cmdline", 0);
   if (p == NULL || read_once(p, buf, cap) < 0) return 0;
   c.sshd++;
   return 1;
 }
 
+/* Whether pid's children file lists exactly the pids in s. */
+static int same_kids(const struct pids *kids, const struct settled *s) {
+  if (kids->n != (size_t)s->nkids) return 0;
+  for (size_t i = 0; i < kids->n; i++) {
+    int found = 0;
+    for (int j = 0; j < s->nkids; j++) found |= kids->v[i] == s->kids[j];
+    if (!found) return 0;
+  }
+  return 1;
+}
+
+/* A settled monitor re-read; 1 when it still is one (and counted), 0 to read it whole. */
+static int visit_settled(int pid, int depth) {
+  struct settled *s = settled_slot(pid);
+  if (s->run != run_no - 1 || depth >= MAX_DEPTH) return 0;
+  char buf[READ_BUF];
+  const char *p = pid_path(pid, "stat", 0);
+  if (p == NULL || read_once(p, buf, sizeof buf) <= 0) return 0;
+  const char *comm;
+  size_t commlen;
+  char state;
+  if (parse_stat(buf, &comm, &commlen, &state, NULL) != 0) return 0;
+  if (state == 'Z' || state == 'X' || stat_starttime(buf) != s->starttime) return 0;
+  struct pids *kids = &level[depth];
+  kids->n = 0;
+  read_children(pid, kids);
+  if (!same_kids(kids, s)) return 0;
+  long sessions = 0;
+  for (size_t i = 0; i < kids->n; i++) {
+    p = pid_path(kids->v[i], "cmdline", 0);
+    if (p == NULL || read_once(p, buf, sizeof buf) <= 0 || !is_postauth_title(buf)) return 0;
+    sessions += read_children(kids->v[i], NULL);
+  }
+  c.processes += 1;
+  c.sshd += 1 + (long)kids->n;
+  c.sessions += sessions;
+  s->run = run_no;
+  return 1;
+}
+
 /* One process below a listener; 1 if it was a live sshd process. */
 static int visit(int pid, int depth) {
   char buf[READ_BUF];
-  if (!read_sshd(pid, buf, sizeof buf)) return 0;
+  unsigned long long starttime;
+  if (depth == 1 && visit_settled(pid, depth)) return 1;
+  if (!read_sshd(pid, buf, sizeof buf, &starttime)) return 0;
   if (is_postauth_title(buf)) {
     c.sessions += read_children(pid, NULL);
-  } else if (depth < MAX_DEPTH) {
+    return 2;
+  }
+  if (depth < MAX_DEPTH) {
+    int monitor = depth == 1 && is_monitor_title(buf);
     struct pids *kids = &level[depth];
     kids->n = 0;
     read_children(pid, kids);
-    for (size_t i = 0; i < kids->n; i++) visit(kids->v[i], depth + 1);
+    size_t postauth = 0;
+    for (size_t i = 0; i < kids->n; i++) postauth += visit(kids->v[i], depth + 1) == 2;
+    if (monitor && postauth > 0 && postauth == kids->n && kids->n <= MAX_SETTLED_KIDS) {
+      struct settled *s = settled_slot(pid);
+      s->run = run_no;
+      s->starttime = starttime;
+      s->nkids = (int)kids->n;
+      for (size_t i = 0; i < kids->n; i++) s->kids[i] = kids->v[i];
+    }
   }
   return 1;
 }
 
 static struct counts walk(void) {
   c = (struct counts){0, 0, 0, 0};
+  run_no++;
   for (size_t i = 0; i < listeners.n; i++) {
     char buf[READ_BUF];
-    if (!read_sshd(listeners.v[i], buf, sizeof buf)) continue;
+    if (!read_sshd(listeners.v[i], buf, sizeof buf, NULL)) continue;
     struct pids *kids = &level[0];
     kids->n = 0;
     read_children(listeners.v[i], kids);
-    for (size_t j = 0; j < kids->n; j++) c.connections += visit(kids->v[j], 1);
+    for (size_t j = 0; j < kids->n; j++) c.connections += visit(kids->v[j], 1) != 0;
   }
   return c;
 }
@@ -174,7 +281,7 @@ static void find_listeners(void) {
   while ((de = readdir(dir)) != NULL) {
     int pid = parse_pid(de->d_name, strlen(de->d_name));
     char buf[READ_BUF];
-    if (pid > 0 && read_sshd(pid, buf, sizeof buf) && strstr(buf, "[listener]") != NULL)
+    if (pid > 0 && read_sshd(pid, buf, sizeof buf, NULL) && strstr(buf, "[listener]") != NULL)
       push(&listeners, pid);
   }
   closedir(dir);

@@ -9,6 +9,14 @@
  * - Each scrape re-validates the roots by start time and walks down from them:
  *   stat and cmdline of each sshd process; a post-auth process's sessions are
  *   counted from its children file without reading them.
+ * - An authenticated connection seen by the last walk is settled: its monitor's
+ *   title cannot change while it lives, and it forks its post-auth process once.
+ *   It is re-read from four files instead of six: the monitor's stat (its start
+ *   time says it is the same process) and children, the post-auth process's
+ *   title (its ttys) and children. The monitor's children file must list exactly
+ *   the post-auth process it listed before, and that process's title must still
+ *   name the same user. Anything else (a pid reused, a session process gone, a
+ *   zombie) fails those checks, and the connection is read whole.
  * - A full scan again when a listener is gone or was replaced (new orphans and a
  *   new listener), when no listener is known (sshd not started yet), and every
  *   `rescanIntervalMs` for listeners started beside the known ones.
@@ -20,7 +28,7 @@
  */
 import { isExporterError } from '../errors.ts'
 import { hasExited, type ProcFS, type ProcStat } from '../sources/procfs.ts'
-import { parseSshdTitle, SSHD_COMMS } from '../sources/proctitle.ts'
+import { parseSshdTitle, SSHD_COMMS, type SshdTitle } from '../sources/proctitle.ts'
 import { type FullScanResult, type ScanResult, scanFull } from './scan.ts'
 import { buildSnapshot, type SshdProcess } from './snapshot.ts'
 
@@ -57,6 +65,8 @@ export class ProcessScanner {
   #lastFull = 0
   #childrenFile: boolean | null = null
   #lastReason: FullScanReason | null = null
+  /** The last walk's settled connections (see Walk). */
+  #settled: ReadonlyMap<number, Settled> = new Map()
 
   constructor(procfs: ProcFS, options: ProcessScannerOptions) {
     this.#procfs = procfs
@@ -82,6 +92,7 @@ export class ProcessScanner {
 
   #full(reason: FullScanReason, now: number): FullScanResult {
     const result = scanFull(this.#procfs)
+    this.#settled = new Map()
     this.#lastReason = reason
     this.#lastFull = now
     if (reason !== 'walk-disabled' && reason !== 'no-children-file') {
@@ -120,7 +131,7 @@ export class ProcessScanner {
 
   /** The walk; null when a listener is gone or replaced, so the roots must be found again. */
   #walk(roots: readonly Root[]): ScanResult | null {
-    const walk = new Walk(this.#procfs)
+    const walk = new Walk(this.#procfs, this.#settled)
     const kept: Root[] = []
     for (const root of roots) {
       const stat = walk.stat(root.pid)
@@ -132,6 +143,7 @@ export class ProcessScanner {
       walk.visit(root.pid, stat)
     }
     this.#roots = kept
+    this.#settled = walk.settled
     this.#lastReason = null
     return {
       snapshot: buildSnapshot(walk.sshd, (pid) => walk.children.get(pid) ?? 0),
@@ -143,18 +155,33 @@ export class ProcessScanner {
   }
 }
 
+/**
+ * A process of an authenticated connection as the last walk found it: a monitor with its
+ * post-auth children (`kids`), or one of those post-auth processes.
+ */
+interface Settled {
+  ppid: number
+  starttime: number
+  title: SshdTitle
+  kids: readonly number[]
+}
+
 /** One walk's reads and findings. */
 class Walk {
   readonly sshd: SshdProcess[] = []
   /** Children of post-auth processes: the sessions. */
   readonly children = new Map<number, number>()
+  /** The settled processes this walk found, for the next. */
+  readonly settled = new Map<number, Settled>()
   processes = 0
   malformed = 0
   firstProblem: string | null = null
   readonly #procfs: ProcFS
+  readonly #previous: ReadonlyMap<number, Settled>
 
-  constructor(procfs: ProcFS) {
+  constructor(procfs: ProcFS, previous: ReadonlyMap<number, Settled> = new Map()) {
     this.#procfs = procfs
+    this.#previous = previous
   }
 
   /** stat of a pid; null when it is gone or malformed (then counted). */
@@ -170,23 +197,94 @@ class Walk {
     }
   }
 
-  /** Adds an sshd process and walks below it; anything else is left alone. */
-  visit(pid: number, stat: ProcStat): void {
-    if (!SSHD_COMMS.has(stat.comm)) return
+  /**
+   * Adds an sshd process and walks below it; anything else is left alone. Gives its title,
+   * or null when it is not sshd's or is gone.
+   */
+  visit(pid: number, stat: ProcStat): SshdTitle | null {
+    if (!SSHD_COMMS.has(stat.comm)) return null
     const cmdline = this.#procfs.readCmdline(pid)
-    if (cmdline === null) return
+    if (cmdline === null) return null
     const title = parseSshdTitle(cmdline)
     this.sshd.push({ pid, ppid: stat.ppid, starttime: stat.starttime, title })
     const kids = this.#kids(pid)
-    if (kids === null) return
+    if (kids === null) return title
     if (title.role === 'postauth') {
       // Its children are the sessions: counted, not read.
       this.children.set(pid, kids.length)
-      return
+      this.settled.set(pid, { ppid: stat.ppid, starttime: stat.starttime, title, kids: [] })
+      return title
     }
+    let postauth = 0
     for (const kid of kids) {
-      const kidStat = this.stat(kid)
-      if (kidStat !== null && !hasExited(kidStat)) this.visit(kid, kidStat)
+      const role = this.#child(kid, pid)?.role
+      if (role === 'postauth') postauth++
+    }
+    if (title.role === 'monitor' && postauth > 0 && postauth === kids.length) {
+      this.settled.set(pid, { ppid: stat.ppid, starttime: stat.starttime, title, kids })
+    }
+    return title
+  }
+
+  /** A child of a walked process: settled from the last walk, or read whole. */
+  #child(pid: number, parent: number): SshdTitle | null {
+    const known = this.#previous.get(pid)
+    if (
+      known?.ppid === parent &&
+      known.title.role === 'monitor' &&
+      this.#settledMonitor(pid, known)
+    )
+      return known.title
+    const stat = this.stat(pid)
+    return stat !== null && !hasExited(stat) ? this.visit(pid, stat) : null
+  }
+
+  /**
+   * A settled monitor, re-read from its children file and its post-auth processes' titles and
+   * children files. False, having added nothing, when anything differs from the last walk: the
+   * caller then reads it whole.
+   */
+  #settledMonitor(pid: number, known: Settled): boolean {
+    let stat: ProcStat | null
+    try {
+      stat = this.#procfs.readStat(pid)
+    } catch (err) {
+      if (!isExporterError(err)) throw err
+      return false
+    }
+    if (stat === null || stat.starttime !== known.starttime || hasExited(stat)) return false
+    const kids = this.#quietKids(pid)
+    if (kids === null || !samePids(kids, known.kids)) return false
+    const found: { pid: number; entry: Settled; sessions: number }[] = []
+    for (const kid of kids) {
+      const before = this.#previous.get(kid)
+      if (before?.ppid !== pid || before.title.role !== 'postauth') return false
+      const cmdline = this.#procfs.readCmdline(kid)
+      if (cmdline === null) return false
+      const title = parseSshdTitle(cmdline)
+      if (title.role !== 'postauth' || title.user !== before.title.user) return false
+      const sessions = this.#quietKids(kid)
+      if (sessions === null) return false
+      found.push({ pid: kid, entry: { ...before, title }, sessions: sessions.length })
+    }
+    this.processes += 1 + found.length
+    this.sshd.push({ pid, ppid: known.ppid, starttime: known.starttime, title: known.title })
+    this.settled.set(pid, known)
+    for (const { pid: kid, entry, sessions } of found) {
+      this.sshd.push({ pid: kid, ppid: pid, starttime: entry.starttime, title: entry.title })
+      this.children.set(kid, sessions)
+      this.settled.set(kid, entry)
+    }
+    return true
+  }
+
+  /** A children file; null when it is gone or malformed, which the whole read then counts. */
+  #quietKids(pid: number): number[] | null {
+    try {
+      return this.#procfs.readChildren(pid)
+    } catch (err) {
+      if (!isExporterError(err)) throw err
+      return null
     }
   }
 
@@ -204,6 +302,12 @@ class Walk {
     this.malformed++
     this.firstProblem ??= `${path}: ${message}`
   }
+}
+
+function samePids(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (!b.includes(a[i]!)) return false
+  return true
 }
 
 /**

@@ -6,13 +6,14 @@
  * test/integration/walk.test.ts.
  */
 import assert from 'node:assert/strict'
-import { rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { scanFull } from '../../src/model/scan.ts'
 import { ProcessScanner } from '../../src/model/walk.ts'
 import { ProcFS, parseChildren } from '../../src/sources/procfs.ts'
+import { parseSshdTitle } from '../../src/sources/proctitle.ts'
 import { type FakeProcess, tempProcTree, writeProcTree } from '../helpers/procfs-tree.ts'
 import { collectingLogger } from '../helpers/logger.ts'
 
@@ -363,6 +364,23 @@ function buildHost(host: Host): FakeProcess[] {
   return processes
 }
 
+/** Counts the files read. */
+class CountingProcFS extends ProcFS {
+  reads = 0
+  override readStat(pid: number) {
+    this.reads++
+    return super.readStat(pid)
+  }
+  override readCmdline(pid: number) {
+    this.reads++
+    return super.readCmdline(pid)
+  }
+  override readChildren(pid: number) {
+    this.reads++
+    return super.readChildren(pid)
+  }
+}
+
 describe('ProcessScanner on generated hosts', () => {
   it('walks to the snapshot the full scan gives, reading no more processes', () => {
     fc.assert(
@@ -377,6 +395,70 @@ describe('ProcessScanner on generated hosts', () => {
           assert.deepEqual(walked.snapshot, full.snapshot)
           assert.ok(walked.processes <= full.processes)
           assert.equal(walked.malformed, 0)
+        } finally {
+          t.remove()
+        }
+      }),
+      { numRuns: 60 },
+    )
+  })
+
+  it('re-reads settled connections from fewer files, and reads whole what changed', () => {
+    // A host, walked twice (the second walk re-reads its authenticated connections as settled),
+    // then replaced in place by another host with the same listeners, whose connections reuse
+    // the first one's pids in other shapes, users and sessions. Not
+    // orphans: those appear only when a listener is gone, which is a full scan. Nor a new
+    // connection whose monitor is already a zombie: a full scan counts its live child as a
+    // connection of its own, the walk from the listener does not see it (a moment's difference,
+    // until the listener reaps the monitor and the child exits).
+    const later = fc.record({
+      connections: fc.array(
+        connectionArb.map((c) => ({ ...c, orphan: false, zombieRoot: false })),
+        { maxLength: 8 },
+      ),
+      unrelated: fc.integer({ min: 0, max: 20 }),
+    })
+    fc.assert(
+      fc.property(hostArb, later, (host, next) => {
+        const processes = buildHost(host)
+        const t = tempProcTree(processes)
+        try {
+          const procfs = new CountingProcFS(t.root)
+          const s = new ProcessScanner(procfs, { rescanIntervalMs: 60_000, now: () => 0 })
+          const full = s.scan()
+          procfs.reads = 0
+          const first = s.scan()
+          const firstReads = procfs.reads
+          procfs.reads = 0
+          const second = s.scan()
+          assert.equal(second.mode, 'walk')
+          assert.deepEqual(second.snapshot, full.snapshot)
+          assert.equal(second.processes, first.processes)
+          // Two files fewer for each settled connection: a listener's live monitor whose
+          // children are all live post-auth processes.
+          const role = (p: FakeProcess) =>
+            p.state === 'Z' ? 'zombie' : parseSshdTitle(p.cmdline ?? '').role
+          const settled = processes.filter((m) => {
+            const parent = processes.find((p) => p.pid === m.ppid)
+            if (parent?.cmdline !== LISTENER || role(m) !== 'monitor') return false
+            const kids = processes.filter((p) => p.ppid === m.pid)
+            return kids.length > 0 && kids.every((k) => role(k) === 'postauth')
+          }).length
+          assert.equal(procfs.reads, firstReads - 2 * settled)
+          for (const name of readdirSync(t.root)) {
+            if (/^\d+$/.test(name)) rmSync(join(t.root, name), { recursive: true })
+          }
+          // Processes started since: a reused pid has a later start time, as in a kernel.
+          const since = buildHost({ ...host, ...next }).map((p) =>
+            p.pid === 1 || p.cmdline === LISTENER ? p : { ...p, starttime: 50_000 + p.pid },
+          )
+          writeProcTree(t.root, since)
+          const changed = s.scan()
+          assert.equal(changed.mode, 'walk')
+          assert.deepEqual(changed.snapshot, scanFull(procfs).snapshot)
+          assert.equal(changed.malformed, 0)
+          const again = s.scan()
+          assert.deepEqual(again.snapshot, changed.snapshot)
         } finally {
           t.remove()
         }
