@@ -87,7 +87,9 @@ class ScrapeContext implements Scrape {
       this.snapshot(),
       // A config that cannot be read leaves the fallback to port 22; the config collector says why.
       this.#configuredPorts?.().catch(() => undefined),
-    ]).then(([scan, ports]) => readSshdSockets(this.#procfs, scan.snapshot, ports))
+    ]).then(([scan, ports]) =>
+      readSshdSockets(this.#procfs, scan.snapshot, ports, this.#socketCache),
+    )
     return this.#sockets
   }
 

@@ -38,6 +38,7 @@ export function readSshdSockets(
   procfs: ProcFS,
   snapshot: SshdSnapshot,
   configuredPorts?: readonly number[],
+  cache: ConnectionSocketCache = new ConnectionSocketCache(),
 ): SshdSockets | null {
   const ports = new Set<number>()
   const connections: TcpSocket[] = []
@@ -45,11 +46,13 @@ export function readSshdSockets(
   let permitted = true
   let malformed = 0
   let read = false
+  // Only the listening sockets and those on the ports sshd had at the last scrape are parsed
+  // whole; when the ports turn out to be others, the table is read again for them.
+  let wanted = new Set([...cache.ports, ...(configuredPorts ?? []), DEFAULT_SSH_PORT])
   for (const listener of snapshot.listeners) {
-    const net = readNetTcp(procfs, listener.pid)
+    const keep = (port: number, state: TcpSocket['state']) => state === 'LISTEN' || wanted.has(port)
+    let net = readNetTcp(procfs, listener.pid, { keep })
     if (net === null) continue
-    read = true
-    malformed += net.malformed
     const inodes = socketInodes(procfs, listener.pid)
     let own: number[] = []
     if (inodes !== null && inodes.permitted) own = listeningPorts(net.sockets, inodes.inodes)
@@ -57,7 +60,15 @@ export function readSshdSockets(
       if (inodes !== null) permitted = false
       own = configuredListening(net.sockets, configuredPorts)
     }
-    for (const port of own.length > 0 ? own : [DEFAULT_SSH_PORT]) ports.add(port)
+    if (own.length === 0) own = [DEFAULT_SSH_PORT]
+    if (own.some((port) => !wanted.has(port))) {
+      wanted = new Set([...wanted, ...own])
+      net = readNetTcp(procfs, listener.pid, { keep })
+      if (net === null) continue
+    }
+    read = true
+    malformed += net.malformed
+    for (const port of own) ports.add(port)
     for (const s of net.sockets) {
       if (s.state === 'LISTEN' || s.state === 'TIME_WAIT' || !ports.has(s.localPort)) continue
       // Two listeners in one namespace list the same sockets twice.
@@ -67,6 +78,7 @@ export function readSshdSockets(
     }
   }
   if (!read) return null
+  cache.ports = ports
   return { ports: [...ports].sort((a, b) => a - b), permitted, connections, malformed }
 }
 
@@ -152,9 +164,12 @@ export function connectionSockets(
   return result
 }
 
-/** Socket inodes of the connections of the last scrape, by `<pid>:<starttime>`. */
+/** What the last scrape learnt of sshd's sockets, kept by the scraper for the next one. */
 export class ConnectionSocketCache {
+  /** Socket inodes of the connections, by `<pid>:<starttime>`. */
   inodes = new Map<string, number>()
+  /** sshd's ports. */
+  ports: ReadonlySet<number> = new Set()
 }
 
 /**

@@ -132,6 +132,12 @@ export interface NetTcp extends ParsedNetTcp {
 export interface ReadNetTcpOptions {
   /** Keep only the sockets with these inodes (the rest are not formatted). */
   inodes?: ReadonlySet<number>
+  /**
+   * Keep only the sockets for which this is true, asked as soon as a line's local port and state
+   * are read: the rest of the line is neither checked nor formatted. A host's table can hold
+   * thousands of other services' sockets for each of sshd's.
+   */
+  keep?: (localPort: number, state: TcpState) => boolean
   /** The byte order of the addresses; the host's by default. */
   endianness?: Endianness
   /** Read at most this many bytes of each file (default NET_TCP_MAX_BYTES). */
@@ -164,11 +170,12 @@ export function readNetTcp(
   const v4 = readLines(procfs, procfs.path(pid, 'net', 'tcp'), cap)
   if (v4 === null) return null
   const sockets: TcpSocket[] = []
-  let malformed = parseInto(v4.text, 4, endian, options.inodes, sockets)
+  const { inodes, keep } = options
+  let malformed = parseInto(v4.text, 4, endian, sockets, inodes, keep)
   let truncated = v4.truncated
   const v6 = readLines(procfs, procfs.path(pid, 'net', 'tcp6'), cap)
   if (v6 !== null) {
-    malformed += parseInto(v6.text, 6, endian, options.inodes, sockets)
+    malformed += parseInto(v6.text, 6, endian, sockets, inodes, keep)
     truncated ||= v6.truncated
   }
   return { sockets, malformed, truncated }
@@ -197,7 +204,7 @@ export function parseNetTcp(
   inodes?: ReadonlySet<number>,
 ): ParsedNetTcp {
   const sockets: TcpSocket[] = []
-  const malformed = parseInto(text, family, endian, inodes, sockets)
+  const malformed = parseInto(text, family, endian, sockets, inodes)
   return { sockets, malformed }
 }
 
@@ -359,8 +366,9 @@ function parseInto(
   text: string,
   family: 4 | 6,
   endian: Endianness,
-  inodes: ReadonlySet<number> | undefined,
   out: TcpSocket[],
+  inodes?: ReadonlySet<number>,
+  keep?: (localPort: number, state: TcpState) => boolean,
 ): number {
   const words = family === 4 ? 1 : 4
   const littleEndian = endian === 'LE'
@@ -406,6 +414,7 @@ function parseInto(
       malformed++
       continue
     }
+    if (keep !== undefined && !keep(localPort, TCP_STATES[state - 1]!)) continue
     // tx_queue:rx_queue tr:tm->when retrnsmt
     const txQueue = readHex(text, end, 8, 8)
     if (txQueue < 0 || !take(text, COLON)) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -9,6 +9,7 @@ import {
   connectionsBySource,
   deadPeers,
   isDeadPeer,
+  readSshdSockets,
   type SshdSockets,
 } from '../../src/model/sockets.ts'
 import type { SshdSnapshot } from '../../src/model/snapshot.ts'
@@ -148,5 +149,75 @@ describe('connectionSockets', () => {
     )
     // Without the cache the links are needed every time.
     assert.deepEqual([...connectionSockets(procfs, snapshot, table(501, 502))!], [])
+  })
+})
+
+describe('readSshdSockets', () => {
+  const HEADER =
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n'
+  /** A net/tcp line as Linux writes it (127.0.0.1, little-endian host). */
+  const line = (sl: number, localPort: number, state: string, inode: number, remotePort = 0) =>
+    `${String(sl).padStart(4)}: 0100007F:${localPort.toString(16).toUpperCase().padStart(4, '0')} ` +
+    `${remotePort === 0 ? '00000000' : '0100007F'}:${remotePort.toString(16).toUpperCase().padStart(4, '0')} ` +
+    `${state} 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0000000000000000 100 0 0 10 0\n`
+  const snapshot: SshdSnapshot = {
+    listeners: [
+      { pid: 100, starttime: 1100, startups: 0, maxStartupsBegin: 10, maxStartupsFull: 100 },
+    ],
+    connections: [],
+  }
+
+  function listenerProc(tcp: string, fds: string[]): string {
+    const root = mkdtempSync(join(tmpdir(), 'sshd-exporter-net-'))
+    after(() => rmSync(root, { recursive: true, force: true }))
+    mkdirSync(join(root, '100', 'net'), { recursive: true })
+    mkdirSync(join(root, '100', 'fd'))
+    writeFileSync(join(root, '100', 'net', 'tcp'), tcp)
+    fds.forEach((t, fd) => symlinkSync(t, join(root, '100', 'fd', String(fd))))
+    return root
+  }
+
+  it('parses whole only the listening sockets and those on sshd’s ports, and learns new ports', () => {
+    const root = listenerProc(
+      HEADER +
+        line(0, 22, '0A', 1001) +
+        line(1, 8080, '0A', 2001) +
+        line(2, 22, '01', 5001, 40001) +
+        line(3, 8080, '01', 6001, 40002) +
+        // Malformed past the state: on another service's port it is not looked at.
+        line(4, 8080, '01', 6002, 40003).replace(' 00000000:00000000 ', ' zz '),
+      ['socket:[1001]'],
+    )
+    const procfs = new ProcFS(root)
+    const cache = new ConnectionSocketCache()
+    const first = readSshdSockets(procfs, snapshot, undefined, cache)!
+    assert.deepEqual(first.ports, [22])
+    assert.deepEqual(
+      first.connections.map((s) => s.inode),
+      [5001],
+    )
+    assert.equal(first.malformed, 0)
+    assert.deepEqual([...cache.ports], [22])
+
+    // sshd now listens on 2222 (a reload with another Port): read again for it.
+    writeFileSync(
+      join(root, '100', 'net', 'tcp'),
+      HEADER +
+        line(0, 2222, '0A', 1002) +
+        line(1, 8080, '0A', 2001) +
+        line(2, 2222, '01', 5002, 40004) +
+        line(3, 2222, '01', 5003, 40005).replace(' 00000000:00000000 ', ' zz ') +
+        line(4, 8080, '01', 6001, 40002),
+    )
+    rmSync(join(root, '100', 'fd', '0'))
+    symlinkSync('socket:[1002]', join(root, '100', 'fd', '0'))
+    const moved = readSshdSockets(procfs, snapshot, undefined, cache)!
+    assert.deepEqual(moved.ports, [2222])
+    assert.deepEqual(
+      moved.connections.map((s) => s.inode),
+      [5002],
+    )
+    // The malformed line on sshd's port is counted.
+    assert.equal(moved.malformed, 1)
   })
 })
