@@ -6,7 +6,7 @@ import { Gauge, Registry } from 'prom-client'
 import { deadPeers } from '../model/sockets.ts'
 import { IDLE_BUCKETS, type PidState, staleValues } from '../model/stale.ts'
 import { CLOCK_TICKS_PER_SECOND, processAgeSeconds } from '../sources/procfs.ts'
-import { readUtmp, ttyIdleSeconds } from '../sources/utmp.ts'
+import { readUtmp, ttyIdleReader } from '../sources/utmp.ts'
 import type { Collector, CollectorDefinition } from './collector.ts'
 
 /** LoginGraceTime's default, used when it is unknown or 0 (unlimited). */
@@ -62,17 +62,24 @@ export const staleCollector: CollectorDefinition = {
             'no utmp under the rootfs (run/utmp): utmp_orphan and idle are not reported',
           )
         }
+        // utmp names a connection's monitor (9.2 and later): its start is known from the scan.
+        const started = new Map<number, number>()
+        for (const c of snapshot.connections) started.set(c.pid, c.starttime)
         const values = staleValues({
           snapshot,
           connectionAge: (c) => processAgeSeconds(c.starttime, uptime),
           preauthThresholdSeconds: preauthThreshold,
           utmp: utmp?.records ?? null,
           pidState: (pid): PidState | null => {
-            const stat = procfs.readStat(pid)
-            if (stat === null || stat.state === 'Z') return null
-            return { startedAt: bootSeconds + stat.starttime / CLOCK_TICKS_PER_SECOND }
+            let starttime = started.get(pid)
+            if (starttime === undefined) {
+              const stat = procfs.readStat(pid)
+              if (stat === null || stat.state === 'Z') return null
+              starttime = stat.starttime
+            }
+            return { startedAt: bootSeconds + starttime / CLOCK_TICKS_PER_SECOND }
           },
-          ttyIdle: (line) => ttyIdleSeconds(rootfs, line, nowMs),
+          ttyIdle: ttyIdleReader(rootfs, nowMs),
           idleThresholdSeconds: config.stale.idleThresholdSeconds,
         })
         return () => {

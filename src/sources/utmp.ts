@@ -72,7 +72,7 @@
  * they are read synchronously, like procfs. Paths are resolved under the root as if it were a
  * chroot: `..` and absolute symlinks (a host's /var/run -> /run) never leave it.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs'
+import { closeSync, fstatSync, lstatSync, openSync, readSync, type Stats, statSync } from 'node:fs'
 import { isMissing, resolveInRoot } from './rootfs.ts'
 
 /** Values of ut_type (glibc bits/utmp.h). */
@@ -333,6 +333,38 @@ export function ttyIdleSeconds(rootfs: string, line: string, nowMs: number): num
     throw err
   }
   return Math.max(0, (nowMs - atimeMs) / 1000)
+}
+
+/**
+ * ttyIdleSeconds for many lines at one instant: each directory (`/dev/pts`) is resolved under
+ * the root once, and each device is then one lstat. A device that is itself a symlink is
+ * resolved whole, as ttyIdleSeconds does.
+ */
+export function ttyIdleReader(rootfs: string, nowMs: number): (line: string) => number | null {
+  const dirs = new Map<string, string | null>()
+  return (line) => {
+    if (line === '') return null
+    const path = line.startsWith('/') ? line : `/dev/${line}`
+    const slash = path.lastIndexOf('/')
+    const name = path.slice(slash + 1)
+    if (name === '' || name === '.' || name === '..') return ttyIdleSeconds(rootfs, line, nowMs)
+    const dirPath = path.slice(0, slash) || '/'
+    let dir = dirs.get(dirPath)
+    if (dir === undefined) {
+      dir = resolveInRoot(rootfs, dirPath)
+      dirs.set(dirPath, dir)
+    }
+    if (dir === null) return null
+    let stats: Stats
+    try {
+      stats = lstatSync(`${dir}/${name}`)
+    } catch (err) {
+      if (isMissing(err)) return null
+      throw err
+    }
+    if (stats.isSymbolicLink()) return ttyIdleSeconds(rootfs, line, nowMs)
+    return Math.max(0, (nowMs - stats.atimeMs) / 1000)
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import { promisify } from 'node:util'
 import {
   parseUtmp,
   readUtmp,
+  ttyIdleReader,
   ttyIdleSeconds,
   UTMP_PATHS,
   type UtmpRecord,
@@ -760,6 +761,24 @@ describe('ttyIdleSeconds', () => {
     symlinkSync('/real', join(linked, 'dev'))
     about(ttyIdleSeconds(linked, 'pts/0', now), 3600)
     assert.equal(ttyIdleSeconds(linked, '../../../../dev/null', now), null)
+  })
+
+  it('ttyIdleReader gives the same for many lines at once, the directory resolved once', () => {
+    const linked = scratch('tty-reader')
+    mkdirSync(join(linked, 'real/pts'), { recursive: true })
+    writeFileSync(join(linked, 'real/pts/0'), '')
+    utimesSync(join(linked, 'real/pts/0'), hourAgo, hourAgo)
+    symlinkSync('/real', join(linked, 'dev'))
+    // A device that is itself a symlink, absolute: resolved under the root.
+    symlinkSync('/real/pts/0', join(linked, 'real/pts/7'))
+    const lines = ['pts/0', '/dev/pts/0', 'pts/7', 'pts/9', '', '~', 'tty1', '../../../../dev/null']
+    for (const r of [root, linked, join(root, 'missing')]) {
+      const reader = ttyIdleReader(r, now)
+      for (const line of lines) {
+        assert.equal(reader(line), ttyIdleSeconds(r, line, now), `${line} under ${r}`)
+      }
+    }
+    about(ttyIdleReader(linked, now)('pts/7'), 3600)
   })
 })
 
