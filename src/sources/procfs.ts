@@ -145,8 +145,8 @@ export class ProcFS {
 
   /** /proc/<pid>/stat; null when the pid is gone. Throws on a malformed file. */
   readStat(pid: number): ProcStat | null {
-    const text = this.#readWhole(this.#pidPath(pid, 'stat'))
-    return text === null ? null : parseProcStat(text)
+    const length = this.#fill(this.#pidPath(pid, 'stat'), BUFFER_SIZE, true)
+    return length < 0 ? null : parseProcStatBytes(this.#buffer, length)
   }
 
   /** Seconds since boot, from /proc/uptime; the clock process start times count from. */
@@ -189,48 +189,75 @@ function malformed(what: string, text: string): ExporterError {
  * spaces and parentheses, so it runs to the LAST `)`.
  */
 export function parseProcStat(text: string): ProcStat {
-  const open = text.indexOf(' (')
-  const close = text.lastIndexOf(')')
-  if (open < 1 || close < open) throw malformed('stat', text)
-  const pidText = text.slice(0, open)
-  if (!/^\d+$/.test(pidText)) throw malformed('stat', text)
+  const bytes = Buffer.from(text, 'latin1')
+  return parseProcStatBytes(bytes, bytes.length)
+}
+
+/**
+ * parseProcStat on the first `length` bytes of `buf`, as ProcFS reads them: no string is made
+ * of the line (a scan reads tens of thousands), only of comm.
+ */
+export function parseProcStatBytes(buf: Buffer, length: number): ProcStat {
+  const open = buf.indexOf(OPEN_COMM)
+  const close = buf.lastIndexOf(CLOSE_PAREN, length - 1)
+  if (open < 1 || open >= length || close < open) throw malformedStat(buf, length)
+  const pid = decimal(buf, 0, open)
   // Fields after comm, numbered from 3 (state) as in proc(5), each after one space.
-  const end = trimmedEnd(text)
-  const state = nthField(text, close + 2, end, 0)
-  if (state === null || state.length !== 1) throw malformed('stat', text)
-  const comm = text.slice(open + 2, close)
+  let end = length
+  while (end > 0 && buf[end - 1]! <= SPACE) end--
+  const from = close + 2
+  if (!field(buf, from, end, 0) || fieldEnd - fieldStart !== 1) throw malformedStat(buf, length)
+  const state = String.fromCharCode(buf[fieldStart]!)
+  const ppid = field(buf, from, end, 1) ? decimal(buf, fieldStart, fieldEnd) : -1
+  const starttime = field(buf, from, end, 19) ? decimal(buf, fieldStart, fieldEnd) : -1
+  if (pid < 0 || ppid === -1 || starttime === -1) throw malformedStat(buf, length)
+  const comm = buf.toString('latin1', open + 2, close)
   return {
-    pid: Number(pidText),
-    comm: isAscii(comm) ? comm : Buffer.from(comm, 'latin1').toString('utf8'),
+    pid,
+    comm: isAscii(comm) ? comm : buf.toString('utf8', open + 2, close),
     state,
-    ppid: integer(nthField(text, close + 2, end, 1), text),
-    starttime: integer(nthField(text, close + 2, end, 19), text),
+    ppid,
+    starttime,
   }
 }
 
-/** The index after the last character that is not white space. */
-function trimmedEnd(text: string): number {
-  let end = text.length
-  while (end > 0 && text.charCodeAt(end - 1) <= 32) end--
-  return end
-}
+const OPEN_COMM = Buffer.from(' (', 'latin1')
+const CLOSE_PAREN = 0x29
+const SPACE = 0x20
 
-/** The `n`th space-separated field from `start` (0-based), or null past the last. */
-function nthField(text: string, start: number, end: number, n: number): string | null {
+/** Where `field` found its field: [fieldStart, fieldEnd). */
+let fieldStart = 0
+let fieldEnd = 0
+
+/** Finds the `n`th space-separated field from `start` (0-based); false past the last. */
+function field(buf: Buffer, start: number, end: number, n: number): boolean {
   let from = start
   for (let i = 0; i < n; i++) {
-    const space = text.indexOf(' ', from)
-    if (space < 0 || space >= end) return null
+    const space = buf.indexOf(SPACE, from)
+    if (space < 0 || space >= end) return false
     from = space + 1
   }
-  if (from > end) return null
-  const space = text.indexOf(' ', from)
-  return text.slice(from, space < 0 || space > end ? end : space)
+  if (from > end) return false
+  const space = buf.indexOf(SPACE, from)
+  fieldStart = from
+  fieldEnd = space < 0 || space > end ? end : space
+  return true
 }
 
-function integer(raw: string | null, text: string): number {
-  if (raw === null || !/^-?\d+$/.test(raw)) throw malformed('stat', text)
-  return Number(raw)
+/** The decimal integer in buf[from, to) (pid, ppid, starttime: never negative), or -1. */
+function decimal(buf: Buffer, from: number, to: number): number {
+  if (from >= to) return -1
+  let value = 0
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!
+    if (c < 0x30 || c > 0x39) return -1
+    value = value * 10 + (c - 0x30)
+  }
+  return value
+}
+
+function malformedStat(buf: Buffer, length: number): ExporterError {
+  return malformed('stat', buf.toString('latin1', 0, length))
 }
 
 function isAscii(text: string): boolean {
