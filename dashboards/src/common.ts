@@ -1,0 +1,417 @@
+/**
+ * What both dashboards share: the templated data source, job and instance variables, the label
+ * matchers every query carries, and panel factories that will not build a panel without a title,
+ * a description, a unit and thresholds (Grafana's dashboard-linter rules, and our own habits).
+ */
+import * as bargaugePanel from '@grafana/grafana-foundation-sdk/bargauge'
+import type * as cog from '@grafana/grafana-foundation-sdk/cog'
+import {
+  BarGaugeDisplayMode,
+  BarGaugeNamePlacement,
+  BarGaugeSizing,
+  BigValueColorMode,
+  BigValueGraphMode,
+  BigValueJustifyMode,
+  BigValueTextMode,
+  type DataSourceRef,
+  GraphThresholdsStyleConfigBuilder,
+  GraphThresholdsStyleMode,
+  LegendDisplayMode,
+  LegendPlacement,
+  ReduceDataOptionsBuilder,
+  SortOrder,
+  TableSortByFieldStateBuilder,
+  TooltipDisplayMode,
+  VizLegendOptionsBuilder,
+  VizOrientation,
+  VizTooltipOptionsBuilder,
+  VisibilityMode,
+} from '@grafana/grafana-foundation-sdk/common'
+import {
+  AnnotationQueryBuilder,
+  type Dashboard,
+  DashboardBuilder,
+  DashboardCursorSync,
+  DashboardLinkBuilder,
+  DashboardLinkType,
+  DatasourceVariableBuilder,
+  type DataTransformerConfig,
+  type DynamicConfigValue,
+  FieldColorBuilder,
+  FieldColorModeId,
+  MappingType,
+  type Panel,
+  QueryVariableBuilder,
+  RowBuilder,
+  type Threshold,
+  type ThresholdsConfig,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
+  type ValueMapping,
+  type VariableModel,
+  VariableRefresh,
+  VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard'
+import * as gaugePanel from '@grafana/grafana-foundation-sdk/gauge'
+import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus'
+import * as statPanel from '@grafana/grafana-foundation-sdk/stat'
+import * as tablePanel from '@grafana/grafana-foundation-sdk/table'
+import * as timeseriesPanel from '@grafana/grafana-foundation-sdk/timeseries'
+
+/** The templated Prometheus data source every panel, target and variable uses. */
+export const DATASOURCE: DataSourceRef = { type: 'prometheus', uid: '${datasource}' }
+
+/** The matchers every selector carries (dashboard-linter's target-job and target-instance rules). */
+export const JOB_INSTANCE = 'job=~"$job",instance=~"$instance"'
+
+/** Tag shared by the dashboards, for the dashboard links between them. */
+export const TAG = 'sshd-exporter'
+
+/** UIDs, stable so that links and provisioning keep working across regenerations. */
+export const FLEET_UID = 'sshd-exporter-fleet'
+export const HOST_UID = 'sshd-exporter-host'
+
+/** `metric{job=~"$job",instance=~"$instance",<more>}`. */
+export function sel(metric: string, ...more: string[]): string {
+  return `${metric}{${[JOB_INSTANCE, ...more].join(',')}}`
+}
+
+// The events of sshd_events_total (README, "Metrics"), grouped as the panels show them.
+export const REFUSAL_EVENTS = [
+  'no_more_sessions',
+  'startups_dropped',
+  'penalty_dropped',
+  'max_auth_tries_exceeded',
+] as const
+export const STARTUP_DROP_EVENTS = [
+  'startups_dropped',
+  'startups_throttling_started',
+  'penalty_dropped',
+] as const
+export const TIMEOUT_EVENTS = [
+  'login_grace_timeout',
+  'client_alive_timeout',
+  'unused_connection_timeout',
+  'channel_timeout',
+] as const
+export const AUTH_FAILURE_EVENTS = [
+  'auth_failed',
+  'invalid_user',
+  'max_auth_tries_exceeded',
+] as const
+
+/** `event=~"a|b|c"`. */
+export function events(list: readonly string[]): string {
+  return `event=~"${list.join('|')}"`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variables
+
+/** The data source, job and instance variables (dashboard-linter's template rules). */
+export function variables(opts: {
+  instanceIncludeAll: boolean
+}): Array<cog.Builder<VariableModel>> {
+  const datasource = new DatasourceVariableBuilder('datasource')
+    .label('Data source')
+    .type('prometheus')
+    .description('The Prometheus that scrapes sshd-exporter.')
+  const job = new QueryVariableBuilder('job')
+    .label('Job')
+    .description('Scrape job(s) of sshd-exporter.')
+    .datasource(DATASOURCE)
+    .query('label_values(sshd_exporter_build_info, job)')
+    .definition('label_values(sshd_exporter_build_info, job)')
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.+')
+  const instanceQuery = 'label_values(sshd_exporter_build_info{job=~"$job"}, instance)'
+  const instance = new QueryVariableBuilder('instance')
+    .label('Instance')
+    .description('SSH server(s): the exporter targets of the selected jobs.')
+    .datasource(DATASOURCE)
+    .query(instanceQuery)
+    .definition(instanceQuery)
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(opts.instanceIncludeAll)
+    .allValue('.+')
+  return [datasource, job, instance]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+export interface Query {
+  expr: string
+  /** Legend, `{{label}}` templates allowed. */
+  legend?: string
+  /** Instant query (tables, bar gauges of "now"); range otherwise. */
+  instant?: boolean
+  /** `table` for tables, `heatmap` to turn cumulative `le` buckets into one bar each. */
+  format?: 'table' | 'heatmap'
+}
+
+function target(q: Query, refId: string): DataqueryBuilder {
+  const b = new DataqueryBuilder().datasource(DATASOURCE).refId(refId).expr(q.expr)
+  if (q.legend !== undefined) b.legendFormat(q.legend)
+  if (q.instant) b.instant()
+  else b.range()
+  if (q.format === 'table') b.format(PromQueryFormat.Table)
+  if (q.format === 'heatmap') b.format(PromQueryFormat.Heatmap)
+  return b
+}
+
+// ---------------------------------------------------------------------------------------------
+// Thresholds, mappings and overrides
+
+export type Color = 'green' | 'orange' | 'red' | 'blue' | 'text' | 'yellow' | 'purple'
+
+/** Steps from a base colour: `levels('green', [1, 'orange'], [10, 'red'])`. */
+export function levels(base: Color, ...steps: Array<[number, Color]>): Threshold[] {
+  return [{ value: null, color: base }, ...steps.map(([value, color]) => ({ value, color }))]
+}
+
+/** `0` and `1` as words (up/down, in sync/reload) with colours. */
+export function valueText(map: Record<string, [string, Color]>): ValueMapping[] {
+  const options: Record<string, { text: string; color: string; index: number }> = {}
+  let index = 0
+  for (const [value, [text, color]] of Object.entries(map)) {
+    options[value] = { text, color, index: index++ }
+  }
+  return [{ type: MappingType.ValueToText, options }]
+}
+
+/** A series drawn as a dashed red limit line. */
+export function limitLine(): DynamicConfigValue[] {
+  return [
+    { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+    { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
+    { id: 'custom.fillOpacity', value: 0 },
+  ]
+}
+
+export function fixedColor(color: Color): DynamicConfigValue {
+  return { id: 'color', value: { mode: 'fixed', fixedColor: color } }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Panels
+
+interface Common {
+  title: string
+  /** What it shows and how to read it: Grafana shows it on the panel's (i) icon. */
+  description: string
+  /** A Grafana unit id (valueFormats/categories.ts). */
+  unit: string
+  thresholds: Threshold[]
+  queries: Query[]
+  w: number
+  h: number
+  min?: number
+  max?: number
+  decimals?: number
+  mappings?: ValueMapping[]
+  noValue?: string
+  overrides?: Array<{ name?: string; regexp?: string; query?: string; set: DynamicConfigValue[] }>
+}
+
+/** The methods every SDK panel builder has that `applyCommon` uses. */
+interface CommonBuilder {
+  title(title: string): this
+  description(description: string): this
+  datasource(datasource: DataSourceRef): this
+  withTarget(target: cog.Builder<cog.Dataquery>): this
+  unit(unit: string): this
+  thresholds(thresholds: cog.Builder<ThresholdsConfig>): this
+  span(w: number): this
+  height(h: number): this
+  min(min: number): this
+  max(max: number): this
+  decimals(decimals: number): this
+  mappings(mappings: ValueMapping[]): this
+  noValue(noValue: string): this
+  overrideByName(name: string, properties: DynamicConfigValue[]): this
+  overrideByRegexp(regexp: string, properties: DynamicConfigValue[]): this
+  overrideByQuery(queryRefId: string, properties: DynamicConfigValue[]): this
+}
+
+function applyCommon<B extends CommonBuilder>(b: B, spec: Common): B {
+  b.title(spec.title)
+    .description(spec.description)
+    .datasource(DATASOURCE)
+    .unit(spec.unit)
+    .thresholds(new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(spec.thresholds))
+    .span(spec.w)
+    .height(spec.h)
+  spec.queries.forEach((q, i) => b.withTarget(target(q, String.fromCharCode(65 + i))))
+  if (spec.min !== undefined) b.min(spec.min)
+  if (spec.max !== undefined) b.max(spec.max)
+  if (spec.decimals !== undefined) b.decimals(spec.decimals)
+  if (spec.mappings !== undefined) b.mappings(spec.mappings)
+  if (spec.noValue !== undefined) b.noValue(spec.noValue)
+  for (const o of spec.overrides ?? []) {
+    if (o.name !== undefined) b.overrideByName(o.name, o.set)
+    else if (o.regexp !== undefined) b.overrideByRegexp(o.regexp, o.set)
+    else if (o.query !== undefined) b.overrideByQuery(o.query, o.set)
+  }
+  return b
+}
+
+export interface TimeseriesSpec extends Common {
+  /** Draw the thresholds as dashed lines (where they are limits worth seeing). */
+  showThresholds?: boolean
+  stack?: boolean
+}
+
+export function timeseries(spec: TimeseriesSpec): timeseriesPanel.PanelBuilder {
+  const b = applyCommon(new timeseriesPanel.PanelBuilder(), spec)
+    .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.PaletteClassic))
+    .lineWidth(1)
+    .fillOpacity(10)
+    .showPoints(VisibilityMode.Never)
+    .spanNulls(false)
+    .legend(
+      new VizLegendOptionsBuilder()
+        .displayMode(LegendDisplayMode.Table)
+        .placement(LegendPlacement.Bottom)
+        .showLegend(true)
+        .calcs(['lastNotNull', 'max']),
+    )
+    .tooltip(
+      new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending),
+    )
+    .thresholdsStyle(
+      new GraphThresholdsStyleConfigBuilder().mode(
+        spec.showThresholds ? GraphThresholdsStyleMode.Dashed : GraphThresholdsStyleMode.Off,
+      ),
+    )
+  return b
+}
+
+export interface StatSpec extends Common {
+  /** Show names beside values (several series). */
+  names?: boolean
+  /** Show only the series' names (a label's value as text, e.g. where the config came from). */
+  textOnly?: boolean
+  sparkline?: boolean
+}
+
+export function stat(spec: StatSpec): statPanel.PanelBuilder {
+  return applyCommon(new statPanel.PanelBuilder(), spec)
+    .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Thresholds))
+    .reduceOptions(lastValue())
+    .colorMode(BigValueColorMode.Value)
+    .graphMode(spec.sparkline ? BigValueGraphMode.Area : BigValueGraphMode.None)
+    .justifyMode(BigValueJustifyMode.Auto)
+    .textMode(
+      spec.textOnly
+        ? BigValueTextMode.Name
+        : spec.names
+          ? BigValueTextMode.ValueAndName
+          : BigValueTextMode.Auto,
+    )
+    .orientation(VizOrientation.Auto)
+}
+
+export function gauge(spec: Common): gaugePanel.PanelBuilder {
+  return applyCommon(new gaugePanel.PanelBuilder(), spec)
+    .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Thresholds))
+    .reduceOptions(lastValue())
+    .showThresholdMarkers(true)
+    .showThresholdLabels(false)
+}
+
+export function bargauge(spec: Common): bargaugePanel.PanelBuilder {
+  return applyCommon(new bargaugePanel.PanelBuilder(), spec)
+    .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Thresholds))
+    .reduceOptions(lastValue())
+    .displayMode(BarGaugeDisplayMode.Gradient)
+    .orientation(VizOrientation.Horizontal)
+    .namePlacement(BarGaugeNamePlacement.Auto)
+    .sizing(BarGaugeSizing.Auto)
+    .showUnfilled(true)
+}
+
+export interface TableSpec extends Common {
+  transformations: DataTransformerConfig[]
+  sortBy?: { column: string; desc: boolean }
+}
+
+export function table(spec: TableSpec): tablePanel.PanelBuilder {
+  const b = applyCommon(new tablePanel.PanelBuilder(), spec).transformations(spec.transformations)
+  if (spec.sortBy) {
+    b.sortBy([
+      new TableSortByFieldStateBuilder().displayName(spec.sortBy.column).desc(spec.sortBy.desc),
+    ])
+  }
+  return b
+}
+
+function lastValue(): ReduceDataOptionsBuilder {
+  return new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false).fields('')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dashboards
+
+export interface Row {
+  title: string
+  panels: Array<cog.Builder<Panel>>
+}
+
+export function dashboard(opts: {
+  uid: string
+  title: string
+  description: string
+  instanceIncludeAll: boolean
+  rows: Row[]
+}): Dashboard {
+  const b = new DashboardBuilder(opts.title)
+    .uid(opts.uid)
+    .description(opts.description)
+    .tags([TAG, 'sshd', 'ssh'])
+    .readonly()
+    .tooltip(DashboardCursorSync.Crosshair)
+    .timezone('browser')
+    .time({ from: 'now-6h', to: 'now' })
+    .refresh('1m')
+    // Grafana's own annotations (and alert state changes), as a dashboard saved by Grafana has.
+    .annotation(
+      new AnnotationQueryBuilder()
+        .name('Annotations & Alerts')
+        .datasource({ type: 'grafana', uid: '-- Grafana --' })
+        .builtIn(1)
+        .type('dashboard')
+        .enable(true)
+        .hide(true)
+        .iconColor('rgba(0, 211, 255, 1)'),
+    )
+    .link(
+      new DashboardLinkBuilder('sshd-exporter dashboards')
+        .type(DashboardLinkType.Dashboards)
+        .tags([TAG])
+        .asDropdown(true)
+        .includeVars(true)
+        .keepTime(true),
+    )
+  for (const v of variables({ instanceIncludeAll: opts.instanceIncludeAll })) {
+    b.withVariable(v)
+  }
+  for (const row of opts.rows) {
+    b.withRow(new RowBuilder(row.title))
+    for (const panel of row.panels) b.withPanel(panel)
+  }
+  const built = b.build()
+  // The SDK's default placement ("inControlsMenu") hides links and annotation toggles in a menu
+  // in Grafana 12, and older Grafana does not know it: leave it out, for the usual top bar.
+  for (const link of built.links ?? []) delete link.placement
+  for (const annotation of built.annotations.list ?? []) delete annotation.placement
+  // Stable ids in layout order (Grafana would otherwise number them on load).
+  let id = 1
+  for (const panel of built.panels ?? []) panel.id = id++
+  return built
+}

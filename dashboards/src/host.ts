@@ -1,0 +1,660 @@
+/**
+ * "sshd host": one SSH server (or a few, summed) in detail. Sessions by user, multiplexing against
+ * MaxSessions, pre-auth connections against MaxStartups, stale sessions, log events, client
+ * addresses, the effective configuration and the exporter's own health. Raw metrics throughout:
+ * a host's series are few.
+ */
+import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
+import {
+  AUTH_FAILURE_EVENTS,
+  bargauge,
+  dashboard,
+  events,
+  fixedColor,
+  gauge,
+  HOST_UID,
+  levels,
+  limitLine,
+  sel,
+  stat,
+  STARTUP_DROP_EVENTS,
+  table,
+  TIMEOUT_EVENTS,
+  timeseries,
+  valueText,
+} from './common.ts'
+
+const DAY = 86_400
+
+/** `sum(rate(<metric>{…}[$__rate_interval])) * 60`, by `by` when given: per minute. */
+function perMinute(metric: string, by: string | undefined, ...more: string[]): string {
+  const rate = `rate(${sel(metric, ...more)}[$__rate_interval])`
+  return `sum${by ? ` by (${by})` : ''} (${rate}) * 60`
+}
+
+export function hostDashboard(): Dashboard {
+  const upDown = valueText({ '0': ['down', 'red'], '1': ['up', 'green'] })
+  return dashboard({
+    uid: HOST_UID,
+    title: 'sshd host',
+    description:
+      'One SSH server in detail (several selected are summed): sessions by user, multiplexing against MaxSessions, pre-auth connections against MaxStartups, stale sessions, log events, client addresses, effective configuration and exporter health. See dashboards/README.md for each panel.',
+    instanceIncludeAll: false,
+    rows: [
+      {
+        title: 'Now',
+        panels: [
+          stat({
+            title: 'sshd',
+            description:
+              'Whether the exporter finds a running sshd listener (sshd_up). Down means new SSH logins fail; open sessions live on.',
+            unit: 'none',
+            thresholds: levels('red', [1, 'green']),
+            mappings: upDown,
+            queries: [{ expr: `min(${sel('sshd_up')})` }],
+            w: 3,
+            h: 4,
+          }),
+          stat({
+            title: 'Exporter',
+            description:
+              'Whether Prometheus scrapes sshd-exporter on this host (up). When down, every other panel here is empty or stale.',
+            unit: 'none',
+            thresholds: levels('red', [1, 'green']),
+            mappings: upDown,
+            queries: [{ expr: `min(${sel('up')})` }],
+            w: 3,
+            h: 4,
+          }),
+          stat({
+            title: 'Sessions',
+            description:
+              "Open sessions: shell, command and subsystem (sftp) channels, counted from sshd's process tree, not `ps | grep sshd` processes nor TCP connections. Orange from 100: a starting point, tune it to the host.",
+            unit: 'short',
+            thresholds: levels('green', [100, 'orange']),
+            queries: [{ expr: `sum(${sel('sshd_sessions')}) or vector(0)` }],
+            sparkline: true,
+            w: 3,
+            h: 4,
+          }),
+          stat({
+            title: 'Authenticated connections',
+            description:
+              'Logged-in SSH connections. A connection can carry many sessions (ControlMaster, VS Code, Ansible); compare with Sessions. Orange from 100: a starting point.',
+            unit: 'short',
+            thresholds: levels('green', [100, 'orange']),
+            queries: [{ expr: `sum(${sel('sshd_connections', 'state="authenticated"')})` }],
+            sparkline: true,
+            w: 3,
+            h: 4,
+          }),
+          stat({
+            title: 'Startups (pre-auth)',
+            description:
+              "Unauthenticated connections as sshd counts them against MaxStartups (the listener's own count). Orange from 10: MaxStartups begin by default, where sshd starts dropping connections at random; see the gauge beside it for this host's limits.",
+            unit: 'short',
+            thresholds: levels('green', [10, 'orange']),
+            queries: [{ expr: `sum(${sel('sshd_startups')})` }],
+            sparkline: true,
+            w: 3,
+            h: 4,
+          }),
+          gauge({
+            title: 'MaxStartups used',
+            description:
+              'Startups as a fraction of MaxStartups full, as the running listener reports it. At 100% sshd refuses every new connection; from begin (10% of full by default) it refuses some at random. Orange from 50%, red from 90%.',
+            unit: 'percentunit',
+            thresholds: levels('green', [0.5, 'orange'], [0.9, 'red']),
+            queries: [
+              {
+                expr: `sum(${sel('sshd_startups')}) / sum(${sel('sshd_max_startups', 'bound="full"')})`,
+              },
+            ],
+            min: 0,
+            max: 1,
+            decimals: 0,
+            w: 3,
+            h: 4,
+          }),
+          gauge({
+            title: 'MaxSessions used',
+            description:
+              'The most sessions on any one connection as a fraction of the effective MaxSessions. At 100% that connection refuses its next session ("no more sessions"). Orange from 80%, red at 100%.',
+            unit: 'percentunit',
+            thresholds: levels('green', [0.8, 'orange'], [1, 'red']),
+            queries: [
+              {
+                expr: `max(${sel('sshd_connection_sessions_max')} / on (job, instance) ${sel('sshd_config_max_sessions')})`,
+              },
+            ],
+            min: 0,
+            max: 1,
+            decimals: 0,
+            w: 3,
+            h: 4,
+          }),
+          stat({
+            title: 'Oldest session',
+            description:
+              'Age of the oldest authenticated connection. Orange from 1 day, red from 7 days: usually a forgotten shell or a client that never hung up. Empty when nobody is connected.',
+            unit: 's',
+            thresholds: levels('green', [DAY, 'orange'], [7 * DAY, 'red']),
+            queries: [{ expr: `max(${sel('sshd_oldest_session_age_seconds')})` }],
+            noValue: 'no sessions',
+            w: 3,
+            h: 4,
+          }),
+        ],
+      },
+      {
+        title: 'Sessions',
+        panels: [
+          timeseries({
+            title: 'Sessions by user',
+            description:
+              'Open sessions per authenticated user. Users past --collector.processes.max-users (100) are summed under "other". A user with connections but no session shows 0; the series ends when their last connection closes. Orange from 50 sessions for one user: a starting point, usually automation that does not close its sessions.',
+            unit: 'short',
+            thresholds: levels('green', [50, 'orange']),
+            queries: [{ expr: `sum by (user) (${sel('sshd_sessions')})`, legend: '{{user}}' }],
+            min: 0,
+            w: 12,
+            h: 8,
+          }),
+          bargauge({
+            title: 'Sessions by user now',
+            description:
+              'The same, now, largest first: who holds the sessions. Orange from 50 sessions for one user.',
+            unit: 'short',
+            thresholds: levels('green', [50, 'orange']),
+            queries: [
+              {
+                expr: `sort_desc(sum by (user) (${sel('sshd_sessions')}))`,
+                legend: '{{user}}',
+                instant: true,
+              },
+            ],
+            min: 0,
+            w: 6,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Connections by state',
+            description:
+              'Connections by state: authenticated, and preauth (accepted, login not finished). A preauth count that climbs and stays up is scanners, clients stuck at a password prompt, or a slow authentication backend. Orange from 10 (MaxStartups begin by default).',
+            unit: 'short',
+            thresholds: levels('green', [10, 'orange']),
+            queries: [{ expr: `sum by (state) (${sel('sshd_connections')})`, legend: '{{state}}' }],
+            min: 0,
+            w: 6,
+            h: 8,
+          }),
+        ],
+      },
+      {
+        title: 'MaxSessions: multiplexing',
+        panels: [
+          timeseries({
+            title: 'Sessions per connection against MaxSessions',
+            description:
+              'The most sessions carried by any one connection, next to the effective MaxSessions (dashed red). When the two lines meet, that connection refuses its next session: the client sees "Session open refused by peer" and the log says "no more sessions". Orange from 10, OpenSSH\'s default MaxSessions.',
+            unit: 'short',
+            thresholds: levels('green', [10, 'orange']),
+            queries: [
+              {
+                expr: `max(${sel('sshd_connection_sessions_max')})`,
+                legend: 'most sessions on one connection',
+              },
+              { expr: `min(${sel('sshd_config_max_sessions')})`, legend: 'MaxSessions' },
+            ],
+            overrides: [{ name: 'MaxSessions', set: limitLine() }],
+            min: 0,
+            w: 8,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Multiplexed connections',
+            description:
+              'Connections carrying two or more sessions (ControlMaster, VS Code Remote, Ansible pipelining), and those already at MaxSessions (red). Any connection at MaxSessions will refuse its next session; red from 1.',
+            unit: 'short',
+            thresholds: levels('green', [1, 'red']),
+            queries: [
+              {
+                expr: `sum(${sel('sshd_multiplexed_connections')})`,
+                legend: 'multiplexed (2+ sessions)',
+              },
+              {
+                expr: `sum(${sel('sshd_connections_at_max_sessions')})`,
+                legend: 'at MaxSessions',
+              },
+            ],
+            overrides: [{ name: 'at MaxSessions', set: [fixedColor('red')] }],
+            min: 0,
+            w: 8,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Sessions refused (MaxSessions)',
+            description:
+              'Sessions sshd refused because their connection was at MaxSessions ("no more sessions" in its log), per minute. Any is a user whose scp, sftp or multiplexed ssh failed. Dashed lines at 0.1/min (orange) and 1/min (red).',
+            unit: 'cpm',
+            thresholds: levels('green', [0.1, 'orange'], [1, 'red']),
+            showThresholds: true,
+            queries: [
+              {
+                expr: perMinute('sshd_events_total', undefined, 'event="no_more_sessions"'),
+                legend: 'no more sessions',
+              },
+            ],
+            min: 0,
+            w: 8,
+            h: 8,
+          }),
+        ],
+      },
+      {
+        title: 'MaxStartups: pre-authentication',
+        panels: [
+          timeseries({
+            title: 'Startups against MaxStartups',
+            description:
+              "Unauthenticated connections (startups) next to the running listener's MaxStartups begin and full (dashed). Past begin sshd drops new connections at random (rate%, rising with the count); at full it drops every one. If these bounds differ from Configuration, sshd was not reloaded. Orange from 10, the default begin.",
+            unit: 'short',
+            thresholds: levels('green', [10, 'orange']),
+            queries: [
+              { expr: `sum(${sel('sshd_startups')})`, legend: 'startups' },
+              {
+                expr: `sum by (bound) (${sel('sshd_max_startups')})`,
+                legend: 'MaxStartups {{bound}}',
+              },
+            ],
+            overrides: [
+              { name: 'MaxStartups full', set: limitLine() },
+              {
+                name: 'MaxStartups begin',
+                set: [...limitLine().filter((p) => p.id !== 'color'), fixedColor('orange')],
+              },
+            ],
+            min: 0,
+            w: 12,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Connections dropped before authentication',
+            description:
+              'Per minute: connections sshd dropped past MaxStartups (startups_dropped), times it began throttling (startups_throttling_started), and connections refused by PerSourcePenalties (penalty_dropped, OpenSSH 9.8+). Dropped clients see "kex_exchange_identification: Connection closed by remote host". Dashed lines at 0.1/min and 5/min.',
+            unit: 'cpm',
+            thresholds: levels('green', [0.1, 'orange'], [5, 'red']),
+            showThresholds: true,
+            queries: [
+              {
+                expr: perMinute('sshd_events_total', 'event', events(STARTUP_DROP_EVENTS)),
+                legend: '{{event}}',
+              },
+            ],
+            min: 0,
+            w: 12,
+            h: 8,
+          }),
+        ],
+      },
+      {
+        title: 'Stale sessions',
+        panels: [
+          timeseries({
+            title: 'Stale sessions by reason',
+            description:
+              'utmp_orphan: a login record whose process is gone (what `who` and `last | grep still` show wrongly). idle: a pty idle past --collector.stale.idle-threshold (1h). preauth_overdue: not authenticated after LoginGraceTime. dead_peer: the client is gone or unreachable but sshd still holds the connection. Dashed lines at 1 and 10.',
+            unit: 'short',
+            thresholds: levels('green', [1, 'orange'], [10, 'red']),
+            showThresholds: true,
+            queries: [
+              { expr: `sum by (reason) (${sel('sshd_stale_sessions')})`, legend: '{{reason}}' },
+            ],
+            min: 0,
+            w: 9,
+            h: 8,
+          }),
+          bargauge({
+            title: 'Pty sessions by idle time',
+            description:
+              "Live pty sessions by how long their tty has had no input: each bar, named by its bound in seconds, counts the sessions idle for at most that long and longer than the previous bar's bound (the cumulative sshd_pty_sessions_idle buckets, de-accumulated; +Inf: idle for more than a day). Sessions from the 14400 (4 h) bar on are candidates for ClientAliveInterval or a shell TMOUT. Colour: orange from 10 sessions in a bar.",
+            unit: 'short',
+            thresholds: levels('green', [10, 'orange']),
+            queries: [
+              {
+                expr: `sum by (le) (${sel('sshd_pty_sessions_idle')})`,
+                legend: '{{le}}',
+                instant: true,
+                format: 'heatmap',
+              },
+            ],
+            min: 0,
+            w: 7,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Oldest session age',
+            description:
+              'Age of the oldest authenticated connection over time. A line that only climbs is a session that never ends; one that drops is that session closing. Dashed lines at 1 day (orange) and 7 days (red).',
+            unit: 's',
+            thresholds: levels('green', [DAY, 'orange'], [7 * DAY, 'red']),
+            showThresholds: true,
+            queries: [
+              { expr: `max(${sel('sshd_oldest_session_age_seconds')})`, legend: 'oldest session' },
+            ],
+            min: 0,
+            w: 8,
+            h: 8,
+          }),
+        ],
+      },
+      {
+        title: 'Log events',
+        panels: [
+          timeseries({
+            title: 'Events by type',
+            description:
+              "Every event read from sshd's log, per minute (sshd_events_total). session_opened and session_closed need LogLevel VERBOSE. Counters start at 0 when the exporter starts. Orange from 600/min (10/s): a starting point for a busy host.",
+            unit: 'cpm',
+            thresholds: levels('green', [600, 'orange']),
+            queries: [{ expr: perMinute('sshd_events_total', 'event'), legend: '{{event}}' }],
+            min: 0,
+            w: 12,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Authentication by method',
+            description:
+              'Accepted and failed authentications per minute by method (publickey, password, keyboard-interactive…), with invalid users and MaxAuthTries refusals. Failures (all kinds together) orange from 10/min and red from 60/min (the SshdAuthFailureSurge alert).',
+            unit: 'cpm',
+            thresholds: levels('green', [10, 'orange'], [60, 'red']),
+            queries: [
+              {
+                expr: perMinute('sshd_events_total', 'event, method', 'event="auth_accepted"'),
+                legend: 'accepted {{method}}',
+              },
+              {
+                expr: perMinute('sshd_events_total', 'event, method', events(AUTH_FAILURE_EVENTS)),
+                legend: '{{event}} {{method}}',
+              },
+            ],
+            min: 0,
+            w: 12,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Timed-out connections',
+            description:
+              'Connections sshd ended on a timer, per minute: login_grace_timeout (LoginGraceTime; Debian 9.2 does not log it), client_alive_timeout (ClientAliveInterval × CountMax without answer), unused_connection_timeout, channel_timeout (LogLevel VERBOSE). Orange from 10/min.',
+            unit: 'cpm',
+            thresholds: levels('green', [10, 'orange']),
+            queries: [
+              {
+                expr: perMinute('sshd_events_total', 'event', events(TIMEOUT_EVENTS)),
+                legend: '{{event}}',
+              },
+            ],
+            min: 0,
+            w: 12,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Log lines read and not understood',
+            description:
+              "Lines (journal entries) read from sshd's log per minute, and those that were none of the events. The unparsed line is a baseline of sshd's other messages: a sudden change means the log format changed. Orange from 60/min unparsed.",
+            unit: 'cpm',
+            thresholds: levels('green', [60, 'orange']),
+            queries: [
+              { expr: perMinute('sshd_events_lines_read_total', undefined), legend: 'read' },
+              {
+                expr: perMinute('sshd_events_lines_unparsed_total', undefined),
+                legend: 'not understood',
+              },
+            ],
+            min: 0,
+            w: 12,
+            h: 8,
+          }),
+        ],
+      },
+      {
+        title: 'Client addresses',
+        panels: [
+          bargauge({
+            title: 'Top client addresses',
+            description:
+              'Established connections per client address now, the 10 largest (sshd_source_connections; addresses past --collector.sockets.max-sources are summed under "other"). One address with many connections is a NAT, a jump host, or automation. Orange from 10 connections, red from 50.',
+            unit: 'short',
+            thresholds: levels('green', [10, 'orange'], [50, 'red']),
+            queries: [
+              {
+                expr: `sort_desc(topk(10, sum by (source) (${sel('sshd_source_connections')})))`,
+                legend: '{{source}}',
+                instant: true,
+              },
+            ],
+            min: 0,
+            w: 8,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Connections by client address',
+            description:
+              'Established connections of the 5 busiest client addresses over time. Orange from 10, red from 50 connections from one address (PerSourceMaxStartups limits only the unauthenticated ones).',
+            unit: 'short',
+            thresholds: levels('green', [10, 'orange'], [50, 'red']),
+            queries: [
+              {
+                expr: `topk(5, sum by (source) (${sel('sshd_source_connections')}))`,
+                legend: '{{source}}',
+              },
+            ],
+            min: 0,
+            w: 16,
+            h: 8,
+          }),
+        ],
+      },
+      {
+        title: 'Configuration',
+        panels: [
+          stat({
+            title: 'Limits',
+            description:
+              'The effective MaxSessions, MaxStartups (begin, rate, full) and PerSourceMaxStartups, from `sshd -T` or sshd_config with its Includes. PerSourceMaxStartups is absent when none. Red: MaxSessions 1 (no multiplexing at all).',
+            unit: 'none',
+            thresholds: levels('red', [2, 'blue']),
+            names: true,
+            queries: [
+              { expr: `max(${sel('sshd_config_max_sessions')})`, legend: 'MaxSessions' },
+              {
+                expr: `max by (bound) (${sel('sshd_config_max_startups')})`,
+                legend: 'MaxStartups {{bound}}',
+              },
+              {
+                expr: `max(${sel('sshd_config_max_startups_rate')})`,
+                legend: 'MaxStartups rate',
+              },
+              {
+                expr: `max(${sel('sshd_config_per_source_max_startups')})`,
+                legend: 'PerSourceMaxStartups',
+              },
+            ],
+            overrides: [
+              {
+                query: 'C',
+                set: [
+                  { id: 'unit', value: 'percentunit' },
+                  { id: 'thresholds', value: { mode: 'absolute', steps: levels('blue') } },
+                ],
+              },
+              {
+                query: 'D',
+                set: [{ id: 'thresholds', value: { mode: 'absolute', steps: levels('blue') } }],
+              },
+            ],
+            w: 8,
+            h: 5,
+          }),
+          stat({
+            title: 'Timeouts',
+            description:
+              'The effective LoginGraceTime, ClientAliveInterval, ClientAliveCountMax and UnusedConnectionTimeout. "off" is 0: LoginGraceTime unlimited (pre-auth connections can hold MaxStartups slots forever: red) or ClientAliveInterval disabled (dead clients are never detected: orange). UnusedConnectionTimeout is absent when none.',
+            unit: 's',
+            thresholds: levels('blue'),
+            names: true,
+            queries: [
+              {
+                expr: `max(${sel('sshd_config_login_grace_time_seconds')})`,
+                legend: 'LoginGraceTime',
+              },
+              {
+                expr: `max(${sel('sshd_config_client_alive_interval_seconds')})`,
+                legend: 'ClientAliveInterval',
+              },
+              {
+                expr: `max(${sel('sshd_config_client_alive_count_max')})`,
+                legend: 'ClientAliveCountMax',
+              },
+              {
+                expr: `max(${sel('sshd_config_unused_connection_timeout_seconds')})`,
+                legend: 'UnusedConnectionTimeout',
+              },
+            ],
+            overrides: [
+              {
+                query: 'A',
+                set: [{ id: 'mappings', value: valueText({ '0': ['off (unlimited)', 'red'] }) }],
+              },
+              {
+                query: 'B',
+                set: [{ id: 'mappings', value: valueText({ '0': ['off', 'orange'] }) }],
+              },
+              { query: 'C', set: [{ id: 'unit', value: 'none' }] },
+            ],
+            w: 8,
+            h: 5,
+          }),
+          stat({
+            title: 'Configuration read from',
+            description:
+              'Where the values above came from: sshd_t (`sshd -T`, exact) or file (sshd_config and its Includes, read when sshd -T cannot run, e.g. without root). Informational (blue): either is fine; file may miss Match blocks that apply to everyone.',
+            unit: 'none',
+            thresholds: levels('blue'),
+            textOnly: true,
+            queries: [
+              {
+                expr: `max by (source) (${sel('sshd_config_info')})`,
+                legend: '{{source}}',
+                instant: true,
+              },
+            ],
+            w: 3,
+            h: 5,
+          }),
+          stat({
+            title: 'Configuration problems',
+            description:
+              'Problems met reading the configuration: an unreadable or oversized Include, an Include loop, a malformed value. The exporter logs each once and reports the other values. Orange from 1.',
+            unit: 'short',
+            thresholds: levels('green', [1, 'orange']),
+            queries: [{ expr: `max(${sel('sshd_config_problems')})` }],
+            w: 2,
+            h: 5,
+          }),
+          stat({
+            title: 'Listener reloaded',
+            description:
+              'Whether the running listener\'s MaxStartups match the configuration. "reload sshd" (red) means sshd_config changed and sshd was not reloaded: the limits above are not the ones in force.',
+            unit: 'none',
+            thresholds: levels('green', [1, 'red']),
+            mappings: valueText({ '0': ['in sync', 'green'], '1': ['reload sshd', 'red'] }),
+            queries: [{ expr: `max(${sel('sshd_config_listener_mismatch')})` }],
+            w: 3,
+            h: 5,
+          }),
+        ],
+      },
+      {
+        title: 'Exporter',
+        panels: [
+          stat({
+            title: 'Collectors',
+            description:
+              "Each collector's last scrape: ok or failing (sshd_scrape_collector_success). A failing collector loses only its own metrics, and the exporter logs why once. Red: failing.",
+            unit: 'none',
+            thresholds: levels('red', [1, 'green']),
+            mappings: valueText({ '0': ['failing', 'red'], '1': ['ok', 'green'] }),
+            names: true,
+            queries: [
+              {
+                expr: `min by (collector) (${sel('sshd_scrape_collector_success')})`,
+                legend: '{{collector}}',
+              },
+            ],
+            w: 6,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Collector duration',
+            description:
+              "How long each collector took per scrape. The processes walk follows sshd's tree, so milliseconds even on busy hosts; past --scrape.collector-timeout (5 s) a collector fails. Dashed lines at 1 s and 4 s.",
+            unit: 's',
+            thresholds: levels('green', [1, 'orange'], [4, 'red']),
+            showThresholds: true,
+            queries: [
+              {
+                expr: `max by (collector) (${sel('sshd_scrape_collector_duration_seconds')})`,
+                legend: '{{collector}}',
+              },
+            ],
+            min: 0,
+            w: 6,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Log source and malformed input',
+            description:
+              "Whether sshd's log reaches the exporter (events source up: journalctl running or the log file open; 0 means event counters are frozen), the source's restarts and rotations per minute, and /proc entries skipped as malformed per minute (should stay 0). Red below 1 for the source.",
+            unit: 'short',
+            thresholds: levels('red', [1, 'green']),
+            queries: [
+              { expr: `max(${sel('sshd_events_source_up')})`, legend: 'events source up' },
+              {
+                expr: perMinute('sshd_events_source_restarts_total', 'source'),
+                legend: '{{source}} restarts/min',
+              },
+              {
+                expr: perMinute('sshd_exporter_malformed_input_total', undefined),
+                legend: 'malformed /proc entries/min',
+              },
+            ],
+            min: 0,
+            w: 6,
+            h: 8,
+          }),
+          table({
+            title: 'Exporter version',
+            description:
+              'The running sshd-exporter version and Node.js version per instance (sshd_exporter_build_info). Two versions side by side mean a rollout in progress. Informational (blue).',
+            unit: 'none',
+            thresholds: levels('blue'),
+            queries: [{ expr: sel('sshd_exporter_build_info'), instant: true, format: 'table' }],
+            transformations: [
+              {
+                id: 'organize',
+                options: {
+                  excludeByName: { Time: true, Value: true, __name__: true },
+                  indexByName: { instance: 0, version: 1, nodejs: 2, job: 3 },
+                  renameByName: {},
+                },
+              },
+            ],
+            w: 6,
+            h: 8,
+          }),
+        ],
+      },
+    ],
+  })
+}
