@@ -2,7 +2,7 @@
 /**
  * sshd-exporter's command line: flags -> Config, start, graceful shutdown.
  * Exit codes: 0 after a clean shutdown or --help/--version, 1 when the server
- * cannot start (the address is taken), 2 for a bad flag.
+ * cannot start (the address is taken), 2 for a bad flag or a bad --web.config.file.
  */
 import { COLLECTORS } from './collectors/index.ts'
 import { isExporterError } from './errors.ts'
@@ -10,6 +10,7 @@ import { createExporter } from './exporter.ts'
 import { type Config, type ListenAddress, parseFlags } from './flags.ts'
 import { createLogger, type Logger } from './logger.ts'
 import type { App } from './server/app.ts'
+import { WebConfigError } from './server/web-config.ts'
 import { VERSION } from './version.ts'
 
 function formatAddress(a: ListenAddress): string {
@@ -77,6 +78,7 @@ async function run(config: Config, logger: Logger): Promise<void> {
           ? formatAddress({ host: bound.address, port: bound.port })
           : formatAddress(config.web.listenAddress),
       telemetry_path: config.web.telemetryPath,
+      tls: exporter.web?.initial.tls !== undefined,
       collectors: enabled,
       procfs: config.path.procfs,
       rootfs: config.path.rootfs,
@@ -105,6 +107,11 @@ function main(): void {
   const { config } = parsed
   const logger = createLogger(config.log)
   run(config, logger).catch((err: unknown) => {
+    if (err instanceof WebConfigError) {
+      // One line, like a bad flag's, naming the file, the key and what it accepts.
+      logger.error({ web_config_file: err.file, key: err.key }, err.message)
+      process.exit(2)
+    }
     logger.fatal({ err }, 'start-up failed')
     process.exit(1)
   })

@@ -10,6 +10,11 @@ export const ErrorCode = {
   FLAG_INVALID: 'ERR_FLAG_INVALID',
   /** A flag given without the value it needs. */
   FLAG_MISSING_VALUE: 'ERR_FLAG_MISSING_VALUE',
+  /**
+   * A --web.config.file that cannot be read, is not exporter-toolkit's format, or names
+   * certificates, keys or password hashes that cannot be used.
+   */
+  WEB_CONFIG_INVALID: 'ERR_WEB_CONFIG_INVALID',
   /** A file under /proc that does not hold what the kernel writes there. */
   PROCFS_MALFORMED: 'ERR_PROCFS_MALFORMED',
   /** A collector that did not finish within its time limit. */

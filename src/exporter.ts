@@ -17,6 +17,7 @@ import { openEventsSource } from './model/events-source.ts'
 import { Scraper } from './scrape.ts'
 import { type App, buildApp } from './server/app.ts'
 import type { CollectorStatus } from './server/landing.ts'
+import { WebConfigSource } from './server/web.ts'
 import { ProcFS } from './sources/procfs.ts'
 import { findSshdBinary } from './sources/sshd-binary.ts'
 import { VERSION } from './version.ts'
@@ -25,7 +26,9 @@ export interface Exporter {
   app: App
   scraper: Scraper
   collectors: readonly CollectorStatus[]
-  /** Re-reads what is cached between scrapes (sshd's configuration); on SIGHUP. */
+  /** The --web.config.file in force; undefined without one. */
+  web: WebConfigSource | undefined
+  /** Re-reads what is cached between scrapes (sshd's configuration, the web config); on SIGHUP. */
   reload(): Promise<void>
   /** Stops what runs between scrapes (the log source's journalctl or file); at shutdown. */
   close(): Promise<void>
@@ -83,6 +86,11 @@ export async function createExporter(
   logger: Logger,
   definitions: readonly CollectorDefinition[] = COLLECTORS,
 ): Promise<Exporter> {
+  // First: a bad web config stops start-up before anything else is started.
+  const web =
+    config.web.configFile === undefined
+      ? undefined
+      : await WebConfigSource.open(config.web.configFile, logger)
   const procfs = new ProcFS(config.path.procfs)
   const sshdConfig = config.collectors.config ? await configReader(config, logger) : null
   const events = config.collectors.events
@@ -137,8 +145,10 @@ export async function createExporter(
     logger,
     version: VERSION,
     collectors: statuses,
+    web,
   })
   const reload = async () => {
+    await web?.refresh()
     if (sshdConfig === null) return
     const read = await sshdConfig.refresh()
     logger.info(
@@ -149,5 +159,5 @@ export async function createExporter(
   const close = async () => {
     if (events !== null && !isNotApplicable(events)) await events.stop()
   }
-  return { app, scraper, collectors: statuses, reload, close }
+  return { app, scraper, collectors: statuses, web, reload, close }
 }

@@ -22,6 +22,8 @@ export interface Config {
   web: {
     listenAddress: ListenAddress
     telemetryPath: string
+    /** exporter-toolkit's web config (TLS, basic auth); undefined: plain HTTP, no auth. */
+    configFile: string | undefined
     disableExporterMetrics: boolean
   }
   path: { procfs: string; rootfs: string }
@@ -116,6 +118,15 @@ const STATIC_FLAGS: readonly FlagSpec[] = [
     help: 'Path under which to expose metrics.',
     apply: (c, v) => {
       c.web.telemetryPath = v as string
+    },
+  },
+  {
+    name: 'web.config.file',
+    kind: 'optional',
+    default: null,
+    help: "Path to a web config file in prometheus/exporter-toolkit's format (as node_exporter's): TLS, client certificates, basic auth, response headers. Re-read on every request and on SIGHUP. Empty: plain HTTP without auth.",
+    apply: (c, v) => {
+      c.web.configFile = v === '' ? undefined : (v as string)
     },
   },
   {
@@ -375,7 +386,12 @@ function collectorFlags(collectors: readonly CollectorFlagInfo[]): FlagSpec[] {
 /** The shape of a Config; every field is then set from its flag's default. */
 function emptyConfig(): Config {
   return {
-    web: { listenAddress: { host: '', port: 0 }, telemetryPath: '', disableExporterMetrics: false },
+    web: {
+      listenAddress: { host: '', port: 0 },
+      telemetryPath: '',
+      configFile: undefined,
+      disableExporterMetrics: false,
+    },
     path: { procfs: '', rootfs: '' },
     collectors: {},
     processes: { maxUsers: 0, rescanIntervalSeconds: 0 },

@@ -40,10 +40,26 @@ describe('sshd-exporter CLI', () => {
     assert.match(r.stderr, /^sshd-exporter: error: SSHD_EXPORTER_WEB_LISTEN_ADDRESS: /)
   })
 
+  it('a web config file that cannot be read: exit 2, one log line naming the file', () => {
+    const r = run(['--web.config.file=/nonexistent/web.yml', '--no-collector.config'])
+    assert.equal(r.status, 2)
+    assert.equal(r.stdout, '')
+    const lines = r.stderr.trimEnd().split('\n')
+    assert.equal(lines.length, 1, r.stderr)
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>
+    assert.equal(line.level, 'error')
+    assert.equal(line.web_config_file, '/nonexistent/web.yml')
+    assert.match(
+      String(line.msg),
+      /^--web\.config\.file="\/nonexistent\/web\.yml": cannot read it \(ENOENT\)/,
+    )
+  })
+
   it('--help lists the flags and exits 0', () => {
     const r = run(['--help'])
     assert.equal(r.status, 0)
     assert.match(r.stdout, /--web\.listen-address=ADDRESS/)
+    assert.match(r.stdout, /--web\.config\.file=OPTIONAL/)
     assert.match(r.stdout, /--\[no-\]collector\.config/)
   })
 

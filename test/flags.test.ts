@@ -89,6 +89,17 @@ describe('parseFlags', () => {
     assert.equal(c.collectors.events, true)
   })
 
+  it('takes --web.config.file from the flag or SSHD_EXPORTER_WEB_CONFIG_FILE; empty is none', () => {
+    assert.equal(config([]).web.configFile, undefined)
+    assert.equal(config(['--web.config.file=/etc/web.yml']).web.configFile, '/etc/web.yml')
+    assert.equal(config(['--web.config.file', 'web.yml']).web.configFile, 'web.yml')
+    const env = { SSHD_EXPORTER_WEB_CONFIG_FILE: '/env/web.yml' }
+    assert.equal(config([], env).web.configFile, '/env/web.yml')
+    assert.equal(config(['--web.config.file=/flag.yml'], env).web.configFile, '/flag.yml')
+    assert.equal(config(['--web.config.file='], env).web.configFile, undefined)
+    assert.equal(config([], { SSHD_EXPORTER_WEB_CONFIG_FILE: '' }).web.configFile, undefined)
+  })
+
   it('names the variable when an environment value is bad', () => {
     rejects([], /^SSHD_EXPORTER_LOG_LEVEL: --log\.level="loud"/, {
       SSHD_EXPORTER_LOG_LEVEL: 'loud',
@@ -129,6 +140,8 @@ describe('parseFlags', () => {
     const text = (help as { text: string }).text
     for (const flag of [
       '--web.listen-address',
+      '--web.config.file=OPTIONAL',
+      'SSHD_EXPORTER_WEB_CONFIG_FILE',
       '--[no-]collector.processes',
       'SSHD_EXPORTER_PATH_PROCFS',
     ]) {

@@ -1,12 +1,15 @@
 /**
  * The HTTP app: the telemetry path, a landing page, and the health endpoints
  * Prometheus's own servers have. Built by a function and tested with inject();
- * listening is the CLI's business.
+ * listening is the CLI's business. With a web config, it speaks HTTPS (and HTTP/2
+ * beside HTTP/1.1 unless the config turns it off) and every route follows the config's
+ * rules: web.ts.
  */
 import Fastify, { LogController } from 'fastify'
 import { Registry } from 'prom-client'
 import type { Logger } from '../logger.ts'
 import { type CollectorStatus, landingPage } from './landing.ts'
+import type { WebConfigSource } from './web.ts'
 
 export interface AppOptions {
   telemetryPath: string
@@ -15,22 +18,51 @@ export interface AppOptions {
   logger: Logger
   version: string
   collectors: readonly CollectorStatus[]
+  /** --web.config.file, read: TLS, basic auth, headers, rate limit. */
+  web?: WebConfigSource | undefined
+}
+
+function createFastify(logger: Logger, web: WebConfigSource | undefined) {
+  const base = {
+    // Fastify's own info lines ("Server listening at …") would double the CLI's one
+    // start-up line; its warnings and errors still come through.
+    loggerInstance: logger.child(
+      {},
+      { level: logger.isLevelEnabled('warn') ? 'warn' : logger.level },
+    ),
+    // One line per scrape every 15 s on every host is noise.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  }
+  const plain = () => Fastify(base)
+  const tls = web?.initial.tls
+  if (web === undefined || tls === undefined) return plain()
+  const https = {
+    ...tls.context,
+    requestCert: tls.requestCert,
+    rejectUnauthorized: tls.rejectUnauthorized,
+  }
+  // The routes and hooks use only what HTTP/1.1, HTTPS and HTTP/2 requests have in common,
+  // so the app keeps one type whatever server carries it.
+  if (web.initial.config.http2) {
+    return Fastify({
+      ...base,
+      http2: true,
+      https: { ...https, allowHTTP1: true },
+    }) as unknown as ReturnType<typeof plain>
+  }
+  return Fastify({ ...base, https }) as unknown as ReturnType<typeof plain>
 }
 
 export type App = ReturnType<typeof buildApp>
 
 export function buildApp(options: AppOptions) {
-  const app = Fastify({
-    // Fastify's own info lines ("Server listening at …") would double the CLI's one
-    // start-up line; its warnings and errors still come through.
-    loggerInstance: options.logger.child(
-      {},
-      { level: options.logger.isLevelEnabled('warn') ? 'warn' : options.logger.level },
-    ),
-    // One line per scrape every 15 s on every host is noise.
-    logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
-  })
+  const app = createFastify(options.logger, options.web)
+  const web = options.web
+  if (web !== undefined) {
+    web.attach(app.server)
+    app.addHook('onRequest', (request, reply) => web.guard(request, reply))
+  }
   const landing = landingPage({
     version: options.version,
     telemetryPath: options.telemetryPath,

@@ -1,22 +1,108 @@
 /**
  * Runs the real exporter (node src/cli.ts) as a child process on a free
  * loopback port, reads the port from its start-up log line, and scrapes it.
- * Stopped with SIGTERM after the test, whatever happened.
+ * Stopped with SIGTERM after the test, whatever happened. An exporter whose
+ * start-up line says `tls: true` is reached over https, with the client
+ * options given (CA, client certificate, basic auth).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import type { IncomingHttpHeaders } from 'node:http'
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import type { SecureVersion, TLSSocket } from 'node:tls'
 
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli.ts')
+
+/** How the tests' client talks to an exporter with a web config. */
+export interface ClientOptions {
+  /** PEM of the CA the exporter's certificate is checked against. */
+  ca?: string | undefined
+  /** A client certificate and its key, PEM. */
+  cert?: string | undefined
+  key?: string | undefined
+  /** Sent as `Authorization: Basic …`. */
+  auth?: { user: string; password: string } | undefined
+  /** Raw Authorization header, instead of `auth`. */
+  authorization?: string | undefined
+  minVersion?: SecureVersion | undefined
+  maxVersion?: SecureVersion | undefined
+}
+
+export interface Response {
+  status: number
+  headers: IncomingHttpHeaders
+  body: string
+  /** The TLS version of the connection (`TLSv1.3`); undefined over plain HTTP. */
+  tlsVersion: string | undefined
+  /** The serial number of the certificate the exporter showed; undefined over plain HTTP. */
+  serverSerial: string | undefined
+}
 
 export interface RunningExporter {
   url: string
   /** Every log line so far, parsed. */
   logs: Record<string, unknown>[]
   child: ChildProcess
+  /** GET path; throws unless 200. With a web config, uses startExporter's client options. */
   scrape(path?: string): Promise<string>
   /** SIGTERM and wait; resolves with the exit code. */
   stop(): Promise<number | null>
+}
+
+/** What startExporter returns: a RunningExporter that can also make one-off requests. */
+export interface StartedExporter extends RunningExporter {
+  /**
+   * GET path on a new connection with startExporter's client options, overridden by
+   * `options` (an explicit undefined removes one); resolves whatever the status.
+   */
+  request(path?: string, options?: ClientOptions): Promise<Response>
+}
+
+/** One GET on a new connection (no keep-alive), over https when the URL says so. */
+export function get(url: string, options: ClientOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = {}
+  if (options.authorization !== undefined) headers.authorization = options.authorization
+  else if (options.auth !== undefined) {
+    const { user, password } = options.auth
+    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+  }
+  const tls = url.startsWith('https:')
+  return new Promise((resolve, reject) => {
+    const common = { agent: false as const, headers, timeout: 10_000 }
+    const req = tls
+      ? httpsRequest(url, {
+          ...common,
+          ...(options.ca === undefined ? {} : { ca: options.ca }),
+          ...(options.cert === undefined ? {} : { cert: options.cert }),
+          ...(options.key === undefined ? {} : { key: options.key }),
+          ...(options.minVersion === undefined ? {} : { minVersion: options.minVersion }),
+          ...(options.maxVersion === undefined ? {} : { maxVersion: options.maxVersion }),
+        })
+      : httpRequest(url, common)
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within 10s`)))
+    req.on('error', reject)
+    req.on('response', (res) => {
+      const socket = res.socket as Partial<TLSSocket>
+      const tlsVersion = tls ? (socket.getProtocol?.() ?? undefined) : undefined
+      const serverSerial = tls ? socket.getPeerCertificate?.().serialNumber : undefined
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => (body += chunk))
+      res.on('error', reject)
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body,
+          tlsVersion,
+          serverSerial,
+        }),
+      )
+    })
+    req.end()
+  })
 }
 
 /** A command prefix that runs the exporter as nobody (uid and gid 65534, no groups). */
@@ -30,13 +116,15 @@ export const AS_NOBODY: readonly string[] = [
 
 /**
  * `prefix` runs the exporter through another command, e.g. `AS_NOBODY` to drop root.
+ * `client`: how to reach an exporter with a web config (CA, client certificate, auth).
  */
 export async function startExporter(
   args: string[],
   t?: TestContext,
   env: NodeJS.ProcessEnv = process.env,
   prefix: readonly string[] = [],
-): Promise<RunningExporter> {
+  client: ClientOptions = {},
+): Promise<StartedExporter> {
   const argv = [process.execPath, CLI, '--web.listen-address=127.0.0.1:0', ...args]
   const [command, ...rest] = [...prefix, ...argv]
   const child = spawn(command!, rest, { stdio: ['ignore', 'ignore', 'pipe'], env })
@@ -45,6 +133,7 @@ export async function startExporter(
     child.once('exit', (code) => resolve(code)),
   )
   let buffered = ''
+  let scheme = 'http'
   const address = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('exporter did not start within 10s')), 10_000)
     child.stderr.setEncoding('utf8')
@@ -64,6 +153,7 @@ export async function startExporter(
         logs.push(record)
         if (record.msg === 'sshd_exporter listening') {
           clearTimeout(timer)
+          if (record.tls === true) scheme = 'https'
           resolve(String(record.address))
         }
       }
@@ -82,13 +172,23 @@ export async function startExporter(
     return stopped
   }
   t?.after(stop)
-  const url = `http://${await address}`
+  const host = await address
+  const url = `${scheme}://${host}`
+  const plain = scheme === 'http' && Object.keys(client).length === 0
+  const request = (path = '/metrics', options: ClientOptions = {}) =>
+    get(`${url}${path}`, { ...client, ...options })
   return {
     url,
     logs,
     child,
     stop,
+    request,
     async scrape(path = '/metrics') {
+      if (!plain) {
+        const res = await request(path)
+        if (res.status !== 200) throw new Error(`GET ${path}: ${res.status}`)
+        return res.body
+      }
       const res = await fetch(`${url}${path}`)
       if (res.status !== 200) throw new Error(`GET ${path}: ${res.status}`)
       return res.text()
