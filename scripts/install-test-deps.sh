@@ -8,7 +8,11 @@
 #     network namespace);
 #   - systemd-journal-remote and journalctl, to write sshd's lines into a real journal
 #     file that the events collector reads with --collector.events.journal-directory;
-#   - gcc, for the benchmark's C floors (test/bench.test.ts checks they count right).
+#   - gcc, for the benchmark's C floors (test/bench.test.ts checks they count right);
+#   - podman and debootstrap, for test/container.test.ts: it builds the Dockerfile with
+#     `podman build --isolation=chroot` (as root, on the kernel's overlayfs: no uidmap,
+#     fuse-overlayfs or slirp4netns)
+#     on a stand-in base image that scripts/make-base-image.sh debootstraps.
 # Needs root (apt-get). Safe to run again: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +22,7 @@ need=()
 for cmd in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/promtool:prometheus \
   /usr/bin/prometheus:prometheus /usr/bin/unshare:util-linux /usr/bin/setpriv:util-linux \
   /usr/sbin/tc:iproute2 /usr/bin/openssl:openssl /lib/systemd/systemd-journal-remote:systemd-journal-remote \
-  /usr/bin/journalctl:systemd /usr/bin/gcc:gcc; do
+  /usr/bin/journalctl:systemd /usr/bin/gcc:gcc /usr/bin/podman:podman /usr/sbin/debootstrap:debootstrap; do
   [ -x "${cmd%%:*}" ] || need+=("${cmd##*:}")
 done
 
