@@ -26,7 +26,7 @@ import {
 } from '../helpers/dashboard-lint.ts'
 import { startExporter } from '../helpers/exporter.ts'
 import { type PromSample, queryUntil, startPrometheus } from '../helpers/prometheus.ts'
-import { substituteGrafanaVariables } from '../helpers/promql.ts'
+import { metricNames, substituteGrafanaVariables } from '../helpers/promql.ts'
 import { sleep, sshdBinaries, startSshd, TEST_USER, waitFor } from '../helpers/sshd.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..')
@@ -121,6 +121,30 @@ describe(`dashboards and rules on a real Prometheus, exporter and OpenSSH ${VERS
           ] as const,
       ),
     )
+
+    // Every metric a dashboard or rule names is one this exporter declares in its live scrape
+    // (# TYPE lines: a series may be absent, such as PerSourceMaxStartups at none, its metric
+    // is not). Recording rules (a colon in the name) and Prometheus's own `up` aside.
+    const declared = new Set(
+      [...(await exporter.scrape()).matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!),
+    )
+    const rulesYaml = parseYaml(await readFile(RULES_FILE, 'utf8')) as {
+      groups: { rules: { expr: string }[] }[]
+    }
+    const named = new Map<string, string>()
+    for (const [file, d] of dashboards) {
+      for (const { expr } of dashboardExpressions(d)) {
+        for (const name of metricNames(sub(expr))) named.set(name, file)
+      }
+    }
+    for (const rule of rulesYaml.groups.flatMap((g) => g.rules)) {
+      for (const name of metricNames(rule.expr)) named.set(name, 'sshd-exporter.rules.yml')
+    }
+    const undeclared = [...named].filter(
+      ([name]) => !name.includes(':') && name !== 'up' && !declared.has(name),
+    )
+    assert.deepEqual(undeclared, [], 'metrics the live exporter does not export')
+    assert.ok(named.size >= 20, `only ${named.size} metrics named`)
 
     // Every variable's label_values, as Grafana runs it: /api/v1/label/<label>/values.
     for (const [file, d] of dashboards) {
