@@ -27,7 +27,13 @@ import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { COLLECTORS } from '../src/collectors/index.ts'
 import { parseFlags } from '../src/flags.ts'
-import { type RunningExporter, sample, scrapeUntil, series } from './helpers/exporter.ts'
+import {
+  attachExporter,
+  type RunningExporter,
+  sample,
+  scrapeUntil,
+  series,
+} from './helpers/exporter.ts'
 import { freePort, type SshdServer, startSshd, TEST_USER } from './helpers/sshd.ts'
 
 const execFileAsync = promisify(execFile)
@@ -343,61 +349,11 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL')
 })
 
-/** The exporter started by `child`, once its start-up line says it listens on `listen`. */
+/** The exporter started by `child` (killed if the test process exits first), once it listens on `listen`. */
 async function exporterProcess(child: ChildProcess, listen: string): Promise<RunningExporter> {
   running.add(child)
-  const logs: Record<string, unknown>[] = []
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      running.delete(child)
-      resolve(code)
-    }),
-  )
-  let buffered = ''
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not listening after 20 s: ${dump()}`)), 20_000)
-    const dump = () => JSON.stringify([...logs, buffered])
-    child.stderr!.setEncoding('utf8')
-    child.stderr!.on('data', (chunk: string) => {
-      buffered += chunk
-      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
-        const line = buffered.slice(0, nl)
-        buffered = buffered.slice(nl + 1)
-        let record: Record<string, unknown>
-        try {
-          record = JSON.parse(line) as Record<string, unknown>
-        } catch {
-          record = { raw: line }
-        }
-        logs.push(record)
-        if (record.msg === 'sshd_exporter listening') {
-          clearTimeout(timer)
-          resolve()
-        }
-      }
-    })
-    void exited.then((code) => {
-      clearTimeout(timer)
-      reject(new Error(`exited with ${code} before listening: ${dump()}`))
-    })
-  })
-  let stopped: Promise<number | null> | null = null
-  const url = `http://${listen}`
-  return {
-    url,
-    logs,
-    child,
-    stop() {
-      if (stopped === null) {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-        stopped = exited
-      }
-      return stopped
-    },
-    async scrape(path = '/metrics') {
-      const res = await fetch(`${url}${path}`)
-      if (res.status !== 200) throw new Error(`GET ${path}: ${res.status}`)
-      return res.text()
-    },
-  }
+  child.once('exit', () => running.delete(child))
+  const exporter = await attachExporter(child, { timeoutMs: 20_000 })
+  assert.equal(exporter.url, `http://${listen}`, 'the start-up line names the address asked for')
+  return exporter
 }

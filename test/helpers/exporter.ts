@@ -128,6 +128,26 @@ export async function startExporter(
   const argv = [process.execPath, CLI, '--web.listen-address=127.0.0.1:0', ...args]
   const [command, ...rest] = [...prefix, ...argv]
   const child = spawn(command!, rest, { stdio: ['ignore', 'ignore', 'pipe'], env })
+  return attachExporter(child, { t, client })
+}
+
+export interface AttachOptions {
+  t?: TestContext | undefined
+  client?: ClientOptions
+  /** How long to wait for the start-up line; 10 s by default. */
+  timeoutMs?: number
+}
+
+/**
+ * An exporter already spawned as `child` (its stderr piped), whatever started it: its log
+ * lines parsed as they come, ready once its start-up line says where it listens (over https
+ * when that line says `tls: true`), stopped with SIGTERM after the test when `t` is given.
+ */
+export async function attachExporter(
+  child: ChildProcess,
+  options: AttachOptions = {},
+): Promise<StartedExporter> {
+  const { t, client = {}, timeoutMs = 10_000 } = options
   const logs: Record<string, unknown>[] = []
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
@@ -135,9 +155,17 @@ export async function startExporter(
   let buffered = ''
   let scheme = 'http'
   const address = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('exporter did not start within 10s')), 10_000)
-    child.stderr.setEncoding('utf8')
-    child.stderr.on('data', (chunk: string) => {
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `exporter did not start within ${timeoutMs / 1000}s: ${JSON.stringify([...logs, buffered])}`,
+          ),
+        ),
+      timeoutMs,
+    )
+    child.stderr!.setEncoding('utf8')
+    child.stderr!.on('data', (chunk: string) => {
       buffered += chunk
       let nl = buffered.indexOf('\n')
       while (nl >= 0) {
@@ -160,7 +188,11 @@ export async function startExporter(
     })
     void exited.then((code) => {
       clearTimeout(timer)
-      reject(new Error(`exporter exited with ${code} before listening: ${JSON.stringify(logs)}`))
+      reject(
+        new Error(
+          `exporter exited with ${code} before listening: ${JSON.stringify([...logs, buffered])}`,
+        ),
+      )
     })
   })
   let stopped: Promise<number | null> | null = null
