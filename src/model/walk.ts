@@ -253,7 +253,7 @@ class Walk {
       return false
     }
     if (stat === null || stat.starttime !== known.starttime || hasExited(stat)) return false
-    const kids = this.#quietKids(pid)
+    const kids = this.#kids(pid, true)
     if (kids === null || !samePids(kids, known.kids)) return false
     const found: { pid: number; entry: Settled; sessions: number }[] = []
     for (const kid of kids) {
@@ -263,7 +263,7 @@ class Walk {
       if (cmdline === null) return false
       const title = parseSshdTitle(cmdline)
       if (title.role !== 'postauth' || title.user !== before.title.user) return false
-      const sessions = this.#quietKids(kid)
+      const sessions = this.#kids(kid, true)
       if (sessions === null) return false
       found.push({ pid: kid, entry: { ...before, title }, sessions: sessions.length })
     }
@@ -278,22 +278,16 @@ class Walk {
     return true
   }
 
-  /** A children file; null when it is gone or malformed, which the whole read then counts. */
-  #quietKids(pid: number): number[] | null {
+  /**
+   * A children file; null when it is gone or malformed. A malformed one is counted unless
+   * `quiet` (a settled connection's re-read: the whole read that follows counts it).
+   */
+  #kids(pid: number, quiet = false): number[] | null {
     try {
       return this.#procfs.readChildren(pid)
     } catch (err) {
       if (!isExporterError(err)) throw err
-      return null
-    }
-  }
-
-  #kids(pid: number): number[] | null {
-    try {
-      return this.#procfs.readChildren(pid)
-    } catch (err) {
-      if (!isExporterError(err)) throw err
-      this.#problem(this.#procfs.path(pid, 'task', pid, 'children'), err.message)
+      if (!quiet) this.#problem(this.#procfs.path(pid, 'task', pid, 'children'), err.message)
       return null
     }
   }
