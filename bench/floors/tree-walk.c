@@ -22,10 +22,10 @@
  * Settled connections, as the exporter re-reads them: a listener's child that
  * the previous run found to be a monitor (" [priv]", " [postauth]") whose
  * children were all post-auth processes is re-read from its stat (same start
- * time, not exited) and its children file (the same pids), then each post-auth
- * child's cmdline (still a post-auth title) and children file; no cmdline of
- * the monitor and no stat of the post-auth children. When any of that differs
- * it is read whole, as above.
+ * time, not exited), then each post-auth child the previous run found: its
+ * cmdline (still a post-auth title) and children file; no cmdline or children
+ * file of the monitor and no stat of the post-auth children. When any of that
+ * differs it is read whole, as above.
  *
  * The children file (CONFIG_PROC_CHILDREN) lists the children of that one
  * thread, zombies included, as "pid pid " (space after each, no newline; empty
@@ -51,6 +51,8 @@
 #include "procread.h"
 
 /* listener -> monitor -> post-auth is depth 2; the bound only guards odd fixture trees. */
+#define CHILDREN_SHORT_READ_ENDS 2048
+
 #define MAX_DEPTH 16
 
 struct pids {
@@ -135,8 +137,10 @@ static const char *pid_path(int pid, const char *leaf, int children) {
 
 /*
  * Reads <pid>/task/<pid>/children: appends the pids to out, or only counts
- * them when out is NULL. Reads until EOF (a listener's list can pass one
- * buffer); a number cut between two reads is carried over.
+ * them when out is NULL. Reads until EOF, or until a short read that ends
+ * below CHILDREN_SHORT_READ_ENDS bytes in all, as the exporter does (a
+ * listener's list can pass one buffer); a number cut between two reads is
+ * carried over.
  */
 static long read_children(int pid, struct pids *out) {
   const char *p = pid_path(pid, "children", 1);
@@ -144,12 +148,13 @@ static long read_children(int pid, struct pids *out) {
   int fd = open(p, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   char buf[READ_BUF];
-  long count = 0, cur = 0;
+  long count = 0, cur = 0, total = 0;
   int in_num = 0;
   for (;;) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
+    total += n;
     for (ssize_t i = 0; i < n; i++) {
       char ch = buf[i];
       if (ch >= '0' && ch <= '9') {
@@ -162,6 +167,7 @@ static long read_children(int pid, struct pids *out) {
         in_num = 0;
       }
     }
+    if ((size_t)n < sizeof buf && total < CHILDREN_SHORT_READ_ENDS) break;
   }
   close(fd);
   if (in_num) {
@@ -191,17 +197,6 @@ static int read_sshd(int pid, char *buf, size_t cap, unsigned long long *startti
   return 1;
 }
 
-/* Whether pid's children file lists exactly the pids in s. */
-static int same_kids(const struct pids *kids, const struct settled *s) {
-  if (kids->n != (size_t)s->nkids) return 0;
-  for (size_t i = 0; i < kids->n; i++) {
-    int found = 0;
-    for (int j = 0; j < s->nkids; j++) found |= kids->v[i] == s->kids[j];
-    if (!found) return 0;
-  }
-  return 1;
-}
-
 /* A settled monitor re-read; 1 when it still is one (and counted), 0 to read it whole. */
 static int visit_settled(int pid, int depth) {
   struct settled *s = settled_slot(pid);
@@ -214,18 +209,14 @@ static int visit_settled(int pid, int depth) {
   char state;
   if (parse_stat(buf, &comm, &commlen, &state, NULL) != 0) return 0;
   if (state == 'Z' || state == 'X' || stat_starttime(buf) != s->starttime) return 0;
-  struct pids *kids = &level[depth];
-  kids->n = 0;
-  read_children(pid, kids);
-  if (!same_kids(kids, s)) return 0;
   long sessions = 0;
-  for (size_t i = 0; i < kids->n; i++) {
-    p = pid_path(kids->v[i], "cmdline", 0);
+  for (int i = 0; i < s->nkids; i++) {
+    p = pid_path(s->kids[i], "cmdline", 0);
     if (p == NULL || read_once(p, buf, sizeof buf) <= 0 || !is_postauth_title(buf)) return 0;
-    sessions += read_children(kids->v[i], NULL);
+    sessions += read_children(s->kids[i], NULL);
   }
   c.processes += 1;
-  c.sshd += 1 + (long)kids->n;
+  c.sshd += 1 + (long)s->nkids;
   c.sessions += sessions;
   s->run = run_no;
   return 1;

@@ -10,13 +10,15 @@
  *   stat and cmdline of each sshd process; a post-auth process's sessions are
  *   counted from its children file without reading them.
  * - An authenticated connection seen by the last walk is settled: its monitor's
- *   title cannot change while it lives, and it forks its post-auth process once.
- *   It is re-read from four files instead of six: the monitor's stat (its start
- *   time says it is the same process) and children, the post-auth process's
- *   title (its ttys) and children. The monitor's children file must list exactly
- *   the post-auth process it listed before, and that process's title must still
- *   name the same user. Anything else (a pid reused, a session process gone, a
- *   zombie) fails those checks, and the connection is read whole.
+ *   title cannot change while it lives, and it forks its post-auth process once
+ *   and exits as soon as it has reaped it. It is re-read from three files instead
+ *   of six: the monitor's stat (its start time says it is the same process), the
+ *   post-auth process's title (its ttys) and children. The post-auth process's
+ *   title must still be a post-auth title naming the same user: its pid cannot
+ *   have gone to another process while its monitor lives, since the monitor
+ *   exits right after reaping it and the kernel hands pids out in a cycle. A pid
+ *   reused, a process gone or a zombie fails those checks, and the connection is
+ *   read whole.
  * - A full scan again when a listener is gone or was replaced (new orphans and a
  *   new listener), when no listener is known (sshd not started yet), and every
  *   `rescanIntervalMs` for listeners started beside the known ones.
@@ -253,10 +255,8 @@ class Walk {
       return false
     }
     if (stat === null || stat.starttime !== known.starttime || hasExited(stat)) return false
-    const kids = this.#kids(pid, true)
-    if (kids === null || !samePids(kids, known.kids)) return false
     const found: { pid: number; entry: Settled; sessions: number }[] = []
-    for (const kid of kids) {
+    for (const kid of known.kids) {
       const before = this.#previous.get(kid)
       if (before?.ppid !== pid || before.title.role !== 'postauth') return false
       const cmdline = this.#procfs.readCmdline(kid)
@@ -296,12 +296,6 @@ class Walk {
     this.malformed++
     this.firstProblem ??= `${path}: ${message}`
   }
-}
-
-function samePids(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (!b.includes(a[i]!)) return false
-  return true
 }
 
 /**

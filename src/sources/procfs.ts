@@ -27,6 +27,21 @@ export interface ProcStat {
 /** 8 bytes a pid (7 digits and a space) for 4 million children: more than pid_max allows. */
 const CHILDREN_CAP = 32 * 1024 * 1024
 
+/**
+ * For a file the kernel hands over whole to one read that asks for more than it holds, so that
+ * a short read is its end: /proc/<pid>/stat (one seq_file record) and /proc/<pid>/cmdline (copied
+ * page by page until the request is met).
+ */
+const ONE_READ = Infinity
+
+/**
+ * A children file is a multi-record seq_file: one read returns as many records as fit in the
+ * kernel's seq buffer, at least a page (fs/seq_file.c, seq_read_iter), and a record is one pid
+ * and a space, at most 8 bytes. A short read that ends below half the smallest page cannot have
+ * stopped for want of room, so it is the whole file: no second read to see 0.
+ */
+const CHILDREN_SHORT_READ_ENDS = 2048
+
 /** Enough for any stat line and for a process title (Linux caps cmdline reads at a page or so per call). */
 const BUFFER_SIZE = 64 * 1024
 
@@ -77,31 +92,32 @@ export class ProcFS {
   }
 
   /**
-   * readSmall for a file the kernel hands over whole to one read that asks for more than it
-   * holds, so that a short read is its end: /proc/<pid>/stat (one seq_file record) and
-   * /proc/<pid>/cmdline (copied page by page until the request is met). Not for multi-record
-   * seq_files (children, net/tcp), which stop a read at a page of records.
-   */
-  #readWhole(path: string): string | null {
-    const length = this.#fill(path, BUFFER_SIZE, true)
-    return length < 0 ? null : this.#buffer.toString('latin1', 0, length)
-  }
-
-  /**
    * Reads a file whole up to `cap` bytes, as latin1; null when it does not
    * exist. `truncated` says the file went on past the cap.
    */
   readCapped(path: string, cap: number): { text: string; truncated: boolean } | null {
+    const bytes = this.readCappedBytes(path, cap)
+    if (bytes === null) return null
+    return { text: bytes.bytes.toString('latin1'), truncated: bytes.truncated }
+  }
+
+  /**
+   * readCapped without decoding: the bytes are a view of the reader's own buffer, valid only
+   * until the next read through this ProcFS. For large tables (net/tcp) parsed in place, where a
+   * string copy of megabytes a scrape would be most of the garbage.
+   */
+  readCappedBytes(path: string, cap: number): { bytes: Buffer; truncated: boolean } | null {
     const length = this.#fill(path, cap)
     if (length < 0) return null
-    return { text: this.#buffer.toString('latin1', 0, length), truncated: this.#truncated }
+    return { bytes: this.#buffer.subarray(0, length), truncated: this.#truncated }
   }
 
   /**
    * Reads up to `cap` bytes into the buffer: the length read, or -1 when the file is not there.
-   * With `shortReadEnds`, a read that returns less than it asked for is taken as the end.
+   * A read that returns less than it asked for, ending below `shortEndsBelow` bytes in all, is
+   * taken as the end without another read to see 0.
    */
-  #fill(path: string, cap: number, shortReadEnds = false): number {
+  #fill(path: string, cap: number, shortEndsBelow = 0): number {
     let fd: number
     try {
       fd = openSync(path, 'r')
@@ -132,7 +148,7 @@ export class ProcFS {
         if (n === 0) return length
         const asked = Math.min(this.#buffer.length, cap) - length
         length += n
-        if (shortReadEnds && n < asked) return length
+        if (n < asked && length < shortEndsBelow) return length
       }
     } catch (err) {
       // ESRCH: the process exited between open and read.
@@ -145,7 +161,7 @@ export class ProcFS {
 
   /** /proc/<pid>/stat; null when the pid is gone. Throws on a malformed file. */
   readStat(pid: number): ProcStat | null {
-    const length = this.#fill(this.#pidPath(pid, 'stat'), BUFFER_SIZE, true)
+    const length = this.#fill(this.#pidPath(pid, 'stat'), BUFFER_SIZE, ONE_READ)
     return length < 0 ? null : parseProcStatBytes(this.#buffer, length)
   }
 
@@ -163,16 +179,17 @@ export class ProcFS {
    * malformed or oversized file.
    */
   readChildren(pid: number): number[] | null {
-    const read = this.readCapped(this.#pidPath(pid, `task/${pid}/children`), CHILDREN_CAP)
-    if (read === null) return null
-    if (read.truncated) throw malformed('children', `(more than ${CHILDREN_CAP} bytes)`)
-    return parseChildren(read.text)
+    const path = this.#pidPath(pid, `task/${pid}/children`)
+    const length = this.#fill(path, CHILDREN_CAP, CHILDREN_SHORT_READ_ENDS)
+    if (length < 0) return null
+    if (this.#truncated) throw malformed('children', `(more than ${CHILDREN_CAP} bytes)`)
+    return parseChildrenBytes(this.#buffer, length)
   }
 
   /** /proc/<pid>/cmdline cut at the first NUL, as UTF-8; null when the pid is gone. */
   readCmdline(pid: number): string | null {
-    const text = this.#readWhole(this.#pidPath(pid, 'cmdline'))
-    return text === null ? null : parseCmdline(text)
+    const length = this.#fill(this.#pidPath(pid, 'cmdline'), BUFFER_SIZE, ONE_READ)
+    return length < 0 ? null : parseCmdlineBytes(this.#buffer, length)
   }
 }
 
@@ -198,19 +215,48 @@ export function parseProcStat(text: string): ProcStat {
  * of the line (a scan reads tens of thousands), only of comm.
  */
 export function parseProcStatBytes(buf: Buffer, length: number): ProcStat {
-  const open = buf.indexOf(OPEN_COMM)
-  const close = buf.lastIndexOf(CLOSE_PAREN, length - 1)
-  if (open < 1 || open >= length || close < open) throw malformedStat(buf, length)
+  // Plain loops over the bytes: a Buffer method is a call into C++ each time, and a scan parses
+  // tens of thousands of these lines.
+  let open = -1
+  for (let i = 0; i + 1 < length; i++) {
+    if (buf[i] === SPACE && buf[i + 1] === OPEN_PAREN) {
+      open = i
+      break
+    }
+  }
+  let close = -1
+  for (let i = length - 1; i > open; i--) {
+    if (buf[i] === CLOSE_PAREN) {
+      close = i
+      break
+    }
+  }
+  if (open < 1 || close < open) throw malformedStat(buf, length)
   const pid = decimal(buf, 0, open)
-  // Fields after comm, numbered from 3 (state) as in proc(5), each after one space.
+  // Fields after comm, numbered from 3 (state) as in proc(5), each after one space: the 0th is
+  // state, the 1st ppid, the 19th starttime.
   let end = length
   while (end > 0 && buf[end - 1]! <= SPACE) end--
-  const from = close + 2
-  if (!field(buf, from, end, 0) || fieldEnd - fieldStart !== 1) throw malformedStat(buf, length)
-  const state = String.fromCharCode(buf[fieldStart]!)
-  const ppid = field(buf, from, end, 1) ? decimal(buf, fieldStart, fieldEnd) : -1
-  const starttime = field(buf, from, end, 19) ? decimal(buf, fieldStart, fieldEnd) : -1
-  if (pid < 0 || ppid === -1 || starttime === -1) throw malformedStat(buf, length)
+  let state = ''
+  let ppid = -1
+  let starttime = -1
+  let n = 0
+  let start = close + 2
+  for (let i = start; i <= end; i++) {
+    if (i < end && buf[i] !== SPACE) continue
+    if (n === 0) {
+      if (i - start !== 1) throw malformedStat(buf, length)
+      state = String.fromCharCode(buf[start]!)
+    } else if (n === 1) {
+      ppid = decimal(buf, start, i)
+    } else if (n === 19) {
+      starttime = decimal(buf, start, i)
+      break
+    }
+    n++
+    start = i + 1
+  }
+  if (state === '' || pid < 0 || ppid === -1 || starttime === -1) throw malformedStat(buf, length)
   const comm = buf.toString('latin1', open + 2, close)
   return {
     pid,
@@ -221,28 +267,10 @@ export function parseProcStatBytes(buf: Buffer, length: number): ProcStat {
   }
 }
 
-const OPEN_COMM = Buffer.from(' (', 'latin1')
+const OPEN_PAREN = 0x28
 const CLOSE_PAREN = 0x29
 const SPACE = 0x20
-
-/** Where `field` found its field: [fieldStart, fieldEnd). */
-let fieldStart = 0
-let fieldEnd = 0
-
-/** Finds the `n`th space-separated field from `start` (0-based); false past the last. */
-function field(buf: Buffer, start: number, end: number, n: number): boolean {
-  let from = start
-  for (let i = 0; i < n; i++) {
-    const space = buf.indexOf(SPACE, from)
-    if (space < 0 || space >= end) return false
-    from = space + 1
-  }
-  if (from > end) return false
-  const space = buf.indexOf(SPACE, from)
-  fieldStart = from
-  fieldEnd = space < 0 || space > end ? end : space
-  return true
-}
+const NEWLINE = 0x0a
 
 /** The decimal integer in buf[from, to) (pid, ppid, starttime: never negative), or -1. */
 function decimal(buf: Buffer, from: number, to: number): number {
@@ -257,7 +285,11 @@ function decimal(buf: Buffer, from: number, to: number): number {
 }
 
 function malformedStat(buf: Buffer, length: number): ExporterError {
-  return malformed('stat', buf.toString('latin1', 0, length))
+  return malformedBytes('stat', buf, length)
+}
+
+function malformedBytes(what: string, buf: Buffer, length: number): ExporterError {
+  return malformed(what, buf.toString('latin1', 0, length))
 }
 
 function isAscii(text: string): boolean {
@@ -290,28 +322,50 @@ export function processAgeSeconds(starttime: number, uptimeSeconds: number): num
   return Math.max(0, uptimeSeconds - starttime / CLOCK_TICKS_PER_SECOND)
 }
 
-/** A process title: cmdline up to the first NUL, decoded as UTF-8. */
+/** A process title: cmdline (read as latin1) up to the first NUL, decoded as UTF-8. */
 export function parseCmdline(raw: string): string {
-  const nul = raw.indexOf('\0')
-  const title = nul < 0 ? raw : raw.slice(0, nul)
-  return Buffer.from(title, 'latin1').toString('utf8')
+  const bytes = Buffer.from(raw, 'latin1')
+  return parseCmdlineBytes(bytes, bytes.length)
+}
+
+/** parseCmdline on the first `length` bytes of `buf`. */
+export function parseCmdlineBytes(buf: Buffer, length: number): string {
+  let end = 0
+  let ascii = true
+  for (; end < length; end++) {
+    const c = buf[end]!
+    if (c === 0) break
+    if (c > 127) ascii = false
+  }
+  return buf.toString(ascii ? 'latin1' : 'utf8', 0, end)
 }
 
 /** /proc/<pid>/task/<tid>/children: pids separated by single spaces, with a trailing space. */
 export function parseChildren(text: string): number[] {
+  const bytes = Buffer.from(text, 'latin1')
+  return parseChildrenBytes(bytes, bytes.length)
+}
+
+/** parseChildren on the first `length` bytes of `buf`. */
+export function parseChildrenBytes(buf: Buffer, length: number): number[] {
   const pids: number[] = []
-  let start = 0
-  for (let i = 0; i <= text.length; i++) {
-    const c = i < text.length ? text.charCodeAt(i) : 32
-    if (c === 32 || c === 10) {
-      if (i > start) {
-        const pid = Number(text.slice(start, i))
-        if (!Number.isSafeInteger(pid) || pid <= 0) throw malformed('children', text)
-        pids.push(pid)
+  let value = 0
+  let digits = 0
+  for (let i = 0; i <= length; i++) {
+    const c = i < length ? buf[i]! : SPACE
+    if (c === SPACE || c === NEWLINE) {
+      if (digits > 0) {
+        if (!Number.isSafeInteger(value) || value <= 0)
+          throw malformedBytes('children', buf, length)
+        pids.push(value)
       }
-      start = i + 1
-    } else if (c < 48 || c > 57) {
-      throw malformed('children', text)
+      value = 0
+      digits = 0
+    } else if (c >= 0x30 && c <= 0x39) {
+      value = value * 10 + (c - 0x30)
+      digits++
+    } else {
+      throw malformedBytes('children', buf, length)
     }
   }
   return pids

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { spawn } from 'node:child_process'
 import { after, describe, it } from 'node:test'
 import { isExporterError } from '../../src/errors.ts'
 import {
@@ -131,5 +132,32 @@ describe('uptime and process age', () => {
     const age = processAgeSeconds(stat.starttime, procfs.readUptime())
     // process.uptime() counts from a little after the kernel's start time of the process.
     assert.ok(Math.abs(age - process.uptime()) < 2, `age ${age} vs uptime ${process.uptime()}`)
+  })
+})
+
+describe('readChildren on the real /proc', () => {
+  it('reads a children file that takes the kernel several reads (pages of records) whole', async () => {
+    // A shell with 1,200 children: some 7 KB of pids, two pages or more of seq_file records.
+    const count = 1200
+    const shell = spawn(
+      'sh',
+      ['-c', `i=0; while [ $i -lt ${count} ]; do sleep 60 & i=$((i+1)); done; echo ready; wait`],
+      { stdio: ['ignore', 'pipe', 'inherit'], detached: true },
+    )
+    try {
+      await new Promise<void>((resolve, reject) => {
+        shell.stdout.once('data', () => resolve())
+        shell.once('error', reject)
+      })
+      const procfs = new ProcFS('/proc')
+      const kids = procfs.readChildren(shell.pid!)
+      assert.ok(kids !== null)
+      assert.equal(kids.length, count)
+      assert.equal(new Set(kids).size, count)
+      for (const pid of kids.slice(0, 20)) assert.equal(procfs.readStat(pid)?.ppid, shell.pid)
+      assert.ok(kids.join(' ').length > 4096, 'more than a page of records')
+    } finally {
+      process.kill(-shell.pid!, 'SIGKILL')
+    }
   })
 })
