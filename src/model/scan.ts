@@ -4,8 +4,8 @@
  * skipped; a malformed file is skipped and counted, never fatal.
  */
 import { isExporterError } from '../errors.ts'
-import { hasExited, type ProcFS } from '../sources/procfs.ts'
-import { parseSshdTitle, SSHD_COMMS } from '../sources/proctitle.ts'
+import type { ProcFS, StatFields } from '../sources/procfs.ts'
+import { parseSshdTitle } from '../sources/proctitle.ts'
 import { buildSnapshot, type SshdProcess, type SshdSnapshot } from './snapshot.ts'
 
 export interface ScanResult {
@@ -34,21 +34,20 @@ export function scanFull(procfs: ProcFS): FullScanResult {
   let malformed = 0
   let firstProblem: string | null = null
 
+  // One object for every process's fields: a host can run tens of thousands.
+  const stat: StatFields = { ppid: 0, starttime: 0, exited: false, sshd: false }
   for (const pid of procfs.listPids()) {
-    let stat: ReturnType<ProcFS['readStat']>
     try {
-      stat = procfs.readStat(pid)
+      if (!procfs.readStatFields(pid, stat)) continue
     } catch (err) {
       if (!isExporterError(err)) throw err
       malformed++
       firstProblem ??= `${procfs.path(pid, 'stat')}: ${err.message}`
       continue
     }
-    if (stat === null) continue
     processes++
     children.set(stat.ppid, (children.get(stat.ppid) ?? 0) + 1)
-    if (hasExited(stat)) continue
-    if (!SSHD_COMMS.has(stat.comm)) continue
+    if (stat.exited || !stat.sshd) continue
     const cmdline = procfs.readCmdline(pid)
     if (cmdline === null) continue
     sshd.push({

@@ -96,36 +96,37 @@ export function buildSnapshot(
   }
 
   const connections: Connection[] = []
-  for (const [rootPid, members] of roots) {
-    const root = byPid.get(rootPid)!
-    let state: ConnectionState = 'preauth'
-    let user: string | null = null
-    let sessions = 0
-    let ptySessions = 0
-    for (const m of members) {
-      const t = m.title
-      if (!isAuthenticated(t)) continue
-      state = 'authenticated'
-      if (t.role === 'postauth') {
-        user = t.user
-        sessions += children(m.pid)
-        ptySessions += t.ttys.length
-      } else if (t.role === 'monitor' && user === null) {
-        user = t.user
-      }
-    }
-    connections.push({
-      pid: rootPid,
-      starttime: root.starttime,
-      state,
-      user,
-      sessions,
-      ptySessions,
-    })
-  }
+  roots.forEach((members, rootPid) => {
+    connections.push(connectionOf(byPid.get(rootPid)!, members, children))
+  })
   listeners.sort((a, b) => a.pid - b.pid)
   connections.sort((a, b) => a.pid - b.pid)
   return { listeners, connections }
+}
+
+/** One connection from its root process and every sshd process below it (the root included). */
+export function connectionOf(
+  root: SshdProcess,
+  members: readonly SshdProcess[],
+  children: ChildCounter,
+): Connection {
+  let state: ConnectionState = 'preauth'
+  let user: string | null = null
+  let sessions = 0
+  let ptySessions = 0
+  for (const m of members) {
+    const t = m.title
+    if (!isAuthenticated(t)) continue
+    state = 'authenticated'
+    if (t.role === 'postauth') {
+      user = t.user
+      sessions += children(m.pid)
+      ptySessions += t.ttys.length
+    } else if (t.role === 'monitor' && user === null) {
+      user = t.user
+    }
+  }
+  return { pid: root.pid, starttime: root.starttime, state, user, sessions, ptySessions }
 }
 
 /** Walks up through sshd processes that are not listeners; depth is at most 3 in practice. */

@@ -32,7 +32,7 @@ import { isExporterError } from '../errors.ts'
 import { hasExited, type ProcFS, type ProcStat } from '../sources/procfs.ts'
 import { parseSshdTitle, SSHD_COMMS, type SshdTitle } from '../sources/proctitle.ts'
 import { type FullScanResult, type ScanResult, scanFull } from './scan.ts'
-import { buildSnapshot, type SshdProcess } from './snapshot.ts'
+import { buildSnapshot, type Connection, connectionOf, type SshdProcess } from './snapshot.ts'
 
 /** What the scanner says: pino's Logger, or a test's. */
 export interface ScanLogger {
@@ -67,8 +67,10 @@ export class ProcessScanner {
   #lastFull = 0
   #childrenFile: boolean | null = null
   #lastReason: FullScanReason | null = null
-  /** The last walk's settled connections (see Walk). */
-  #settled: ReadonlyMap<number, Settled> = new Map()
+  /** Settled connections by monitor pid (see Walk), kept and updated in place from walk to walk. */
+  #settled = new Map<number, Settled>()
+  /** Counts walks, to tell the settled connections the last one found from those it did not. */
+  #generation = 0
 
   constructor(procfs: ProcFS, options: ProcessScannerOptions) {
     this.#procfs = procfs
@@ -94,7 +96,7 @@ export class ProcessScanner {
 
   #full(reason: FullScanReason, now: number): FullScanResult {
     const result = scanFull(this.#procfs)
-    this.#settled = new Map()
+    this.#settled.clear()
     this.#lastReason = reason
     this.#lastFull = now
     if (reason !== 'walk-disabled' && reason !== 'no-children-file') {
@@ -133,7 +135,8 @@ export class ProcessScanner {
 
   /** The walk; null when a listener is gone or replaced, so the roots must be found again. */
   #walk(roots: readonly Root[]): ScanResult | null {
-    const walk = new Walk(this.#procfs, this.#settled)
+    const generation = ++this.#generation
+    const walk = new Walk(this.#procfs, this.#settled, generation)
     const kept: Root[] = []
     for (const root of roots) {
       const stat = walk.stat(root.pid)
@@ -145,10 +148,28 @@ export class ProcessScanner {
       walk.visit(root.pid, stat)
     }
     this.#roots = kept
-    this.#settled = walk.settled
     this.#lastReason = null
+    // The processes read whole; at steady state the few connections that are new or changed.
+    const whole = buildSnapshot(walk.sshd, (pid) => walk.children.get(pid) ?? 0)
+    if (walk.fresh.length > 0) {
+      const byPid = new Map<number, Connection>()
+      for (const c of whole.connections) byPid.set(c.pid, c)
+      for (const settled of walk.fresh) {
+        // Only a connection's root is re-read as settled: a monitor below another process is not.
+        const connection = byPid.get(settled.pid)
+        if (connection === undefined) continue
+        settled.connection = connection
+        this.#settled.set(settled.pid, settled)
+      }
+    }
+    this.#settled.forEach((settled, pid) => {
+      if (settled.seen !== generation) this.#settled.delete(pid)
+    })
+    const connections =
+      walk.kept.length === 0 ? whole.connections : whole.connections.concat(walk.kept)
+    connections.sort(byPid)
     return {
-      snapshot: buildSnapshot(walk.sshd, (pid) => walk.children.get(pid) ?? 0),
+      snapshot: { listeners: whole.listeners, connections },
       mode: 'walk',
       processes: walk.processes,
       malformed: walk.malformed,
@@ -157,33 +178,64 @@ export class ProcessScanner {
   }
 }
 
+function byPid(a: Connection, b: Connection): number {
+  return a.pid - b.pid
+}
+
+/** A post-auth process of a settled connection, as last read. */
+interface SettledPost {
+  pid: number
+  starttime: number
+  /** Its title as read (cmdline to the first NUL), to tell a changed one without parsing. */
+  cmdline: string
+  title: PostauthTitle
+  cmdlinePath: string
+  childrenPath: string
+  sessions: number
+}
+
+type PostauthTitle = Extract<SshdTitle, { role: 'postauth' }>
+
 /**
- * A process of an authenticated connection as the last walk found it: a monitor with its
- * post-auth children (`kids`), or one of those post-auth processes.
+ * An authenticated connection a walk read whole and keeps re-reading cheaply: a listener's live
+ * monitor whose children are all live post-auth processes.
  */
 interface Settled {
+  pid: number
   ppid: number
   starttime: number
   title: SshdTitle
-  kids: readonly number[]
+  statPath: string
+  posts: SettledPost[]
+  /** The connection as last built; null until the walk that read it whole has built it. */
+  connection: Connection | null
+  /** The walk that last found it. */
+  seen: number
 }
 
 /** One walk's reads and findings. */
 class Walk {
+  /** The sshd processes read whole. */
   readonly sshd: SshdProcess[] = []
-  /** Children of post-auth processes: the sessions. */
+  /** Children of post-auth processes read whole: the sessions. */
   readonly children = new Map<number, number>()
-  /** The settled processes this walk found, for the next. */
-  readonly settled = new Map<number, Settled>()
+  /** Connections re-read as settled, unchanged objects when nothing changed. */
+  readonly kept: Connection[] = []
+  /** Connections read whole that are settled from now on (their connection still null). */
+  readonly fresh: Settled[] = []
   processes = 0
   malformed = 0
   firstProblem: string | null = null
   readonly #procfs: ProcFS
-  readonly #previous: ReadonlyMap<number, Settled>
+  readonly #settled: ReadonlyMap<number, Settled>
+  readonly #generation: number
+  /** Post-auth processes read whole, for the settled connections they make. */
+  readonly #posts = new Map<number, SettledPost>()
 
-  constructor(procfs: ProcFS, previous: ReadonlyMap<number, Settled> = new Map()) {
+  constructor(procfs: ProcFS, settled: ReadonlyMap<number, Settled> = new Map(), generation = 0) {
     this.#procfs = procfs
-    this.#previous = previous
+    this.#settled = settled
+    this.#generation = generation
   }
 
   /** stat of a pid; null when it is gone or malformed (then counted). */
@@ -214,80 +266,86 @@ class Walk {
     if (title.role === 'postauth') {
       // Its children are the sessions: counted, not read.
       this.children.set(pid, kids.length)
-      this.settled.set(pid, { ppid: stat.ppid, starttime: stat.starttime, title, kids: [] })
+      this.#posts.set(pid, {
+        pid,
+        starttime: stat.starttime,
+        cmdline,
+        title,
+        cmdlinePath: this.#procfs.cmdlinePath(pid),
+        childrenPath: this.#procfs.childrenPath(pid),
+        sessions: kids.length,
+      })
       return title
     }
-    let postauth = 0
+    const posts: SettledPost[] = []
     for (const kid of kids) {
-      const role = this.#child(kid, pid)?.role
-      if (role === 'postauth') postauth++
+      if (this.#child(kid, pid)?.role !== 'postauth') continue
+      const post = this.#posts.get(kid)
+      if (post !== undefined) posts.push(post)
     }
-    if (title.role === 'monitor' && postauth > 0 && postauth === kids.length) {
-      this.settled.set(pid, { ppid: stat.ppid, starttime: stat.starttime, title, kids })
+    if (title.role === 'monitor' && posts.length > 0 && posts.length === kids.length) {
+      this.fresh.push({
+        pid,
+        ppid: stat.ppid,
+        starttime: stat.starttime,
+        title,
+        statPath: this.#procfs.statPath(pid),
+        posts,
+        connection: null,
+        seen: this.#generation,
+      })
     }
     return title
   }
 
   /** A child of a walked process: settled from the last walk, or read whole. */
   #child(pid: number, parent: number): SshdTitle | null {
-    const known = this.#previous.get(pid)
-    if (
-      known?.ppid === parent &&
-      known.title.role === 'monitor' &&
-      this.#settledMonitor(pid, known)
-    )
-      return known.title
+    const settled = this.#settled.get(pid)
+    if (settled?.ppid === parent && this.#reread(settled)) return settled.title
     const stat = this.stat(pid)
     return stat !== null && !hasExited(stat) ? this.visit(pid, stat) : null
   }
 
   /**
-   * A settled monitor, re-read from its children file and its post-auth processes' titles and
-   * children files. False, having added nothing, when anything differs from the last walk: the
-   * caller then reads it whole.
+   * A settled connection re-read from its monitor's stat and its post-auth processes' titles
+   * and children files, updated in place. False when anything but the ttys and the sessions
+   * differs from the last walk: the caller then reads it whole, and this record is dropped.
    */
-  #settledMonitor(pid: number, known: Settled): boolean {
-    let stat: ProcStat | null
-    try {
-      stat = this.#procfs.readStat(pid)
-    } catch (err) {
-      if (!isExporterError(err)) throw err
-      return false
-    }
-    if (stat === null || stat.starttime !== known.starttime || hasExited(stat)) return false
-    const found: { pid: number; entry: Settled; sessions: number }[] = []
-    for (const kid of known.kids) {
-      const before = this.#previous.get(kid)
-      if (before?.ppid !== pid || before.title.role !== 'postauth') return false
-      const cmdline = this.#procfs.readCmdline(kid)
+  #reread(settled: Settled): boolean {
+    if (settled.connection === null) return false
+    if (this.#procfs.readStarttimeAt(settled.statPath) !== settled.starttime) return false
+    let changed = false
+    for (const post of settled.posts) {
+      const cmdline = this.#procfs.readCmdlineAt(post.cmdlinePath, post.cmdline)
       if (cmdline === null) return false
-      const title = parseSshdTitle(cmdline)
-      if (title.role !== 'postauth' || title.user !== before.title.user) return false
-      const sessions = this.#kids(kid, true)
-      if (sessions === null) return false
-      found.push({ pid: kid, entry: { ...before, title }, sessions: sessions.length })
+      if (cmdline !== post.cmdline) {
+        const title = parseSshdTitle(cmdline)
+        if (title.role !== 'postauth' || title.user !== post.title.user) return false
+        post.cmdline = cmdline
+        post.title = title
+        changed = true
+      }
+      const sessions = this.#procfs.countChildrenAt(post.childrenPath)
+      if (sessions < 0) return false
+      if (sessions !== post.sessions) {
+        post.sessions = sessions
+        changed = true
+      }
     }
-    this.processes += 1 + found.length
-    this.sshd.push({ pid, ppid: known.ppid, starttime: known.starttime, title: known.title })
-    this.settled.set(pid, known)
-    for (const { pid: kid, entry, sessions } of found) {
-      this.sshd.push({ pid: kid, ppid: pid, starttime: entry.starttime, title: entry.title })
-      this.children.set(kid, sessions)
-      this.settled.set(kid, entry)
-    }
+    this.processes += 1 + settled.posts.length
+    if (changed) settled.connection = settledConnection(settled)
+    settled.seen = this.#generation
+    this.kept.push(settled.connection)
     return true
   }
 
-  /**
-   * A children file; null when it is gone or malformed. A malformed one is counted unless
-   * `quiet` (a settled connection's re-read: the whole read that follows counts it).
-   */
-  #kids(pid: number, quiet = false): number[] | null {
+  /** A children file; null when it is gone or malformed (then counted). */
+  #kids(pid: number): number[] | null {
     try {
       return this.#procfs.readChildren(pid)
     } catch (err) {
       if (!isExporterError(err)) throw err
-      if (!quiet) this.#problem(this.#procfs.path(pid, 'task', pid, 'children'), err.message)
+      this.#problem(this.#procfs.path(pid, 'task', pid, 'children'), err.message)
       return null
     }
   }
@@ -296,6 +354,21 @@ class Walk {
     this.malformed++
     this.firstProblem ??= `${path}: ${message}`
   }
+}
+
+/** A settled connection's Connection, as buildSnapshot makes it from the same processes. */
+function settledConnection(settled: Settled): Connection {
+  const members: SshdProcess[] = [
+    { pid: settled.pid, ppid: settled.ppid, starttime: settled.starttime, title: settled.title },
+  ]
+  for (const post of settled.posts) {
+    members.push({ pid: post.pid, ppid: settled.pid, starttime: post.starttime, title: post.title })
+  }
+  return connectionOf(
+    members[0]!,
+    members,
+    (pid) => settled.posts.find((p) => p.pid === pid)?.sessions ?? 0,
+  )
 }
 
 /**

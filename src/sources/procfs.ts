@@ -11,6 +11,7 @@
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs'
 import { join } from 'node:path'
 import { ErrorCode, ExporterError, isNotFound } from '../errors.ts'
+import { SSHD_COMMS } from './proctitle.ts'
 
 /** The fields of /proc/<pid>/stat the exporter uses. */
 export interface ProcStat {
@@ -188,10 +189,91 @@ export class ProcFS {
 
   /** /proc/<pid>/cmdline cut at the first NUL, as UTF-8; null when the pid is gone. */
   readCmdline(pid: number): string | null {
-    const length = this.#fill(this.#pidPath(pid, 'cmdline'), BUFFER_SIZE, ONE_READ)
-    return length < 0 ? null : parseCmdlineBytes(this.#buffer, length)
+    return this.readCmdlineAt(this.cmdlinePath(pid), null)
+  }
+
+  // The readers below take a path built once (statPath, cmdlinePath, childrenPath) and allocate
+  // nothing when the file says what it said before: the walk re-reads each settled connection
+  // every scrape, and at 10,000 connections the garbage of objects made only to be compared
+  // and dropped was most of what the heap grew by.
+
+  statPath(pid: number): string {
+    return this.#pidPath(pid, 'stat')
+  }
+
+  cmdlinePath(pid: number): string {
+    return this.#pidPath(pid, 'cmdline')
+  }
+
+  childrenPath(pid: number): string {
+    return this.#pidPath(pid, `task/${pid}/children`)
+  }
+
+  /**
+   * The start time in a stat file (statPath), or -1 when the process is gone, has exited (a
+   * zombie) or the file is malformed: the caller then reads the process whole, which tells which.
+   */
+  readStarttimeAt(path: string): number {
+    const length = this.#fill(path, BUFFER_SIZE, ONE_READ)
+    if (length < 0 || !scanStat(this.#buffer, length)) return -1
+    return scanned.state === ZOMBIE || scanned.state === DEAD ? -1 : scanned.starttime
+  }
+
+  /**
+   * A cmdline file (cmdlinePath) as readCmdline gives it; `previous` itself, not a copy, when
+   * the title is the same ASCII text as `previous`. Null when the process is gone.
+   */
+  readCmdlineAt(path: string, previous: string | null): string | null {
+    const length = this.#fill(path, BUFFER_SIZE, ONE_READ)
+    if (length < 0) return null
+    if (previous !== null) {
+      let end = 0
+      while (end < length && this.#buffer[end] !== 0) end++
+      if (bytesEqual(this.#buffer, 0, end, previous) && isAscii(previous)) return previous
+    }
+    return parseCmdlineBytes(this.#buffer, length)
+  }
+
+  /** The number of pids in a children file (childrenPath); -1 when it is gone or malformed. */
+  countChildrenAt(path: string): number {
+    const length = this.#fill(path, CHILDREN_CAP, CHILDREN_SHORT_READ_ENDS)
+    if (length < 0 || this.#truncated) return -1
+    return scanChildren(this.#buffer, length, null)
+  }
+
+  /**
+   * A stat file's fields for a scan of every process, without an object for each: false when
+   * the pid is gone, else `into` holds them. `sshd` says whether comm is one of SSHD_COMMS;
+   * comm itself is made only for those. Throws on a malformed file.
+   */
+  readStatFields(pid: number, into: StatFields): boolean {
+    const length = this.#fill(this.#pidPath(pid, 'stat'), BUFFER_SIZE, ONE_READ)
+    if (length < 0) return false
+    if (!scanStat(this.#buffer, length)) throw malformedStat(this.#buffer, length)
+    into.ppid = scanned.ppid
+    into.starttime = scanned.starttime
+    into.exited = scanned.state === ZOMBIE || scanned.state === DEAD
+    into.sshd = false
+    for (const comm of SSHD_COMM_NAMES) {
+      if (bytesEqual(this.#buffer, scanned.commStart, scanned.commEnd, comm)) into.sshd = true
+    }
+    return true
   }
 }
+
+/** What readStatFields fills in. */
+export interface StatFields {
+  ppid: number
+  starttime: number
+  /** A zombie (Z) or dead (X) process. */
+  exited: boolean
+  /** comm is sshd's (SSHD_COMMS). */
+  sshd: boolean
+}
+
+const SSHD_COMM_NAMES: readonly string[] = [...SSHD_COMMS]
+const ZOMBIE = 0x5a // Z
+const DEAD = 0x58 // X
 
 function malformed(what: string, text: string): ExporterError {
   const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text
@@ -215,8 +297,26 @@ export function parseProcStat(text: string): ProcStat {
  * of the line (a scan reads tens of thousands), only of comm.
  */
 export function parseProcStatBytes(buf: Buffer, length: number): ProcStat {
-  // Plain loops over the bytes: a Buffer method is a call into C++ each time, and a scan parses
-  // tens of thousands of these lines.
+  if (!scanStat(buf, length)) throw malformedStat(buf, length)
+  const comm = buf.toString('latin1', scanned.commStart, scanned.commEnd)
+  return {
+    pid: scanned.pid,
+    comm: isAscii(comm) ? comm : buf.toString('utf8', scanned.commStart, scanned.commEnd),
+    state: String.fromCharCode(scanned.state),
+    ppid: scanned.ppid,
+    starttime: scanned.starttime,
+  }
+}
+
+/** What scanStat found in the last stat line: numbers and offsets only, nothing allocated. */
+const scanned = { pid: 0, commStart: 0, commEnd: 0, state: 0, ppid: 0, starttime: 0 }
+
+/**
+ * Finds a stat line's fields into `scanned`; false when the line is malformed. Plain loops over
+ * the bytes: a Buffer method is a call into C++ each time, and a scan reads tens of thousands of
+ * these lines.
+ */
+function scanStat(buf: Buffer, length: number): boolean {
   let open = -1
   for (let i = 0; i + 1 < length; i++) {
     if (buf[i] === SPACE && buf[i + 1] === OPEN_PAREN) {
@@ -231,13 +331,13 @@ export function parseProcStatBytes(buf: Buffer, length: number): ProcStat {
       break
     }
   }
-  if (open < 1 || close < open) throw malformedStat(buf, length)
+  if (open < 1 || close < open) return false
   const pid = decimal(buf, 0, open)
   // Fields after comm, numbered from 3 (state) as in proc(5), each after one space: the 0th is
   // state, the 1st ppid, the 19th starttime.
   let end = length
   while (end > 0 && buf[end - 1]! <= SPACE) end--
-  let state = ''
+  let state = -1
   let ppid = -1
   let starttime = -1
   let n = 0
@@ -245,8 +345,8 @@ export function parseProcStatBytes(buf: Buffer, length: number): ProcStat {
   for (let i = start; i <= end; i++) {
     if (i < end && buf[i] !== SPACE) continue
     if (n === 0) {
-      if (i - start !== 1) throw malformedStat(buf, length)
-      state = String.fromCharCode(buf[start]!)
+      if (i - start !== 1) return false
+      state = buf[start]!
     } else if (n === 1) {
       ppid = decimal(buf, start, i)
     } else if (n === 19) {
@@ -256,15 +356,21 @@ export function parseProcStatBytes(buf: Buffer, length: number): ProcStat {
     n++
     start = i + 1
   }
-  if (state === '' || pid < 0 || ppid === -1 || starttime === -1) throw malformedStat(buf, length)
-  const comm = buf.toString('latin1', open + 2, close)
-  return {
-    pid,
-    comm: isAscii(comm) ? comm : buf.toString('utf8', open + 2, close),
-    state,
-    ppid,
-    starttime,
-  }
+  if (state < 0 || pid < 0 || ppid === -1 || starttime === -1) return false
+  scanned.pid = pid
+  scanned.commStart = open + 2
+  scanned.commEnd = close
+  scanned.state = state
+  scanned.ppid = ppid
+  scanned.starttime = starttime
+  return true
+}
+
+/** Whether buf[from, to) holds exactly the latin1 string `text` (an ASCII comm, say). */
+function bytesEqual(buf: Buffer, from: number, to: number, text: string): boolean {
+  if (to - from !== text.length) return false
+  for (let i = 0; i < text.length; i++) if (buf[from + i] !== text.charCodeAt(i)) return false
+  return true
 }
 
 const OPEN_PAREN = 0x28
@@ -349,15 +455,25 @@ export function parseChildren(text: string): number[] {
 /** parseChildren on the first `length` bytes of `buf`. */
 export function parseChildrenBytes(buf: Buffer, length: number): number[] {
   const pids: number[] = []
+  if (scanChildren(buf, length, pids) < 0) throw malformedBytes('children', buf, length)
+  return pids
+}
+
+/**
+ * The pids of a children file: their number, each pushed onto `out` unless it is null; -1 for a
+ * malformed file.
+ */
+function scanChildren(buf: Buffer, length: number, out: number[] | null): number {
+  let count = 0
   let value = 0
   let digits = 0
   for (let i = 0; i <= length; i++) {
     const c = i < length ? buf[i]! : SPACE
     if (c === SPACE || c === NEWLINE) {
       if (digits > 0) {
-        if (!Number.isSafeInteger(value) || value <= 0)
-          throw malformedBytes('children', buf, length)
-        pids.push(value)
+        if (!Number.isSafeInteger(value) || value <= 0) return -1
+        out?.push(value)
+        count++
       }
       value = 0
       digits = 0
@@ -365,8 +481,8 @@ export function parseChildrenBytes(buf: Buffer, length: number): number[] {
       value = value * 10 + (c - 0x30)
       digits++
     } else {
-      throw malformedBytes('children', buf, length)
+      return -1
     }
   }
-  return pids
+  return count
 }

@@ -371,13 +371,74 @@ class CountingProcFS extends ProcFS {
     this.reads++
     return super.readStat(pid)
   }
-  override readCmdline(pid: number) {
+  /** readCmdline reads through it. */
+  override readCmdlineAt(path: string, previous: string | null) {
     this.reads++
-    return super.readCmdline(pid)
+    return super.readCmdlineAt(path, previous)
   }
   override readChildren(pid: number) {
     this.reads++
     return super.readChildren(pid)
+  }
+  override readStarttimeAt(path: string) {
+    this.reads++
+    return super.readStarttimeAt(path)
+  }
+  override countChildrenAt(path: string) {
+    this.reads++
+    return super.countChildrenAt(path)
+  }
+}
+
+/**
+ * A host walked twice (the second walk re-reads its authenticated connections as settled), then
+ * replaced in place by `next`, whose connections reuse the first one's pids with later start
+ * times: the walk must give what a full scan gives, and read fewer files for settled ones.
+ */
+function replaceInPlace(host: Host, next: Pick<Host, 'connections' | 'unrelated'>): void {
+  const processes = buildHost(host)
+  const t = tempProcTree(processes)
+  try {
+    const procfs = new CountingProcFS(t.root)
+    const s = new ProcessScanner(procfs, { rescanIntervalMs: 60_000, now: () => 0 })
+    const full = s.scan()
+    procfs.reads = 0
+    const first = s.scan()
+    const firstReads = procfs.reads
+    procfs.reads = 0
+    const second = s.scan()
+    assert.equal(second.mode, 'walk')
+    assert.deepEqual(second.snapshot, full.snapshot)
+    assert.equal(second.processes, first.processes)
+    // A settled connection (a listener's live monitor whose children are all live
+    // post-auth processes) skips its monitor's cmdline and children and each post-auth
+    // process's stat.
+    const role = (p: FakeProcess) =>
+      p.state === 'Z' ? 'zombie' : parseSshdTitle(p.cmdline ?? '').role
+    let skipped = 0
+    for (const m of processes) {
+      const parent = processes.find((p) => p.pid === m.ppid)
+      if (parent?.cmdline !== LISTENER || role(m) !== 'monitor') continue
+      const kids = processes.filter((p) => p.ppid === m.pid)
+      if (kids.length > 0 && kids.every((k) => role(k) === 'postauth')) skipped += 2 + kids.length
+    }
+    assert.equal(procfs.reads, firstReads - skipped)
+    for (const name of readdirSync(t.root)) {
+      if (/^\d+$/.test(name)) rmSync(join(t.root, name), { recursive: true })
+    }
+    // Processes started since: a reused pid has a later start time, as in a kernel.
+    const since = buildHost({ ...host, ...next }).map((p) =>
+      p.pid === 1 || p.cmdline === LISTENER ? p : { ...p, starttime: 50_000 + p.pid },
+    )
+    writeProcTree(t.root, since)
+    const changed = s.scan()
+    assert.equal(changed.mode, 'walk')
+    assert.deepEqual(changed.snapshot, scanFull(procfs).snapshot)
+    assert.equal(changed.malformed, 0)
+    const again = s.scan()
+    assert.deepEqual(again.snapshot, changed.snapshot)
+  } finally {
+    t.remove()
   }
 }
 
@@ -419,54 +480,26 @@ describe('ProcessScanner on generated hosts', () => {
       unrelated: fc.integer({ min: 0, max: 20 }),
     })
     fc.assert(
-      fc.property(hostArb, later, (host, next) => {
-        const processes = buildHost(host)
-        const t = tempProcTree(processes)
-        try {
-          const procfs = new CountingProcFS(t.root)
-          const s = new ProcessScanner(procfs, { rescanIntervalMs: 60_000, now: () => 0 })
-          const full = s.scan()
-          procfs.reads = 0
-          const first = s.scan()
-          const firstReads = procfs.reads
-          procfs.reads = 0
-          const second = s.scan()
-          assert.equal(second.mode, 'walk')
-          assert.deepEqual(second.snapshot, full.snapshot)
-          assert.equal(second.processes, first.processes)
-          // A settled connection (a listener's live monitor whose children are all live
-          // post-auth processes) skips its monitor's cmdline and children and each post-auth
-          // process's stat.
-          const role = (p: FakeProcess) =>
-            p.state === 'Z' ? 'zombie' : parseSshdTitle(p.cmdline ?? '').role
-          let skipped = 0
-          for (const m of processes) {
-            const parent = processes.find((p) => p.pid === m.ppid)
-            if (parent?.cmdline !== LISTENER || role(m) !== 'monitor') continue
-            const kids = processes.filter((p) => p.ppid === m.pid)
-            if (kids.length > 0 && kids.every((k) => role(k) === 'postauth'))
-              skipped += 2 + kids.length
-          }
-          assert.equal(procfs.reads, firstReads - skipped)
-          for (const name of readdirSync(t.root)) {
-            if (/^\d+$/.test(name)) rmSync(join(t.root, name), { recursive: true })
-          }
-          // Processes started since: a reused pid has a later start time, as in a kernel.
-          const since = buildHost({ ...host, ...next }).map((p) =>
-            p.pid === 1 || p.cmdline === LISTENER ? p : { ...p, starttime: 50_000 + p.pid },
-          )
-          writeProcTree(t.root, since)
-          const changed = s.scan()
-          assert.equal(changed.mode, 'walk')
-          assert.deepEqual(changed.snapshot, scanFull(procfs).snapshot)
-          assert.equal(changed.malformed, 0)
-          const again = s.scan()
-          assert.deepEqual(again.snapshot, changed.snapshot)
-        } finally {
-          t.remove()
-        }
-      }),
+      fc.property(hostArb, later, (host, next) => replaceInPlace(host, next)),
       { numRuns: 60 },
+    )
+  })
+
+  it('reads whole a connection whose pids a later connection took over', () => {
+    // Found by the property above (1 run in some hundreds): the monitor's pid reused by a
+    // monitor with the same user, its post-auth child's pid by a post-auth child. Only the
+    // monitor's start time tells them apart.
+    const connection = {
+      user: 'alice' as const,
+      sessions: 0,
+      zombieSessions: 0,
+      zombieRoot: false,
+      orphan: false,
+      listener: 0,
+    }
+    replaceInPlace(
+      { listeners: 1, connections: [{ ...connection, shape: 'sftp' }], unrelated: 0, seed: 0 },
+      { connections: [{ ...connection, shape: 'master' }], unrelated: 0 },
     )
   })
 })

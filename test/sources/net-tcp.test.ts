@@ -9,6 +9,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs'
 import net from 'node:net'
 import { endianness, tmpdir } from 'node:os'
@@ -337,6 +338,50 @@ describe('parseNetTcp on malformed input', () => {
     })
   }
 
+  it('counts lines with bytes that are not ASCII (0xff, NUL, 0x80) and reads on', () => {
+    const bytes = (text: string) => Buffer.from(text, 'latin1')
+    const withByte = (line: string, at: number, byte: number) => {
+      const b = bytes(line)
+      b[at] = byte
+      return b
+    }
+    const at = (from: string) => good.indexOf(from)
+    const input = Buffer.concat([
+      bytes(`${header}\n${good}\n`),
+      withByte(good, at('0100007F'), 0xff), // in the local address
+      bytes('\n'),
+      withByte(good, at(':0904') + 2, 0xff), // in the local port
+      bytes('\n'),
+      withByte(good, at(' 161801') + 3, 0xff), // in the inode
+      bytes('\n'),
+      withByte(good, at(' 161801') + 7, 0x80), // right after the inode
+      bytes('\n'),
+      withByte(good, at('   0: '), 0x00), // a NUL before sl
+      bytes('\n'),
+      Buffer.alloc(150, 0xff), // nothing but 0xff
+      bytes(`\n${good}\n`),
+      Buffer.from([0xff, 0xfe, 0x0d, 0xc3, 0xa9]), // and a last line without a newline
+    ])
+    const result = parseNetTcp(input, 4, 'LE')
+    assert.equal(result.malformed, 7)
+    assert.deepEqual(result.sockets, parseNetTcp(`${good}\n${good}\n`, 4, 'LE').sockets)
+  })
+
+  it('reads a Buffer to what it reads from the same text', () => {
+    assert.deepEqual(parseNetTcp(Buffer.from(TCP, 'latin1'), 4, 'LE'), parseNetTcp(TCP, 4, 'LE'))
+    assert.deepEqual(parseNetTcp(Buffer.from(TCP6, 'latin1'), 6, 'BE'), parseNetTcp(TCP6, 6, 'BE'))
+  })
+
+  it('counts characters above U+00FF in a string, never reading their low byte', () => {
+    // U+0130 and U+0141 have the low bytes of '0' and 'A'.
+    const address = mutate('0100007F:0904', '0100\u01307F:0904')
+    const state = mutate(' 0A 00000000:', ' 0\u0141 00000000:')
+    const result = parseNetTcp(`${header}\n${address}\n${state}\n${good}\n`, 4, 'LE')
+    assert.equal(result.malformed, 2)
+    assert.equal(result.sockets.length, 1)
+    assert.equal(decodeAddress('\u01300000000', 'BE'), null)
+  })
+
   it('counts an IPv4 line in tcp6', () => {
     assert.deepEqual(parseNetTcp(`${TCP6.split('\n')[0]}\n${good}\n`, 6, 'LE'), {
       sockets: [],
@@ -435,6 +480,20 @@ describe('readers on a fixture tree', () => {
   copyFileSync(join(FIXTURES, 'tcp.txt'), join(root, '4242', 'net', 'tcp'))
   copyFileSync(join(FIXTURES, 'tcp6.txt'), join(root, '4242', 'net', 'tcp6'))
   copyFileSync(join(FIXTURES, 'tcp.txt'), join(root, '4243', 'net', 'tcp'))
+  // 4244: a tcp with bytes that are not ASCII in two lines and no final newline; no tcp6.
+  mkdirSync(join(root, '4244', 'net'), { recursive: true })
+  const [tcpHeader, ...tcpLines] = TCP.split('\n')
+  const garbled = Buffer.from(`${tcpLines[0]}\n${tcpLines[1]}`, 'latin1')
+  garbled[20] = 0xff
+  garbled[tcpLines[0]!.length + 1 + 40] = 0x00
+  writeFileSync(
+    join(root, '4244', 'net', 'tcp'),
+    Buffer.concat([
+      Buffer.from(`${tcpHeader}\n`),
+      garbled,
+      Buffer.from(`\n${tcpLines.slice(2).join('\n').trimEnd()}`),
+    ]),
+  )
   for (const [fd, target] of [
     ['0', '/dev/null'],
     ['1', 'pipe:[4711]'],
@@ -488,6 +547,52 @@ describe('readers on a fixture tree', () => {
       ...parseNetTcp(TCP6, 6, 'LE').sockets.slice(0, 1),
     ])
     assert.equal(readNetTcp(procfs, 4242, { maxBytes: TCP.length })?.truncated, false)
+  })
+
+  it('stops at the last complete line under any cap, mid-line or at its end', () => {
+    const upTo = (text: string, cap: number) => text.slice(0, text.lastIndexOf('\n', cap - 1) + 1)
+    const caps = new Set<number>([0, 1, TCP6.length, TCP.length])
+    for (const text of [TCP, TCP6]) {
+      for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', end + 1)) {
+        for (const cap of [end - 1, end, end + 1, end + 2]) caps.add(cap)
+      }
+    }
+    for (const cap of caps) {
+      const result = readNetTcp(procfs, 4242, { maxBytes: cap })
+      assert.deepEqual(
+        result,
+        {
+          sockets: [
+            ...parseNetTcp(upTo(TCP, cap), 4, 'LE').sockets,
+            ...parseNetTcp(upTo(TCP6, cap), 6, 'LE').sockets,
+          ],
+          malformed: 0,
+          truncated: cap < TCP.length,
+        },
+        `cap ${cap}`,
+      )
+    }
+  })
+
+  it('counts lines with bytes that are not ASCII as malformed and reads on', () => {
+    const result = readNetTcp(procfs, 4244)
+    assert.ok(result)
+    const expected = parseNetTcp(TCP, 4, 'LE').sockets
+    assert.equal(result.malformed, 2)
+    assert.equal(result.truncated, false)
+    assert.deepEqual(result.sockets, expected.slice(2))
+  })
+
+  it('keeps no view of the read buffer: later reads leave the sockets as they were', () => {
+    const first = readNetTcp(procfs, 4242)
+    const copy = structuredClone(first)
+    readNetTcp(procfs, 4244)
+    readNetTcp(procfs, 4242, { maxBytes: 200 })
+    assert.deepEqual(first, copy)
+    assert.deepEqual(first?.sockets, [
+      ...parseNetTcp(TCP, 4, 'LE').sockets,
+      ...parseNetTcp(TCP6, 6, 'LE').sockets,
+    ])
   })
 
   it('lists the socket inodes of a process and nothing else', () => {

@@ -114,6 +114,76 @@ describe('ProcFS', () => {
   })
 })
 
+describe('ProcFS readers for re-reads', () => {
+  const root = mkdtempSync(join(tmpdir(), 'procfs-reread-'))
+  after(() => rmSync(root, { recursive: true, force: true }))
+  const write = (pid: number, file: string, content: string) => {
+    const path = join(root, String(pid), file)
+    mkdirSync(join(path, '..'), { recursive: true })
+    writeFileSync(path, content, 'latin1')
+  }
+  const procfs = new ProcFS(root)
+
+  it('gives the previous title itself while the cmdline says the same, a new one when not', () => {
+    write(10, 'cmdline', 'sshd: alice@pts/0\0\0\0')
+    const path = procfs.cmdlinePath(10)
+    const first = procfs.readCmdlineAt(path, null)
+    assert.equal(first, 'sshd: alice@pts/0')
+    const previous = ['sshd: alice', '@pts/0'].join('') // equal, but another string
+    assert.equal(procfs.readCmdlineAt(path, previous), previous)
+    write(10, 'cmdline', 'sshd: alice@pts/0,pts/1\0')
+    assert.equal(procfs.readCmdlineAt(path, previous), 'sshd: alice@pts/0,pts/1')
+    // A UTF-8 title is decoded, never matched byte for byte against a string.
+    write(10, 'cmdline', Buffer.from('sshd: j\u00fcrgen@notty', 'utf8').toString('latin1'))
+    assert.equal(procfs.readCmdlineAt(path, 'sshd: j\u00fcrgen@notty'), 'sshd: j\u00fcrgen@notty')
+    assert.equal(procfs.readCmdlineAt(procfs.cmdlinePath(11), previous), null)
+  })
+
+  it('counts children, -1 when the file is gone or malformed', () => {
+    write(20, 'task/20/children', '21 22 23 ')
+    assert.equal(procfs.countChildrenAt(procfs.childrenPath(20)), 3)
+    write(20, 'task/20/children', '')
+    assert.equal(procfs.countChildrenAt(procfs.childrenPath(20)), 0)
+    write(20, 'task/20/children', '21 x ')
+    assert.equal(procfs.countChildrenAt(procfs.childrenPath(20)), -1)
+    write(20, 'task/20/children', '0 ')
+    assert.equal(procfs.countChildrenAt(procfs.childrenPath(20)), -1)
+    assert.equal(procfs.countChildrenAt(procfs.childrenPath(29)), -1)
+  })
+
+  it('reads a start time, -1 for a zombie, a malformed file or a gone pid', () => {
+    write(30, 'stat', LISTENER)
+    assert.equal(procfs.readStarttimeAt(procfs.statPath(30)), 28286)
+    write(30, 'stat', LISTENER.replace(') S ', ') Z '))
+    assert.equal(procfs.readStarttimeAt(procfs.statPath(30)), -1)
+    write(30, 'stat', 'garbage')
+    assert.equal(procfs.readStarttimeAt(procfs.statPath(30)), -1)
+    assert.equal(procfs.readStarttimeAt(procfs.statPath(39)), -1)
+  })
+
+  it("fills a scan's fields without an object a process, and tells sshd's comms", () => {
+    const fields = { ppid: 0, starttime: 0, exited: false, sshd: false }
+    for (const [comm, sshd] of [
+      ['sshd', true],
+      ['sshd-session', true],
+      ['sshd-auth', true],
+      ['sshd-sessionx', false],
+      ['bash', false],
+      ['a) (sshd', false],
+    ] as const) {
+      write(40, 'stat', LISTENER.replace('(sshd)', `(${comm})`))
+      assert.equal(procfs.readStatFields(40, fields), true)
+      assert.deepEqual(fields, { ppid: 8779, starttime: 28286, exited: false, sshd }, comm)
+    }
+    write(40, 'stat', LISTENER.replace(') S ', ') Z '))
+    procfs.readStatFields(40, fields)
+    assert.equal(fields.exited, true)
+    assert.equal(procfs.readStatFields(49, fields), false)
+    write(40, 'stat', 'garbage')
+    assert.throws(() => procfs.readStatFields(40, fields), /malformed stat/)
+  })
+})
+
 describe('uptime and process age', () => {
   it('parses /proc/uptime', () => {
     assert.equal(parseUptime('28286.53 55032.10\n'), 28286.53)
