@@ -6,7 +6,7 @@ import { Gauge, Registry } from 'prom-client'
 import { deadPeers } from '../model/sockets.ts'
 import { IDLE_BUCKETS, type PidState, staleValues } from '../model/stale.ts'
 import { CLOCK_TICKS_PER_SECOND, processAgeSeconds } from '../sources/procfs.ts'
-import { readUtmp, ttyIdleReader } from '../sources/utmp.ts'
+import { TtyIdle, UtmpReader } from '../sources/utmp.ts'
 import type { Collector, CollectorDefinition } from './collector.ts'
 
 /** LoginGraceTime's default, used when it is unknown or 0 (unlimited). */
@@ -40,6 +40,9 @@ export const staleCollector: CollectorDefinition = {
     })
     const buckets = [...IDLE_BUCKETS.map(String), '+Inf']
     let utmpMissingSaid = false
+    // Kept between scrapes: utmp parsed again only when it changed, tty paths built once.
+    const utmpReader = new UtmpReader(rootfs)
+    const ttyIdle = new TtyIdle(rootfs)
 
     return {
       registry,
@@ -54,7 +57,7 @@ export const staleCollector: CollectorDefinition = {
         const uptime = procfs.readUptime()
         const nowMs = Date.now()
         const bootSeconds = nowMs / 1000 - uptime
-        const utmp = readUtmp(rootfs)
+        const utmp = utmpReader.read()
         if (utmp === null && !utmpMissingSaid) {
           utmpMissingSaid = true
           logger.info(
@@ -79,7 +82,7 @@ export const staleCollector: CollectorDefinition = {
             }
             return { startedAt: bootSeconds + starttime / CLOCK_TICKS_PER_SECOND }
           },
-          ttyIdle: ttyIdleReader(rootfs, nowMs),
+          ttyIdle: ttyIdle.reader(nowMs),
           idleThresholdSeconds: config.stale.idleThresholdSeconds,
         })
         return () => {

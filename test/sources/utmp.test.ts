@@ -18,9 +18,11 @@ import { promisify } from 'node:util'
 import {
   parseUtmp,
   readUtmp,
+  TtyIdle,
   ttyIdleReader,
   ttyIdleSeconds,
   UTMP_PATHS,
+  UtmpReader,
   type UtmpRecord,
   UtmpType,
 } from '../../src/sources/utmp.ts'
@@ -717,6 +719,30 @@ describe('readUtmp', () => {
     assert.equal(read?.records.length, 2000)
     assert.equal(read?.truncated, false)
   })
+
+  it('UtmpReader gives the last result again while the bytes are the same, else reads anew', () => {
+    const root = tree('reader', { 'run/utmp': [LOGIN, OTHER] })
+    const file = join(root, 'run/utmp')
+    const reader = new UtmpReader(root, 384 * 3)
+    const first = reader.read()
+    assert.deepEqual(first, readUtmp(root, 384 * 3))
+    assert.equal(reader.read(), first, 'unchanged: the same object')
+    // The same length, one byte changed (bob logs out: his record turns DEAD_PROCESS).
+    writeUtmp(file, [LOGIN, { ...OTHER, type: UtmpType.DEAD_PROCESS }])
+    const changed = reader.read()
+    assert.notEqual(changed, first)
+    assert.deepEqual(changed, readUtmp(root, 384 * 3))
+    assert.equal(changed?.records[1]?.type, UtmpType.DEAD_PROCESS)
+    // Grown, then past the cap, then back: each read matches readUtmp's.
+    for (const records of [[LOGIN, OTHER, OTHER], [LOGIN, OTHER, OTHER, LOGIN], [LOGIN]]) {
+      writeUtmp(file, records)
+      assert.deepEqual(reader.read(), readUtmp(root, 384 * 3))
+    }
+    rmSync(file)
+    assert.equal(reader.read(), null)
+    writeUtmp(file, [OTHER])
+    assert.deepEqual(reader.read()?.records, [expected(OTHER)])
+  })
 })
 
 describe('ttyIdleSeconds', () => {
@@ -779,6 +805,28 @@ describe('ttyIdleSeconds', () => {
       }
     }
     about(ttyIdleReader(linked, now)('pts/7'), 3600)
+  })
+
+  it('TtyIdle remembers device paths only while their directory resolves the same', () => {
+    const moved = scratch('tty-moved')
+    for (const [dir, hours] of [
+      ['a', 1],
+      ['b', 2],
+    ] as const) {
+      mkdirSync(join(moved, dir, 'pts'), { recursive: true })
+      writeFileSync(join(moved, dir, 'pts/0'), '')
+      const then = new Date(now - hours * 3_600_000)
+      utimesSync(join(moved, dir, 'pts/0'), then, then)
+    }
+    symlinkSync('/a', join(moved, 'dev'))
+    const idle = new TtyIdle(moved)
+    about(idle.reader(now)('pts/0'), 3600)
+    about(idle.reader(now)('pts/0'), 3600)
+    rmSync(join(moved, 'dev'))
+    symlinkSync('/b', join(moved, 'dev'))
+    about(idle.reader(now)('pts/0'), 7200)
+    rmSync(join(moved, 'dev'))
+    assert.equal(idle.reader(now)('pts/0'), null)
   })
 })
 
