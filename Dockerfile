@@ -57,5 +57,5 @@ USER 65534:65534
 EXPOSE 9922
 # No HEALTHCHECK: Kubernetes ignores it, OCI-format images (podman's default) cannot hold it,
 # and a probe of /-/healthy would have to know the listen address, TLS and basic auth flags.
-ENTRYPOINT ["node", "/app/dist/cli.js"]
+ENTRYPOINT ["node", "--optimize-for-size", "/app/dist/cli.js"]
 CMD ["--path.procfs=/host/proc", "--path.rootfs=/host/root"]

@@ -82,6 +82,7 @@ async function run(config: Config, logger: Logger): Promise<void> {
       collectors: enabled,
       procfs: config.path.procfs,
       rootfs: config.path.rootfs,
+      node_flags: process.execArgv.join(' '),
     },
     'sshd_exporter listening',
   )

@@ -111,7 +111,10 @@ describe('systemd unit', () => {
   it('reloads with SIGHUP, reads its environment file, and does not restart on a bad flag', () => {
     assert.match(one('ExecReload') ?? '', /^\/bin\/kill -HUP \$MAINPID$/)
     assert.equal(one('EnvironmentFile'), '-/etc/default/sshd-exporter')
-    assert.match(one('ExecStart') ?? '', /^\/\S+\/node \/opt\/sshd-exporter\/dist\/cli\.js \$ARGS$/)
+    assert.match(
+      one('ExecStart') ?? '',
+      /^\/\S+\/node --optimize-for-size \/opt\/sshd-exporter\/dist\/cli\.js \$ARGS$/,
+    )
     assert.equal(one('RestartPreventExitStatus'), '2')
     assert.deepEqual(unit.get('Install')?.get('WantedBy'), ['multi-user.target'])
   })
