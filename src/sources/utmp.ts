@@ -128,6 +128,9 @@ export interface UtmpFile extends ParsedUtmp {
   truncated: boolean
 }
 
+/** How much of utmp one read asks for when UtmpReader compares it with the last read. */
+const UTMP_CHUNK_BYTES = 64 * 1024
+
 /** Where utmp is looked for, in order; the second only when the first does not exist. */
 export const UTMP_PATHS = ['/run/utmp', '/var/run/utmp'] as const
 
@@ -320,11 +323,12 @@ export function readUtmp(rootfs: string, maxBytes: number = UTMP_MAX_BYTES): Utm
 export class UtmpReader {
   readonly #rootfs: string
   readonly #maxBytes: number
-  /** The bytes the last result was parsed from, and a buffer to read the next into. */
+  /** The bytes the last result was parsed from (the first #length), read over in place. */
   #current: Buffer = Buffer.alloc(0)
-  #spare: Buffer = Buffer.alloc(0)
+  #length = 0
+  /** What each read system call fills: the file is compared with #current a chunk at a time. */
+  readonly #chunk = Buffer.allocUnsafe(UTMP_CHUNK_BYTES)
   #last: UtmpFile | null = null
-  #lastLength = 0
 
   constructor(rootfs: string, maxBytes: number = UTMP_MAX_BYTES) {
     this.#rootfs = rootfs
@@ -335,26 +339,67 @@ export class UtmpReader {
     for (const path of UTMP_PATHS) {
       const host = resolveInRoot(this.#rootfs, path)
       if (host === null) continue
-      const content = readCapped(host, this.#maxBytes, this.#spare)
-      if (content === null) continue
-      this.#spare = content.buffer
-      const length = content.bytes.length
+      const read = this.#readComparing(host)
+      if (read === null) continue
       const last = this.#last
-      if (
-        last?.path === path &&
-        last.truncated === content.truncated &&
-        length === this.#lastLength &&
-        this.#spare.compare(this.#current, 0, length, 0, length) === 0
-      ) {
-        return last
-      }
-      this.#last = { ...parseUtmp(content.bytes), path, truncated: content.truncated }
-      this.#lastLength = length
-      ;[this.#current, this.#spare] = [this.#spare, this.#current]
+      if (read.same && last?.path === path && last.truncated === read.truncated) return last
+      const bytes = this.#current.subarray(0, this.#length)
+      this.#last = { ...parseUtmp(bytes), path, truncated: read.truncated }
       return this.#last
     }
     this.#last = null
+    this.#length = 0
     return null
+  }
+
+  /**
+   * Reads the file over #current, comparing while its bytes are those already there: one buffer
+   * of the file's size, not a second to compare with. `same` when every byte and the length are
+   * the last read's. Null when the file is gone.
+   */
+  #readComparing(host: string): { same: boolean; truncated: boolean } | null {
+    let fd: number
+    try {
+      fd = openSync(host, 'r')
+    } catch (err) {
+      if (isMissing(err)) return null
+      throw err
+    }
+    try {
+      // One byte past the cap tells a truncated file.
+      const cap = this.#maxBytes + 1
+      let length = 0
+      let same = true
+      for (;;) {
+        const n = readSync(fd, this.#chunk, 0, Math.min(this.#chunk.length, cap - length), null)
+        if (n === 0) break
+        const before = length
+        length += n
+        if (same && length <= this.#length) {
+          if (this.#chunk.compare(this.#current, before, length, 0, n) === 0) {
+            if (length === cap) break
+            continue
+          }
+        }
+        same = false
+        if (length > this.#current.length) {
+          const bigger = Buffer.allocUnsafe(
+            Math.min(Math.max(length, this.#current.length * 2), cap),
+          )
+          this.#current.copy(bigger, 0, 0, before)
+          this.#current = bigger
+        }
+        this.#chunk.copy(this.#current, before, 0, n)
+        if (length === cap) break
+      }
+      const truncated = length > this.#maxBytes
+      if (truncated) length = this.#maxBytes
+      same &&= length === this.#length
+      this.#length = length
+      return { same, truncated }
+    } finally {
+      closeSync(fd)
+    }
   }
 }
 
@@ -450,16 +495,8 @@ export class TtyIdle {
 // ---------------------------------------------------------------------------------------------
 // Files under the root
 
-/**
- * The file's first `maxBytes` bytes, and whether there were more; null when it is gone. Read into
- * `into` when it is large enough, else into a new buffer: `buffer` is the one used, `bytes` a
- * view of it.
- */
-function readCapped(
-  path: string,
-  maxBytes: number,
-  into?: Buffer,
-): { bytes: Buffer; truncated: boolean; buffer: Buffer } | null {
+/** The file's first `maxBytes` bytes, and whether there were more; null when it is gone. */
+function readCapped(path: string, maxBytes: number): { bytes: Buffer; truncated: boolean } | null {
   let fd: number
   try {
     fd = openSync(path, 'r')
@@ -470,24 +507,21 @@ function readCapped(
   try {
     // The size is a hint only: a record may be appended while we read.
     const hint = fstatSync(fd).size
-    const wanted = Math.min(Math.max(hint, 4096), maxBytes) + 1
-    let buf = into !== undefined && into.length >= wanted ? into : Buffer.allocUnsafe(wanted)
-    // One byte past the cap tells a truncated file.
-    const limit = () => Math.min(buf.length, maxBytes + 1)
+    let buf = Buffer.allocUnsafe(Math.min(Math.max(hint, 4096), maxBytes) + 1)
     let length = 0
     for (;;) {
-      if (length === limit()) {
+      if (length === buf.length) {
         if (length > maxBytes) break
         const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxBytes + 1))
         buf.copy(bigger, 0, 0, length)
         buf = bigger
       }
-      const n = readSync(fd, buf, length, limit() - length, null)
+      const n = readSync(fd, buf, length, buf.length - length, null)
       if (n === 0) break
       length += n
     }
     const truncated = length > maxBytes
-    return { bytes: buf.subarray(0, truncated ? maxBytes : length), truncated, buffer: buf }
+    return { bytes: buf.subarray(0, truncated ? maxBytes : length), truncated }
   } finally {
     closeSync(fd)
   }
