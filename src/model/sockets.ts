@@ -41,8 +41,10 @@ export function readSshdSockets(
   cache: ConnectionSocketCache = new ConnectionSocketCache(),
 ): SshdSockets | null {
   const ports = new Set<number>()
-  const connections: TcpSocket[] = []
-  const seen = new Set<number>()
+  let connections: TcpSocket[] = []
+  // Two listeners in one namespace list the same sockets twice: from the second table on, the
+  // inodes already taken are skipped (a table lists each inode once, so one alone needs none).
+  let taken: Set<number> | null = null
   let permitted = true
   let malformed = 0
   let read = false
@@ -66,20 +68,38 @@ export function readSshdSockets(
       net = readNetTcp(procfs, listener.pid, { keep })
       if (net === null) continue
     }
-    read = true
     malformed += net.malformed
     for (const port of own) ports.add(port)
-    for (const s of net.sockets) {
+    if (read) taken ??= inodesOf(connections)
+    read = true
+    // The first table's array is readNetTcp's, made for this call: its connections are moved to
+    // its front and it is cut, not copied into another array (10,000 long at as many
+    // connections). Indexed loops: a for-of not yet optimised allocates a result per element.
+    const { sockets } = net
+    const into = connections.length === 0 ? sockets : connections
+    let n = connections.length
+    for (let i = 0; i < sockets.length; i++) {
+      const s = sockets[i]!
       if (s.state === 'LISTEN' || s.state === 'TIME_WAIT' || !ports.has(s.localPort)) continue
-      // Two listeners in one namespace list the same sockets twice.
-      if (s.inode !== 0 && seen.has(s.inode)) continue
-      seen.add(s.inode)
-      connections.push(s)
+      if (taken !== null && s.inode !== 0) {
+        if (taken.has(s.inode)) continue
+        taken.add(s.inode)
+      }
+      into[n++] = s
     }
+    into.length = n
+    connections = into
   }
   if (!read) return null
   cache.ports = ports
   return { ports: [...ports].sort((a, b) => a - b), permitted, connections, malformed }
+}
+
+/** The socket inodes among these sockets, but 0 (a connection not accepted yet has none). */
+function inodesOf(sockets: readonly TcpSocket[]): Set<number> {
+  const inodes = new Set<number>()
+  for (const s of sockets) if (s.inode !== 0) inodes.add(s.inode)
+  return inodes
 }
 
 /** The configured ports that something listens on in the namespace (else all of them). */
@@ -98,7 +118,9 @@ function configuredListening(
 /** Established connections per client address, the top `max` by count, the rest under `other`. */
 export function connectionsBySource(sockets: SshdSockets, max: number): Map<string, number> {
   const all = new Map<string, number>()
-  for (const s of sockets.connections) {
+  const { connections } = sockets
+  for (let i = 0; i < connections.length; i++) {
+    const s = connections[i]!
     if (s.state !== 'ESTABLISHED') continue
     all.set(s.remoteAddress, (all.get(s.remoteAddress) ?? 0) + 1)
   }
@@ -140,34 +162,115 @@ export function connectionSockets(
   cache: ConnectionSocketCache = new ConnectionSocketCache(),
 ): Map<number, TcpSocket | undefined> | null {
   if (!sockets.permitted) return null
-  const byInode = new Map<number, TcpSocket>()
-  for (const s of sockets.connections) byInode.set(s.inode, s)
+  const generation = ++cache.generation
+  // This scrape's sockets into the index of the last: entries updated in place, new ones added.
+  const byInode = cache.byInode
+  for (let i = 0; i < sockets.connections.length; i++) {
+    const s = sockets.connections[i]!
+    const slot = byInode.get(s.inode)
+    if (slot === undefined) byInode.set(s.inode, { socket: s, generation })
+    else {
+      slot.socket = s
+      slot.generation = generation
+    }
+  }
   const result = new Map<number, TcpSocket | undefined>()
-  const seen = new Map<string, number>()
-  for (const c of snapshot.connections) {
-    const key = `${c.pid}:${c.starttime}`
-    const known = cache.inodes.get(key)
-    let socket = known === undefined ? undefined : byInode.get(known)
+  const known = cache.byPid
+  const { connections } = snapshot
+  for (let i = 0; i < connections.length; i++) {
+    const c = connections[i]!
+    let entry = known.get(c.pid)
+    // Another start time is another process that got the pid: its links are read.
+    let socket =
+      entry !== undefined && entry.starttime === c.starttime
+        ? socketAt(byInode, entry.inode, generation)
+        : undefined
     if (socket === undefined) {
       const held = socketInodes(procfs, c.pid)
       if (held === null) continue // exited during the scrape
-      if (!held.permitted) return null
+      if (!held.permitted) {
+        forgetSockets(byInode, generation)
+        return null
+      }
       for (const inode of held.inodes) {
-        socket = byInode.get(inode)
+        socket = socketAt(byInode, inode, generation)
         if (socket !== undefined) break
       }
     }
-    if (socket !== undefined) seen.set(key, socket.inode)
+    if (socket !== undefined) {
+      if (entry === undefined) {
+        entry = { starttime: c.starttime, inode: socket.inode, generation }
+        known.set(c.pid, entry)
+      } else {
+        entry.starttime = c.starttime
+        entry.inode = socket.inode
+        entry.generation = generation
+      }
+    }
     result.set(c.pid, socket)
   }
-  cache.inodes = seen
+  forgetSockets(byInode, generation)
+  // The connections not matched this scrape (exited, or their socket gone) are forgotten.
+  known.forEach((entry, pid) => {
+    if (entry.generation !== generation) known.delete(pid)
+  })
   return result
+}
+
+/** A socket in ConnectionSocketCache#byInode. */
+interface SocketSlot {
+  /** Of the scrape `generation`; null between scrapes. */
+  socket: TcpSocket | null
+  generation: number
+}
+
+/** The socket with this inode in this scrape's table (`generation`), or undefined. */
+function socketAt(
+  byInode: ReadonlyMap<number, SocketSlot>,
+  inode: number,
+  generation: number,
+): TcpSocket | undefined {
+  const slot = byInode.get(inode)
+  return slot !== undefined && slot.generation === generation && slot.socket !== null
+    ? slot.socket
+    : undefined
+}
+
+/**
+ * Drops the inodes gone from the table since the last scrape, and lets go of this scrape's
+ * sockets: from one scrape to the next the index keeps inodes, not sockets.
+ */
+function forgetSockets(byInode: Map<number, SocketSlot>, generation: number): void {
+  byInode.forEach((slot, inode) => {
+    if (slot.generation !== generation) byInode.delete(inode)
+    else slot.socket = null
+  })
+}
+
+/** A connection's socket inode, as a ConnectionSocketCache keeps it. */
+interface KnownSocket {
+  /** The connection's start time: with another, the pid is another process's. */
+  starttime: number
+  inode: number
+  /** The scrape (ConnectionSocketCache#generation) that last matched it. */
+  generation: number
 }
 
 /** What the last scrape learnt of sshd's sockets, kept by the scraper for the next one. */
 export class ConnectionSocketCache {
-  /** Socket inodes of the connections, by `<pid>:<starttime>`. */
-  inodes = new Map<string, number>()
+  /**
+   * Socket inodes of the connections matched at the last scrape, by pid; updated in place, the
+   * connections not matched since dropped.
+   */
+  readonly byPid = new Map<number, KnownSocket>()
+  /** Counts connectionSockets calls. */
+  generation = 0
+  /**
+   * The table's connections by socket inode, for connectionSockets; between calls the inodes of
+   * the last table alone. Updated in place rather than made anew each scrape: at 10,000
+   * connections a new map was 1 MB of garbage a scrape.
+   */
+  readonly byInode = new Map<number, SocketSlot>()
   /** sshd's ports. */
   ports: ReadonlySet<number> = new Set()
 }
@@ -183,8 +286,9 @@ export function deadPeers(
 ): number {
   if (byConnection === null) return sockets.connections.filter(isDeadPeer).length
   let dead = 0
-  for (const socket of byConnection.values()) {
+  // forEach: a for-of not yet optimised allocates a result per entry.
+  byConnection.forEach((socket) => {
     if (socket === undefined || isDeadPeer(socket)) dead++
-  }
+  })
   return dead
 }

@@ -45,13 +45,15 @@
  * scanning its bytes in place, never decoded: no string of the file, no split, no regular
  * expression, no substring per field; lines are found with Buffer#indexOf (memchr). Given the
  * inodes a caller cares about, sockets with other inodes are skipped before their addresses are
- * formatted (into fresh strings) and an object is made. Measured on a 2-vCPU Xeon VM with 200,000
- * IPv4 lines (30 MB), read and parsed: some 60 ms with an inode filter, 120 to 330 ms (as garbage
- * collection goes; median 165) to return them all. Decoding the file to a latin1 string and
- * scanning that took 120 ms and 180 to 320 ms (median 235).
+ * formatted (IPv4 ones interned: the same string for the same address every scrape) and an
+ * object is made. Measured on a 2-vCPU Xeon VM with 200,000 IPv4 lines (30 MB), read and parsed:
+ * some 60 ms with an inode filter, 120 to 330 ms (as garbage collection goes; median 165) to
+ * return them all. Decoding the file to a latin1 string and scanning that took 120 ms and 180 to
+ * 320 ms (median 235).
  */
 import { readdirSync, readlinkSync } from 'node:fs'
 import { endianness as osEndianness } from 'node:os'
+import { join } from 'node:path'
 import { isNotFound } from '../errors.ts'
 import type { ProcFS } from './procfs.ts'
 
@@ -169,14 +171,15 @@ export function readNetTcp(
 ): NetTcp | null {
   const endian = options.endianness ?? HOST_ENDIANNESS
   const cap = options.maxBytes ?? NET_TCP_MAX_BYTES
-  const v4 = readLines(procfs, procfs.path(pid, 'net', 'tcp'), cap)
+  const net = `${pidDir(procfs, pid)}net/`
+  const v4 = readLines(procfs, `${net}tcp`, cap)
   if (v4 === null) return null
   const sockets: TcpSocket[] = []
   const { inodes, keep } = options
   // tcp is parsed before tcp6 is read: its bytes are the reader's buffer, which a read reuses.
   let malformed = parseInto(v4.bytes, 4, endian, sockets, inodes, keep)
   let truncated = v4.truncated
-  const v6 = readLines(procfs, procfs.path(pid, 'net', 'tcp6'), cap)
+  const v6 = readLines(procfs, `${net}tcp6`, cap)
   if (v6 !== null) {
     malformed += parseInto(v6.bytes, 6, endian, sockets, inodes, keep)
     truncated ||= v6.truncated
@@ -239,7 +242,7 @@ const NOT_PERMITTED: SocketInodes = Object.freeze({ permitted: false })
  * listing and reading is skipped.
  */
 export function socketInodes(procfs: ProcFS, pid: number): SocketInodes | null {
-  const dir = procfs.path(pid, 'fd')
+  const dir = `${pidDir(procfs, pid)}fd/`
   let names: string[]
   try {
     names = readdirSync(dir)
@@ -249,11 +252,10 @@ export function socketInodes(procfs: ProcFS, pid: number): SocketInodes | null {
     throw err
   }
   const inodes = new Set<number>()
-  const prefix = `${dir}/`
   for (const name of names) {
     let target: string
     try {
-      target = readlinkSync(prefix + name)
+      target = readlinkSync(dir + name)
     } catch (err) {
       if (isNotFound(err)) continue
       if (isPermissionDenied(err)) return NOT_PERMITTED
@@ -290,6 +292,22 @@ export function decodeAddress(hex: string, endian: Endianness = HOST_ENDIANNESS)
   const bytes = toBytes(hex)
   for (let i = 0; i < words; i++) if (hexAt(bytes, i * 8, 8) < 0) return null
   return words === 1 ? formatIPv4(bytes, 0, endian === 'LE') : formatIPv6(bytes, 0, endian === 'LE')
+}
+
+let pidPrefixRoot: string | undefined
+let pidPrefix = ''
+
+/**
+ * `<root>/<pid>/`, built as ProcFS builds its per-pid paths (statPath): the root normalised once
+ * (for the last root asked, which is the exporter's one), the pid concatenated.
+ */
+function pidDir(procfs: ProcFS, pid: number): string {
+  if (procfs.root !== pidPrefixRoot) {
+    const normal = join(procfs.root, '/')
+    pidPrefix = normal.endsWith('/') ? normal : `${normal}/`
+    pidPrefixRoot = procfs.root
+  }
+  return `${pidPrefix}${pid}/`
 }
 
 function isPermissionDenied(err: unknown): boolean {
@@ -520,7 +538,8 @@ function parseInto(
   return malformed
 }
 
-// Addresses: fresh strings, formatted from the (already checked) hex digits.
+// Addresses, formatted from the (already checked) hex digits: IPv4 (and IPv4-mapped IPv6)
+// interned, other IPv6 fresh strings.
 
 /** The 32-bit word at `at` (8 hex digits already checked) in network byte order. */
 function wordAt(buf: Buffer, at: number, littleEndian: boolean): number {
@@ -529,8 +548,28 @@ function wordAt(buf: Buffer, at: number, littleEndian: boolean): number {
   return (((w & 0xff) << 24) | ((w & 0xff00) << 8) | ((w >>> 8) & 0xff00) | (w >>> 24)) >>> 0
 }
 
+/**
+ * Formatted IPv4 addresses by their 32-bit value in network byte order (as an int32, a small
+ * integer to V8: looking one up allocates nothing). A connection's addresses never change, and
+ * every scrape formats those of every connection: the same address gives the same string
+ * instance, formatted once. The key is the value as read turned to network order, so that a
+ * file read in either byte order gives the same instance. Bounded: emptied whole when it holds
+ * 65,536 entries (some 5 MB), which only a host with that many distinct addresses in sshd's
+ * sockets reaches; they are then formatted anew.
+ */
+const DOTTED = new Map<number, string>()
+const DOTTED_MAX = 65_536
+
+/** `a.b.c.d` for an address in network byte order, interned (DOTTED). */
 function dotted(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`
+  const key = n | 0
+  let text = DOTTED.get(key)
+  if (text === undefined) {
+    if (DOTTED.size >= DOTTED_MAX) DOTTED.clear()
+    text = `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`
+    DOTTED.set(key, text)
+  }
+  return text
 }
 
 function formatIPv4(buf: Buffer, at: number, littleEndian: boolean): string {
@@ -545,7 +584,7 @@ function formatIPv6(buf: Buffer, at: number, littleEndian: boolean): string {
   const w1 = wordAt(buf, at + 8, littleEndian)
   const w2 = wordAt(buf, at + 16, littleEndian)
   const w3 = wordAt(buf, at + 24, littleEndian)
-  if (w0 === 0 && w1 === 0 && w2 === 0xffff) return dotted(w3) // ::ffff:a.b.c.d
+  if (w0 === 0 && w1 === 0 && w2 === 0xffff) return dotted(w3) // ::ffff:a.b.c.d, interned
   groups[0] = w0 >>> 16
   groups[1] = w0
   groups[2] = w1 >>> 16

@@ -150,6 +150,53 @@ describe('connectionSockets', () => {
     // Without the cache the links are needed every time.
     assert.deepEqual([...connectionSockets(procfs, snapshot, table(501, 502))!], [])
   })
+  it('reads the links again for a pid with another start time, and forgets connections gone', () => {
+    const root = procWithFds({ 10: ['socket:[501]'], 11: ['socket:[502]'] })
+    const procfs = new ProcFS(root)
+    const cache = new ConnectionSocketCache()
+    const inodes = (got: Map<number, TcpSocket | undefined> | null) =>
+      [...got!].map(([pid, s]) => [pid, s?.inode])
+    assert.deepEqual(inodes(connectionSockets(procfs, snapshot, table(501, 502, 503), cache)), [
+      [10, 501],
+      [11, 502],
+    ])
+    // Pid 10 is another process now, holding 503; 11's links are not read again.
+    rmSync(join(root, '10', 'fd', '0'))
+    symlinkSync('socket:[503]', join(root, '10', 'fd', '0'))
+    rmSync(join(root, '11', 'fd'), { recursive: true })
+    const reused: SshdSnapshot = {
+      ...snapshot,
+      connections: snapshot.connections.map((c) =>
+        c.pid === 10 ? { ...c, starttime: c.starttime + 1 } : c,
+      ),
+    }
+    assert.deepEqual(inodes(connectionSockets(procfs, reused, table(501, 502, 503), cache)), [
+      [10, 503],
+      [11, 502],
+    ])
+    // 11 missing from one scrape is forgotten: back, its links are read (gone: it is absent).
+    const without = { ...reused, connections: reused.connections.filter((c) => c.pid !== 11) }
+    assert.deepEqual(inodes(connectionSockets(procfs, without, table(501, 502, 503), cache)), [
+      [10, 503],
+    ])
+    assert.deepEqual(inodes(connectionSockets(procfs, reused, table(501, 502, 503), cache)), [
+      [10, 503],
+    ])
+  })
+
+  it('never gives a socket of an earlier table', () => {
+    const root = procWithFds({ 10: ['socket:[501]'], 11: ['socket:[502]'] })
+    const procfs = new ProcFS(root)
+    const cache = new ConnectionSocketCache()
+    const first = connectionSockets(procfs, snapshot, table(501, 502), cache)!
+    // 502 left the table while 11 still holds it: its socket is gone, not the last one.
+    const later = connectionSockets(procfs, snapshot, table(501), cache)!
+    assert.equal(later.get(10)?.inode, 501)
+    assert.notEqual(later.get(10), first.get(10), "this table's socket")
+    assert.ok(later.has(11))
+    assert.equal(later.get(11), undefined)
+    assert.equal(connectionSockets(procfs, snapshot, table(501), cache)!.get(11), undefined)
+  })
 })
 
 describe('readSshdSockets', () => {
@@ -219,5 +266,35 @@ describe('readSshdSockets', () => {
     )
     // The malformed line on sshd's port is counted.
     assert.equal(moved.malformed, 1)
+  })
+  it('lists the sockets of two listeners in one namespace once', () => {
+    const tcp =
+      HEADER +
+      line(0, 22, '0A', 1001) +
+      line(1, 22, '01', 5001, 40001) +
+      line(2, 22, '01', 5002, 40002) +
+      // Completed by the kernel, not yet accepted: inode 0.
+      line(3, 22, '01', 0, 40003)
+    const root = listenerProc(tcp, ['socket:[1001]'])
+    mkdirSync(join(root, '101', 'net'), { recursive: true })
+    mkdirSync(join(root, '101', 'fd'))
+    writeFileSync(join(root, '101', 'net', 'tcp'), tcp)
+    symlinkSync('socket:[1001]', join(root, '101', 'fd', '0'))
+    const two: SshdSnapshot = {
+      ...snapshot,
+      listeners: [...snapshot.listeners, { ...snapshot.listeners[0]!, pid: 101 }],
+    }
+    const got = readSshdSockets(new ProcFS(root), two)!
+    assert.deepEqual(got.ports, [22])
+    // The socket not yet accepted has no inode to tell it by: each table's is counted.
+    assert.deepEqual(
+      got.connections.map((s) => s.inode),
+      [5001, 5002, 0, 0],
+    )
+    const one = readSshdSockets(new ProcFS(root), snapshot)!
+    assert.deepEqual(
+      one.connections.map((s) => s.inode),
+      [5001, 5002, 0],
+    )
   })
 })

@@ -437,6 +437,72 @@ describe('decodeAddress', () => {
   })
 })
 
+describe('IPv4 addresses, interned', () => {
+  const lines = TCP.split('\n')
+  const header = lines[0]!
+  const good = lines[1]! // a listener: local 0100007F:0904, remote 00000000:0000
+  /** A tcp line whose remote address is the (network order) `address`, in byte order `endian`. */
+  const withRemote = (address: number, endian: 'BE' | 'LE') => {
+    const word = Buffer.alloc(4)
+    if (endian === 'BE') word.writeUInt32BE(address)
+    else word.writeUInt32LE(address)
+    return good.replace(
+      ' 00000000:0000 ',
+      ` ${word.readUInt32BE().toString(16).toUpperCase().padStart(8, '0')}:0016 `,
+    )
+  }
+  const dotted = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
+
+  it('gives equal strings for an address across reads and byte orders, and for IPv4-mapped', () => {
+    const reads = [
+      parseNetTcp(TCP, 4, 'LE').sockets,
+      parseNetTcp(TCP_BE, 4, 'BE').sockets,
+      parseNetTcp(TCP, 4, 'LE').sockets,
+    ]
+    const [first, ...others] = reads
+    assert.equal(first!.length, 26)
+    for (const other of others) {
+      assert.equal(other.length, first!.length)
+      other.forEach((s, i) => {
+        assert.equal(s.localAddress, first![i]!.localAddress)
+        assert.equal(s.remoteAddress, first![i]!.remoteAddress)
+      })
+    }
+    // The client of the dual-stack listener in tcp, and the listener's side of it in tcp6.
+    const client = find(first!, 42222, 2222)
+    for (const [text, endian] of [
+      [TCP6, 'LE'],
+      [TCP6_BE, 'BE'],
+    ] as const) {
+      const accepted = find(parseNetTcp(text, 6, endian).sockets, 2222, 42222)
+      assert.equal(accepted.localAddress, client.remoteAddress)
+      assert.equal(accepted.remoteAddress, client.localAddress)
+      assert.equal(accepted.remoteAddress, '127.0.0.1')
+    }
+    assert.equal(decodeAddress('0000000000000000FFFF00000100007F', 'LE'), '127.0.0.1')
+    assert.equal(decodeAddress('00000000000000000000FFFF7F000001', 'BE'), '127.0.0.1')
+    assert.equal(decodeAddress('0100007F', 'LE'), '127.0.0.1')
+  })
+
+  it('formats every address right, also past the bound where the cache is emptied', () => {
+    // More distinct addresses than the cache keeps (65,536), then the first ones again.
+    const addresses: number[] = []
+    for (let i = 0; i < 70_000; i++) addresses.push((0xc0000000 + i * 40_503) >>> 0)
+    addresses.push(addresses[0]!, addresses[1]!, 0, 0xffffffff, 0x7f000001)
+    for (const endian of ['LE', 'BE'] as const) {
+      const text = `${header}\n${addresses.map((a) => withRemote(a, endian)).join('\n')}\n`
+      const { sockets, malformed } = parseNetTcp(text, 4, endian)
+      assert.equal(malformed, 0)
+      assert.equal(sockets.length, addresses.length)
+      sockets.forEach((s, i) => {
+        if (s.remoteAddress !== dotted(addresses[i]!))
+          assert.fail(`${endian} ${i}: ${s.remoteAddress} is not ${dotted(addresses[i]!)}`)
+        assert.equal(s.localAddress, endian === 'LE' ? '127.0.0.1' : '1.0.0.127')
+      })
+    }
+  })
+})
+
 describe('parseSocketLink', () => {
   for (const [target, inode] of [
     ['socket:[12345]', 12345],
@@ -601,6 +667,16 @@ describe('readers on a fixture tree', () => {
       inodes: new Set([160700, 160703, 160702, 99999999]),
     })
     assert.equal(socketInodes(procfs, 4243), null, 'no fd directory')
+  })
+
+  it('reads the same under a root given with a trailing slash or a dot-dot', () => {
+    for (const other of [`${root}/`, `${root}//`, `${root}/4242/..`]) {
+      const aside = new ProcFS(other)
+      assert.deepEqual(socketInodes(aside, 4242), socketInodes(procfs, 4242), other)
+      assert.deepEqual(readNetTcp(aside, 4242), readNetTcp(procfs, 4242), other)
+      assert.equal(socketInodes(aside, 4243), null)
+      assert.equal(readNetTcp(aside, 99999), null)
+    }
   })
 
   it("finds the listener's ports from its inodes", () => {
