@@ -23,6 +23,8 @@ export interface ScanResult {
 /** A full scan's result with the live sshd processes it found, for the walk to start from. */
 export interface FullScanResult extends ScanResult {
   sshd: readonly SshdProcess[]
+  /** Children of every process by pid, zombies included. */
+  children: ReadonlyMap<number, number>
 }
 
 export function scanFull(procfs: ProcFS): FullScanResult {
@@ -59,5 +61,5 @@ export function scanFull(procfs: ProcFS): FullScanResult {
   }
 
   const snapshot = buildSnapshot(sshd, (pid) => children.get(pid) ?? 0)
-  return { snapshot, mode: 'full', processes, malformed, firstProblem, sshd }
+  return { snapshot, mode: 'full', processes, malformed, firstProblem, sshd, children }
 }

@@ -102,12 +102,59 @@ export class ProcessScanner {
     if (reason !== 'walk-disabled' && reason !== 'no-children-file') {
       this.#roots = rootsOf(result)
       this.#checkChildrenFile()
+      this.#settleFrom(result)
     }
     this.#logger?.debug(
       { reason, processes: result.processes, roots: this.#roots?.length ?? 0 },
       'read every process',
     )
     return result
+  }
+
+  /**
+   * The settled connections a full scan found, as a walk that read them whole would keep them:
+   * the next walk re-reads them from three files each instead of reading them whole again (at
+   * 10,000 connections that first walk's garbage set the exporter's peak memory). Their titles
+   * are compared afresh on that re-read: the scan kept no raw cmdline.
+   */
+  #settleFrom(result: FullScanResult): void {
+    const byPid = new Map<number, SshdProcess>()
+    const posts = new Map<number, SshdProcess[]>()
+    for (const p of result.sshd) {
+      byPid.set(p.pid, p)
+      if (p.title.role !== 'postauth') continue
+      const siblings = posts.get(p.ppid)
+      if (siblings === undefined) posts.set(p.ppid, [p])
+      else siblings.push(p)
+    }
+    const connections = new Map<number, Connection>()
+    for (const c of result.snapshot.connections) connections.set(c.pid, c)
+    for (const m of result.sshd) {
+      if (m.title.role !== 'monitor' || byPid.get(m.ppid)?.title.role !== 'listener') continue
+      const kids = posts.get(m.pid)
+      const connection = connections.get(m.pid)
+      // Every child a live post-auth process, as a walk settles them (zombies count as children).
+      if (kids === undefined || connection === undefined) continue
+      if (kids.length !== (result.children.get(m.pid) ?? 0)) continue
+      this.#settled.set(m.pid, {
+        pid: m.pid,
+        ppid: m.ppid,
+        starttime: m.starttime,
+        title: m.title,
+        statPath: this.#procfs.statPath(m.pid),
+        posts: kids.map((k) => ({
+          pid: k.pid,
+          starttime: k.starttime,
+          cmdline: null,
+          title: k.title as PostauthTitle,
+          cmdlinePath: this.#procfs.cmdlinePath(k.pid),
+          childrenPath: this.#procfs.childrenPath(k.pid),
+          sessions: result.children.get(k.pid) ?? 0,
+        })),
+        connection,
+        seen: this.#generation,
+      })
+    }
   }
 
   /** Looks once, at the first listener found, whether the kernel writes children files. */
@@ -186,8 +233,11 @@ function byPid(a: Connection, b: Connection): number {
 interface SettledPost {
   pid: number
   starttime: number
-  /** Its title as read (cmdline to the first NUL), to tell a changed one without parsing. */
-  cmdline: string
+  /**
+   * Its title as read (cmdline to the first NUL), to tell a changed one without parsing; null
+   * when it came from a full scan, which keeps only the parsed title.
+   */
+  cmdline: string | null
   title: PostauthTitle
   cmdlinePath: string
   childrenPath: string

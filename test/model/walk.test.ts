@@ -237,8 +237,10 @@ describe('ProcessScanner', () => {
     const { root, procfs } = tree(host92)
     const { s } = scanner(procfs)
     s.scan()
-    writeFileSync(join(root, '300', 'task', '300', 'children'), '301 garbage ')
-    writeFileSync(join(root, '210', 'stat'), 'not a stat line')
+    // A pre-auth monitor's children file and a connection's stat; alice's connection (300) is
+    // settled since the full scan, re-read without its monitor's children file, and stays whole.
+    writeFileSync(join(root, '210', 'task', '210', 'children'), '211 garbage ')
+    writeFileSync(join(root, '400', 'stat'), 'not a stat line')
     const walked = s.scan()
     assert.equal(walked.mode, 'walk')
     assert.equal(walked.malformed, 2)
@@ -246,8 +248,8 @@ describe('ProcessScanner', () => {
     assert.deepEqual(
       walked.snapshot.connections.map((c) => [c.pid, c.state, c.sessions]),
       [
-        [300, 'preauth', 0],
-        [400, 'authenticated', 1],
+        [210, 'preauth', 0],
+        [300, 'authenticated', 3],
       ],
     )
   })
@@ -364,28 +366,34 @@ function buildHost(host: Host): FakeProcess[] {
   return processes
 }
 
-/** Counts the files read. */
+/** Counts the files read, and records which: `<file> <pid>`. */
 class CountingProcFS extends ProcFS {
   reads = 0
-  override readStat(pid: number) {
+  readonly files: string[] = []
+  #note(file: string, pidOrPath: number | string): void {
     this.reads++
+    const pid = typeof pidOrPath === 'number' ? pidOrPath : /\/(\d+)\/[^/]+$/.exec(pidOrPath)?.[1]
+    this.files.push(`${file} ${pid}`)
+  }
+  override readStat(pid: number) {
+    this.#note('stat', pid)
     return super.readStat(pid)
   }
   /** readCmdline reads through it. */
   override readCmdlineAt(path: string, previous: string | null) {
-    this.reads++
+    this.#note('cmdline', path)
     return super.readCmdlineAt(path, previous)
   }
   override readChildren(pid: number) {
-    this.reads++
+    this.#note('children', pid)
     return super.readChildren(pid)
   }
   override readStarttimeAt(path: string) {
-    this.reads++
+    this.#note('stat', path)
     return super.readStarttimeAt(path)
   }
   override countChildrenAt(path: string) {
-    this.reads++
+    this.#note('children', path)
     return super.countChildrenAt(path)
   }
 }
@@ -406,23 +414,31 @@ function replaceInPlace(host: Host, next: Pick<Host, 'connections' | 'unrelated'
     const first = s.scan()
     const firstReads = procfs.reads
     procfs.reads = 0
+    procfs.files.length = 0
     const second = s.scan()
     assert.equal(second.mode, 'walk')
     assert.deepEqual(second.snapshot, full.snapshot)
     assert.equal(second.processes, first.processes)
+    assert.equal(procfs.reads, firstReads, 'the full scan settled what the first walk re-read')
     // A settled connection (a listener's live monitor whose children are all live
-    // post-auth processes) skips its monitor's cmdline and children and each post-auth
-    // process's stat.
+    // post-auth processes) is re-read from its monitor's stat and its post-auth processes'
+    // cmdline and children: never its monitor's cmdline or children, nor a post-auth stat.
     const role = (p: FakeProcess) =>
       p.state === 'Z' ? 'zombie' : parseSshdTitle(p.cmdline ?? '').role
-    let skipped = 0
+    const read = new Set(procfs.files)
     for (const m of processes) {
       const parent = processes.find((p) => p.pid === m.ppid)
       if (parent?.cmdline !== LISTENER || role(m) !== 'monitor') continue
       const kids = processes.filter((p) => p.ppid === m.pid)
-      if (kids.length > 0 && kids.every((k) => role(k) === 'postauth')) skipped += 2 + kids.length
+      if (kids.length === 0 || !kids.every((k) => role(k) === 'postauth')) continue
+      const unread = [`cmdline ${m.pid}`, `children ${m.pid}`, ...kids.map((k) => `stat ${k.pid}`)]
+      const reread = [
+        `stat ${m.pid}`,
+        ...kids.flatMap((k) => [`cmdline ${k.pid}`, `children ${k.pid}`]),
+      ]
+      for (const file of unread) assert.ok(!read.has(file), `${file} read`)
+      for (const file of reread) assert.ok(read.has(file), `${file} not read`)
     }
-    assert.equal(procfs.reads, firstReads - skipped)
     for (const name of readdirSync(t.root)) {
       if (/^\d+$/.test(name)) rmSync(join(t.root, name), { recursive: true })
     }
