@@ -1,12 +1,12 @@
 /**
- * The exporter under measurement: started as it ships (node with NODE_FLAGS, dist/), on a
+ * The exporter under measurement: started as it ships (node with NODE_FLAGS and NODE_ENV, dist/), on a
  * free loopback port, against a procfs and rootfs; scraped over HTTP as Prometheus scrapes it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { NODE_FLAGS } from '../src/runtime.ts'
+import { NODE_ENV, NODE_FLAGS } from '../src/runtime.ts'
 import { freePort } from '../test/helpers/sshd.ts'
 import { median, peakRssMb, percentile } from './stats.ts'
 
@@ -31,7 +31,7 @@ export async function startExporter(flags: readonly string[]): Promise<RunningEx
   const child: ChildProcess = spawn(
     process.execPath,
     [...NODE_FLAGS, CLI, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...flags],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...NODE_ENV } },
   )
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (s: string) => {

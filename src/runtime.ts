@@ -12,3 +12,13 @@
  * same, faster and bigger.
  */
 export const NODE_FLAGS: readonly string[] = ['--optimize-for-size']
+
+/**
+ * The environment every launcher sets beside NODE_FLAGS.
+ *
+ * MALLOC_ARENA_MAX=2: glibc gives each thread that allocates (V8's workers, libuv's pool) an
+ * arena of its own, and memory freed in one is kept there. At 10,000 connections that held some
+ * 10 MB of RSS after the scrapes' buffers were freed; two arenas, as the JVM's images commonly
+ * set, gave it back with no measurable cost to a scrape.
+ */
+export const NODE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' }
