@@ -5,6 +5,8 @@
  * connections on those ports.
  */
 import {
+  FDS_NOT_PERMITTED,
+  findSocket,
   listeningPorts,
   readNetTcp,
   socketInodes,
@@ -175,6 +177,9 @@ export function connectionSockets(
     }
   }
   const result = new Map<number, TcpSocket | undefined>()
+  // A connection's fd links are read in fd order up to the first socket in this table (its
+  // client socket, among its first fds), not all of them.
+  const inTable = (inode: number) => socketAt(byInode, inode, generation) !== undefined
   const known = cache.byPid
   const { connections } = snapshot
   for (let i = 0; i < connections.length; i++) {
@@ -186,16 +191,13 @@ export function connectionSockets(
         ? socketAt(byInode, entry.inode, generation)
         : undefined
     if (socket === undefined) {
-      const held = socketInodes(procfs, c.pid)
-      if (held === null) continue // exited during the scrape
-      if (!held.permitted) {
+      const found = findSocket(procfs, c.pid, inTable)
+      if (found === null) continue // exited during the scrape
+      if (found === FDS_NOT_PERMITTED) {
         forgetSockets(byInode, generation)
         return null
       }
-      for (const inode of held.inodes) {
-        socket = socketAt(byInode, inode, generation)
-        if (socket !== undefined) break
-      }
+      if (found >= 0) socket = socketAt(byInode, found, generation)
     }
     if (socket !== undefined) {
       if (entry === undefined) {

@@ -48,7 +48,7 @@ const BUFFER_SIZE = 64 * 1024
 
 export class ProcFS {
   readonly root: string
-  /** Reused by every read; grown for the rare large file (net/tcp of a busy host). */
+  /** Reused by every read; grown for the rare large file (the children of a busy listener). */
   #buffer = Buffer.allocUnsafe(BUFFER_SIZE)
   #probe = Buffer.allocUnsafe(1)
   /** Whether the last #fill stopped at its cap with more to read. */
@@ -90,27 +90,6 @@ export class ProcFS {
   readSmall(path: string): string | null {
     const length = this.#fill(path, BUFFER_SIZE)
     return length < 0 ? null : this.#buffer.toString('latin1', 0, length)
-  }
-
-  /**
-   * Reads a file whole up to `cap` bytes, as latin1; null when it does not
-   * exist. `truncated` says the file went on past the cap.
-   */
-  readCapped(path: string, cap: number): { text: string; truncated: boolean } | null {
-    const bytes = this.readCappedBytes(path, cap)
-    if (bytes === null) return null
-    return { text: bytes.bytes.toString('latin1'), truncated: bytes.truncated }
-  }
-
-  /**
-   * readCapped without decoding: the bytes are a view of the reader's own buffer, valid only
-   * until the next read through this ProcFS. For large tables (net/tcp) parsed in place, where a
-   * string copy of megabytes a scrape would be most of the garbage.
-   */
-  readCappedBytes(path: string, cap: number): { bytes: Buffer; truncated: boolean } | null {
-    const length = this.#fill(path, cap)
-    if (length < 0) return null
-    return { bytes: this.#buffer.subarray(0, length), truncated: this.#truncated }
   }
 
   /**

@@ -128,6 +128,25 @@ describe('connectionSockets', () => {
     )
   })
 
+  it('reads a connection’s fd links up to the first socket in the table, not past it', () => {
+    // 10: 200 fds, its socket fd 3 after one not in the table (fd 2); past fd 3 not links at
+    // all: readlink would fail (EINVAL) and throw. 11: sockets, none in the table.
+    const root = procWithFds({ 10: [], 11: ['socket:[901]', 'socket:[902]'] })
+    for (let fd = 0; fd < 200; fd++) {
+      const path = join(root, '10', 'fd', String(fd))
+      if (fd > 3) writeFileSync(path, '')
+      else symlinkSync(['/dev/null', '/dev/null', 'socket:[900]', 'socket:[501]'][fd]!, path)
+    }
+    const got = connectionSockets(new ProcFS(root), snapshot, table(501, 502))
+    assert.deepEqual(
+      [...got!].map(([pid, s]) => [pid, s?.inode]),
+      [
+        [10, 501],
+        [11, undefined],
+      ],
+    )
+  })
+
   it('with a cache, reads a connection’s fd links once, and again when its socket is gone', () => {
     const root = procWithFds({ 10: ['socket:[501]'], 11: ['socket:[502]'] })
     const procfs = new ProcFS(root)

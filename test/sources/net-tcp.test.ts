@@ -19,7 +19,11 @@ import { pathToFileURL } from 'node:url'
 import { ProcFS } from '../../src/sources/procfs.ts'
 import {
   decodeAddress,
+  FDS_NOT_PERMITTED,
+  findSocket,
   listeningPorts,
+  NET_TCP_CHUNK_BYTES,
+  NO_SOCKET,
   parseNetTcp,
   parseSocketLink,
   readNetTcp,
@@ -684,6 +688,210 @@ describe('readers on a fixture tree', () => {
     assert.ok(inodes?.permitted)
     assert.deepEqual(listeningPorts(readNetTcp(procfs, 4242)!.sockets, inodes.inodes), [22])
   })
+
+  it('finds the first wanted socket by fd number, or none, or null for a pid gone', () => {
+    assert.equal(
+      findSocket(procfs, 4242, () => true),
+      160700,
+    )
+    assert.equal(
+      findSocket(procfs, 4242, (inode) => inode === 160702 || inode === 99999999),
+      160702,
+    )
+    assert.equal(
+      findSocket(procfs, 4242, () => false),
+      NO_SOCKET,
+    )
+    assert.equal(
+      findSocket(procfs, 4243, () => true),
+      null,
+      'no fd directory',
+    )
+    assert.equal(
+      findSocket(procfs, 99999, () => true),
+      null,
+    )
+  })
+})
+
+describe('findSocket', () => {
+  const root = mkdtempSync(join(tmpdir(), 'net-tcp-fds-'))
+  after(() => rmSync(root, { recursive: true, force: true }))
+  const procfs = new ProcFS(root)
+
+  it('reads the links in ascending fd number, whatever order the directory lists them in', () => {
+    const fd = join(root, '10', 'fd')
+    mkdirSync(fd, { recursive: true })
+    // Made in descending order, and 10 before 9 as names: the lowest number is found first.
+    for (const [name, target] of [
+      ['11', 'socket:[511]'],
+      ['10', 'socket:[510]'],
+      ['9', 'socket:[509]'],
+      ['2', 'socket:[502]'],
+      ['1', '/dev/null'],
+    ] as const)
+      symlinkSync(target, join(fd, name))
+    const asked: number[] = []
+    const wanted = (inode: number) => {
+      asked.push(inode)
+      return inode !== 502
+    }
+    assert.equal(findSocket(procfs, 10, wanted), 509)
+    assert.deepEqual(asked, [502, 509])
+  })
+
+  it('stops at the socket: a connection with 200 fds whose socket is fd 3', () => {
+    const fd = join(root, '20', 'fd')
+    mkdirSync(fd, { recursive: true })
+    for (let n = 199; n >= 0; n--) {
+      const path = join(fd, String(n))
+      // Past fd 3 not links at all: readlink fails (EINVAL) and findSocket would throw.
+      if (n > 3) writeFileSync(path, '')
+      else symlinkSync(n === 3 ? 'socket:[777]' : '/dev/null', path)
+    }
+    assert.equal(
+      findSocket(procfs, 20, (inode) => inode === 777),
+      777,
+    )
+    assert.throws(() => socketInodes(procfs, 20), { code: 'EINVAL' }, 'socketInodes reads them all')
+  })
+})
+
+describe('readNetTcp on files of many chunks', () => {
+  const root = mkdtempSync(join(tmpdir(), 'net-tcp-chunks-'))
+  after(() => rmSync(root, { recursive: true, force: true }))
+  const procfs = new ProcFS(root)
+  const [tcpHeader] = TCP.split('\n')
+  const [tcp6Header] = TCP6.split('\n')
+  /** A deterministic sequence (an LCG), so that a failure can be reproduced. */
+  let seed = 12345
+  const next = (below: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+    return seed % below
+  }
+  const hex = (n: number, digits: number) => n.toString(16).toUpperCase().padStart(digits, '0')
+  const word = () => hex(next(0x10000) * 0x10000 + next(0x10000), 8)
+  const STATES = ['01', '01', '01', '06', '08', '0A', '03']
+  /** `count` lines as the kernel writes them (tcp padded to 149 characters), some malformed. */
+  function table(family: 4 | 6, count: number): string {
+    const words = family === 4 ? 1 : 4
+    const lines = [family === 4 ? tcpHeader! : tcp6Header!]
+    for (let sl = 0; sl < count; sl++) {
+      if (sl % 997 === 500) {
+        lines.push(`${String(sl).padStart(4)}: garbage`)
+        continue
+      }
+      const local = Array.from({ length: words }, word).join('')
+      const remote = Array.from({ length: words }, word).join('')
+      const port = next(4) === 0 ? 22 : 1024 + next(60000)
+      const line =
+        `${String(sl).padStart(4)}: ${local}:${hex(port, 4)} ${remote}:${hex(next(0x10000), 4)} ` +
+        `${STATES[next(STATES.length)]} ${hex(next(5000), 8)}:${hex(next(100), 8)} 0${next(5)}:${hex(next(1e6), 8)} ` +
+        `${hex(next(3), 8)} ${String(next(70000)).padStart(5)} ${String(next(3)).padStart(8)} ` +
+        `${1 + next(1e9)} 1 0000000000000000 20 4 30 10 -1`
+      lines.push(family === 4 ? line.padEnd(149) : line)
+    }
+    return `${lines.join('\n')}\n`
+  }
+  const tcp = table(4, 20_000)
+  const tcp6 = table(6, 3_000)
+  mkdirSync(join(root, '4242', 'net'), { recursive: true })
+  writeFileSync(join(root, '4242', 'net', 'tcp'), tcp, 'latin1')
+  writeFileSync(join(root, '4242', 'net', 'tcp6'), tcp6, 'latin1')
+  const whole = (text: string, family: 4 | 6) => parseNetTcp(text, family, 'LE')
+
+  /** Where the chunks end in the file: each starts with the incomplete line the last ended in. */
+  function chunkEnds(text: string): number[] {
+    const ends: number[] = []
+    for (let start = 0; start + NET_TCP_CHUNK_BYTES < text.length;) {
+      const end = start + NET_TCP_CHUNK_BYTES
+      ends.push(end)
+      start = text.lastIndexOf('\n', end - 1) + 1
+    }
+    return ends
+  }
+
+  it('gives what parsing each file whole gives, with a line across every chunk boundary', () => {
+    const ends = [...chunkEnds(tcp), ...chunkEnds(tcp6)]
+    assert.ok(ends.length >= 40, `${ends.length} chunk ends`)
+    for (const end of ends) assert.notEqual(tcp[end - 1], '\n', `a line across ${end}`)
+    const v4 = whole(tcp, 4)
+    const v6 = whole(tcp6, 6)
+    assert.ok(v4.sockets.length > 19_000 && v6.sockets.length > 2_900)
+    assert.ok(v4.malformed === 20 && v6.malformed === 3)
+    assert.deepEqual(readNetTcp(procfs, 4242, { endianness: 'LE' }), {
+      sockets: [...v4.sockets, ...v6.sockets],
+      malformed: v4.malformed + v6.malformed,
+      truncated: false,
+    })
+  })
+
+  it('passes inodes and keep on', () => {
+    const all = [...whole(tcp, 4).sockets, ...whole(tcp6, 6).sockets]
+    const inodes = new Set(all.filter((_, i) => i % 100 === 0).map((s) => s.inode))
+    assert.deepEqual(
+      readNetTcp(procfs, 4242, { endianness: 'LE', inodes })?.sockets,
+      all.filter((s) => inodes.has(s.inode)),
+    )
+    const keep = (port: number, state: TcpSocket['state']) => port === 22 || state === 'LISTEN'
+    const kept = readNetTcp(procfs, 4242, { endianness: 'LE', keep })
+    assert.deepEqual(
+      kept?.sockets,
+      all.filter((s) => keep(s.localPort, s.state)),
+    )
+    assert.equal(kept?.malformed, 23)
+  })
+
+  it('stops at the last complete line under a cap around the chunk ends', () => {
+    const upTo = (text: string, cap: number) => text.slice(0, text.lastIndexOf('\n', cap - 1) + 1)
+    const chunk = NET_TCP_CHUNK_BYTES
+    const caps = [chunk - 1, chunk, chunk + 1, 2 * chunk + 75, tcp6.length, tcp6.length - 1]
+    for (const end of chunkEnds(tcp).slice(0, 4)) caps.push(end - 1, end, end + 1)
+    for (const cap of caps) {
+      const v4 = whole(upTo(tcp, cap), 4)
+      const v6 = whole(cap >= tcp6.length ? tcp6 : upTo(tcp6, cap), 6)
+      assert.deepEqual(
+        readNetTcp(procfs, 4242, { endianness: 'LE', maxBytes: cap }),
+        {
+          sockets: [...v4.sockets, ...v6.sockets],
+          malformed: v4.malformed + v6.malformed,
+          truncated: true,
+        },
+        `cap ${cap}`,
+      )
+    }
+  })
+
+  it('counts a line longer than a chunk malformed once and reads on from its end', () => {
+    const good = TCP.split('\n')[1]!.trimEnd()
+    const [socket] = parseNetTcp(good, 4, 'LE').sockets
+    const pid = (n: number, text: string) => {
+      mkdirSync(join(root, String(n), 'net'), { recursive: true })
+      writeFileSync(join(root, String(n), 'net', 'tcp'), text, 'latin1')
+      return readNetTcp(procfs, n, { endianness: 'LE' })
+    }
+    // A chunk holds a whole line up to its newline: the longest that is read.
+    const longest = good.padEnd(NET_TCP_CHUNK_BYTES - 1)
+    assert.deepEqual(pid(1, `${tcpHeader}\n${good}\n${longest}\n${good}\n`), {
+      sockets: [socket, socket, socket],
+      malformed: 0,
+      truncated: false,
+    })
+    // One byte more, and lines of several chunks, a first line, a last without its newline.
+    for (const [n, text] of [
+      [2, `${tcpHeader}\n${good}\n${longest} \n${good}\n`],
+      [3, `${tcpHeader}\n${good}\n${'x'.repeat(3.5 * NET_TCP_CHUNK_BYTES)}\n${good}\n`],
+      [4, `${' '.repeat(2 * NET_TCP_CHUNK_BYTES)}\n${good}\n${good}`],
+      [5, `${tcpHeader}\n${good}\n${good}\n${good.padEnd(5 * NET_TCP_CHUNK_BYTES + 7)}`],
+      [6, `${tcpHeader}\n${good}\n${good}\n${'\u00ff'.repeat(NET_TCP_CHUNK_BYTES)}\n`],
+    ] as const) {
+      assert.deepEqual(
+        pid(n, text),
+        { sockets: [socket, socket], malformed: 1, truncated: false },
+        `pid ${n}`,
+      )
+    }
+  })
 })
 
 describe('readers on the real /proc', () => {
@@ -780,11 +988,13 @@ describe('readers on the real /proc', () => {
       const source = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'sources')).href
       const script = `
       const { ProcFS } = await import('${source}/procfs.ts')
-      const { socketInodes, readNetTcp } = await import('${source}/net-tcp.ts')
+      const { socketInodes, findSocket, readNetTcp } = await import('${source}/net-tcp.ts')
       const real = new ProcFS('/proc')
+      const fixture = new ProcFS('${root}')
       console.log(JSON.stringify({
         listing: socketInodes(real, ${process.pid}),
-        reading: socketInodes(new ProcFS('${root}'), 4242),
+        reading: socketInodes(fixture, 4242),
+        finding: [findSocket(real, ${process.pid}, () => true), findSocket(fixture, 4242, () => true)],
         tcp: readNetTcp(real, ${process.pid}) !== null,
       }))`
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
@@ -799,6 +1009,7 @@ describe('readers on the real /proc', () => {
       assert.deepEqual(JSON.parse(out), {
         listing: { permitted: false },
         reading: { permitted: false },
+        finding: [FDS_NOT_PERMITTED, FDS_NOT_PERMITTED],
         tcp: true,
       })
     },
