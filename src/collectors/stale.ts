@@ -67,7 +67,10 @@ export const staleCollector: CollectorDefinition = {
         }
         // utmp names a connection's monitor (9.2 and later): its start is known from the scan.
         const started = new Map<number, number>()
-        for (const c of snapshot.connections) started.set(c.pid, c.starttime)
+        const { connections } = snapshot
+        for (let i = 0; i < connections.length; i++) {
+          started.set(connections[i]!.pid, connections[i]!.starttime)
+        }
         const values = staleValues({
           snapshot,
           connectionAge: (c) => processAgeSeconds(c.starttime, uptime),

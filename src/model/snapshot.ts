@@ -70,11 +70,13 @@ export function buildSnapshot(
   children: ChildCounter,
 ): SshdSnapshot {
   const byPid = new Map<number, SshdProcess>()
-  for (const p of processes) byPid.set(p.pid, p)
+  // Indexed loops: see scanFull.
+  for (let i = 0; i < processes.length; i++) byPid.set(processes[i]!.pid, processes[i]!)
 
   const listeners: Listener[] = []
   const roots = new Map<number, SshdProcess[]>()
-  for (const p of processes) {
+  for (let i = 0; i < processes.length; i++) {
+    const p = processes[i]!
     const t = p.title
     if (t.role === 'listener') {
       listeners.push({
@@ -114,7 +116,8 @@ export function connectionOf(
   let user: string | null = null
   let sessions = 0
   let ptySessions = 0
-  for (const m of members) {
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i]!
     const t = m.title
     if (!isAuthenticated(t)) continue
     state = 'authenticated'

@@ -65,7 +65,10 @@ const START_SLACK_SECONDS = 2
 export function staleValues(input: StaleInput): StaleValues {
   let preauthOverdue = 0
   let oldest: number | null = null
-  for (const c of input.snapshot.connections) {
+  // Indexed loops: an unoptimised for-of makes an object per element (see scanFull).
+  const { connections } = input.snapshot
+  for (let i = 0; i < connections.length; i++) {
+    const c = connections[i]!
     const age = input.connectionAge(c)
     if (c.state === 'preauth') {
       if (age > input.preauthThresholdSeconds) preauthOverdue++
@@ -86,7 +89,9 @@ export function staleValues(input: StaleInput): StaleValues {
   let utmpOrphan = 0
   let idle = 0
   const buckets = new Array<number>(IDLE_BUCKETS.length + 1).fill(0)
-  for (const r of input.utmp) {
+  const { utmp } = input
+  for (let i = 0; i < utmp.length; i++) {
+    const r = utmp[i]!
     if (!isSshdRecord(r)) continue
     const state = input.pidState(r.pid)
     if (state === null || state.startedAt > r.time + START_SLACK_SECONDS) {

@@ -120,7 +120,10 @@ export class ProcessScanner {
   #settleFrom(result: FullScanResult): void {
     const byPid = new Map<number, SshdProcess>()
     const posts = new Map<number, SshdProcess[]>()
-    for (const p of result.sshd) {
+    const { sshd } = result
+    // Indexed loops: see scanFull.
+    for (let i = 0; i < sshd.length; i++) {
+      const p = sshd[i]!
       byPid.set(p.pid, p)
       if (p.title.role !== 'postauth') continue
       const siblings = posts.get(p.ppid)
@@ -128,8 +131,10 @@ export class ProcessScanner {
       else siblings.push(p)
     }
     const connections = new Map<number, Connection>()
-    for (const c of result.snapshot.connections) connections.set(c.pid, c)
-    for (const m of result.sshd) {
+    const all = result.snapshot.connections
+    for (let i = 0; i < all.length; i++) connections.set(all[i]!.pid, all[i]!)
+    for (let i = 0; i < sshd.length; i++) {
+      const m = sshd[i]!
       if (m.title.role !== 'monitor' || byPid.get(m.ppid)?.title.role !== 'listener') continue
       const kids = posts.get(m.pid)
       const connection = connections.get(m.pid)
@@ -427,13 +432,15 @@ function settledConnection(settled: Settled): Connection {
  */
 function rootsOf(result: FullScanResult): Root[] {
   const byPid = new Map<number, SshdProcess>()
-  for (const p of result.sshd) byPid.set(p.pid, p)
+  for (let i = 0; i < result.sshd.length; i++) byPid.set(result.sshd[i]!.pid, result.sshd[i]!)
   const roots: Root[] = result.snapshot.listeners.map((l) => ({
     pid: l.pid,
     starttime: l.starttime,
     listener: true,
   }))
-  for (const c of result.snapshot.connections) {
+  const { connections } = result.snapshot
+  for (let i = 0; i < connections.length; i++) {
+    const c = connections[i]!
     const parent = byPid.get(byPid.get(c.pid)?.ppid ?? -1)
     if (parent?.title.role !== 'listener') {
       roots.push({ pid: c.pid, starttime: c.starttime, listener: false })

@@ -403,8 +403,9 @@ function eachSocket(
     if (isPermissionDenied(err)) return false
     throw err
   }
-  // The kernel lists /proc/<pid>/fd in ascending order already (a sorted array is checked once).
-  names.sort(byFdNumber)
+  // The kernel lists /proc/<pid>/fd in ascending order already: sorted only when it is not (a
+  // sort allocates, and this runs for every new connection).
+  if (!isAscending(names)) names.sort(byFdNumber)
   for (let i = 0; i < names.length; i++) {
     let target: string
     try {
@@ -417,6 +418,11 @@ function eachSocket(
     const inode = parseSocketLink(target)
     if (inode >= 0 && visit(inode)) break
   }
+  return true
+}
+
+function isAscending(names: readonly string[]): boolean {
+  for (let i = 1; i < names.length; i++) if (byFdNumber(names[i - 1]!, names[i]!) > 0) return false
   return true
 }
 
