@@ -56,6 +56,13 @@ export interface MeasureOptions {
   startTimeoutMs?: number
   /** Longest wait for one scrape. Default 5 minutes. */
   scrapeTimeoutMs?: number
+  /**
+   * The peer must report exactly the processes counted before it started, and as many threads
+   * (a synthetic tree: nothing else changes it, one thread each). False for a live /proc, where
+   * processes come and go, the peer is one of them, and they have threads: within 10%, and at
+   * least as many threads as processes. Default true.
+   */
+  exact?: boolean
 }
 
 const BINARIES: Record<PeerKind, string> = {
@@ -121,12 +128,14 @@ function check(
   kind: PeerKind,
   body: string,
   processes: number,
+  exact = true,
 ): { reported: number; problem?: string } {
   const text = `\n${body}`
+  const near = (n: number) => (exact ? n === processes : Math.abs(n - processes) <= processes / 10)
   if (kind === 'process-exporter') {
     const reported = sumMetric(text, 'namedprocess_namegroup_num_procs') ?? 0
     const errors = sumMetric(text, 'namedprocess_scrape_errors') ?? 0
-    if (reported !== processes) {
+    if (!near(reported)) {
       return { reported, problem: `num_procs sums to ${reported}, not ${processes}` }
     }
     if (errors > 0) return { reported, problem: `namedprocess_scrape_errors ${errors}` }
@@ -134,7 +143,8 @@ function check(
   }
   const pids = sumMetric(text, 'node_processes_pids')
   const threads = sumMetric(text, 'node_processes_threads')
-  if (pids !== processes || threads !== processes) {
+  const threadsOk = exact ? threads === processes : threads !== null && threads >= (pids ?? 0)
+  if (pids === null || !near(pids) || !threadsOk) {
     return {
       reported: pids ?? 0,
       problem: `node_processes_pids ${pids} and node_processes_threads ${threads}, not ${processes}`,
@@ -247,7 +257,7 @@ export async function measurePeer(
     for (let i = 0; i < opts.scrapes; i++) {
       const { ms, body } = await scrape(`${base}/metrics`, timeout)
       times.push(ms)
-      const result = check(kind, body, processes)
+      const result = check(kind, body, processes, opts.exact ?? true)
       reported = result.reported
       if (result.problem !== undefined) problems.add(result.problem)
     }
