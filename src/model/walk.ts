@@ -100,9 +100,12 @@ export class ProcessScanner {
     this.#lastReason = reason
     this.#lastFull = now
     if (reason !== 'walk-disabled' && reason !== 'no-children-file') {
-      this.#roots = rootsOf(result)
+      const byPid = new Map<number, SshdProcess>()
+      // Indexed loops: see scanFull.
+      for (let i = 0; i < result.sshd.length; i++) byPid.set(result.sshd[i]!.pid, result.sshd[i]!)
+      this.#roots = rootsOf(result, byPid)
       this.#checkChildrenFile()
-      this.#settleFrom(result)
+      this.#settleFrom(result, byPid)
     }
     this.#logger?.debug(
       { reason, processes: result.processes, roots: this.#roots?.length ?? 0 },
@@ -117,14 +120,11 @@ export class ProcessScanner {
    * 10,000 connections that first walk's garbage set the exporter's peak memory). Their titles
    * are compared afresh on that re-read: the scan kept no raw cmdline.
    */
-  #settleFrom(result: FullScanResult): void {
-    const byPid = new Map<number, SshdProcess>()
+  #settleFrom(result: FullScanResult, byPid: ReadonlyMap<number, SshdProcess>): void {
     const posts = new Map<number, SshdProcess[]>()
     const { sshd } = result
-    // Indexed loops: see scanFull.
     for (let i = 0; i < sshd.length; i++) {
       const p = sshd[i]!
-      byPid.set(p.pid, p)
       if (p.title.role !== 'postauth') continue
       const siblings = posts.get(p.ppid)
       if (siblings === undefined) posts.set(p.ppid, [p])
@@ -141,24 +141,13 @@ export class ProcessScanner {
       // Every child a live post-auth process, as a walk settles them (zombies count as children).
       if (kids === undefined || connection === undefined) continue
       if (kids.length !== (result.children.get(m.pid) ?? 0)) continue
-      this.#settled.set(m.pid, {
-        pid: m.pid,
-        ppid: m.ppid,
-        starttime: m.starttime,
-        title: m.title,
-        statPath: this.#procfs.statPath(m.pid),
-        posts: kids.map((k) => ({
-          pid: k.pid,
-          starttime: k.starttime,
-          cmdline: null,
-          title: k.title as PostauthTitle,
-          cmdlinePath: this.#procfs.cmdlinePath(k.pid),
-          childrenPath: this.#procfs.childrenPath(k.pid),
-          sessions: result.children.get(k.pid) ?? 0,
-        })),
-        connection,
-        seen: this.#generation,
-      })
+      const settledPosts = kids.map((k) =>
+        settledPost(this.#procfs, k, null, result.children.get(k.pid) ?? 0),
+      )
+      this.#settled.set(
+        m.pid,
+        settledRecord(this.#procfs, m, settledPosts, connection, this.#generation),
+      )
     }
   }
 
@@ -204,11 +193,11 @@ export class ProcessScanner {
     // The processes read whole; at steady state the few connections that are new or changed.
     const whole = buildSnapshot(walk.sshd, (pid) => walk.children.get(pid) ?? 0)
     if (walk.fresh.length > 0) {
-      const byPid = new Map<number, Connection>()
-      for (const c of whole.connections) byPid.set(c.pid, c)
+      const wholeByPid = new Map<number, Connection>()
+      for (const c of whole.connections) wholeByPid.set(c.pid, c)
       for (const settled of walk.fresh) {
         // Only a connection's root is re-read as settled: a monitor below another process is not.
-        const connection = byPid.get(settled.pid)
+        const connection = wholeByPid.get(settled.pid)
         if (connection === undefined) continue
         settled.connection = connection
         this.#settled.set(settled.pid, settled)
@@ -219,7 +208,7 @@ export class ProcessScanner {
     })
     const connections =
       walk.kept.length === 0 ? whole.connections : whole.connections.concat(walk.kept)
-    connections.sort(byPid)
+    connections.sort(byConnectionPid)
     return {
       snapshot: { listeners: whole.listeners, connections },
       mode: 'walk',
@@ -230,7 +219,7 @@ export class ProcessScanner {
   }
 }
 
-function byPid(a: Connection, b: Connection): number {
+function byConnectionPid(a: Connection, b: Connection): number {
   return a.pid - b.pid
 }
 
@@ -315,21 +304,14 @@ class Walk {
     const cmdline = this.#procfs.readCmdline(pid)
     if (cmdline === null) return null
     const title = parseSshdTitle(cmdline)
-    this.sshd.push({ pid, ppid: stat.ppid, starttime: stat.starttime, title })
+    const read: SshdProcess = { pid, ppid: stat.ppid, starttime: stat.starttime, title }
+    this.sshd.push(read)
     const kids = this.#kids(pid)
     if (kids === null) return title
     if (title.role === 'postauth') {
       // Its children are the sessions: counted, not read.
       this.children.set(pid, kids.length)
-      this.#posts.set(pid, {
-        pid,
-        starttime: stat.starttime,
-        cmdline,
-        title,
-        cmdlinePath: this.#procfs.cmdlinePath(pid),
-        childrenPath: this.#procfs.childrenPath(pid),
-        sessions: kids.length,
-      })
+      this.#posts.set(pid, settledPost(this.#procfs, read, cmdline, kids.length))
       return title
     }
     const posts: SettledPost[] = []
@@ -339,16 +321,7 @@ class Walk {
       if (post !== undefined) posts.push(post)
     }
     if (title.role === 'monitor' && posts.length > 0 && posts.length === kids.length) {
-      this.fresh.push({
-        pid,
-        ppid: stat.ppid,
-        starttime: stat.starttime,
-        title,
-        statPath: this.#procfs.statPath(pid),
-        posts,
-        connection: null,
-        seen: this.#generation,
-      })
+      this.fresh.push(settledRecord(this.#procfs, read, posts, null, this.#generation))
     }
     return title
   }
@@ -411,6 +384,36 @@ class Walk {
   }
 }
 
+/** A post-auth process (its title a post-auth one) as a settled connection keeps it. */
+function settledPost(
+  procfs: ProcFS,
+  p: SshdProcess,
+  cmdline: string | null,
+  sessions: number,
+): SettledPost {
+  return {
+    pid: p.pid,
+    starttime: p.starttime,
+    cmdline,
+    title: p.title as PostauthTitle,
+    cmdlinePath: procfs.cmdlinePath(p.pid),
+    childrenPath: procfs.childrenPath(p.pid),
+    sessions,
+  }
+}
+
+/** A settled connection's record, from its monitor and post-auth processes. */
+function settledRecord(
+  procfs: ProcFS,
+  monitor: SshdProcess,
+  posts: SettledPost[],
+  connection: Connection | null,
+  seen: number,
+): Settled {
+  const { pid, ppid, starttime, title } = monitor
+  return { pid, ppid, starttime, title, statPath: procfs.statPath(pid), posts, connection, seen }
+}
+
 /** A settled connection's Connection, as buildSnapshot makes it from the same processes. */
 function settledConnection(settled: Settled): Connection {
   const members: SshdProcess[] = [
@@ -427,12 +430,11 @@ function settledConnection(settled: Settled): Connection {
 }
 
 /**
- * The walk's starting points in a full scan's processes: the listeners, and the connection
- * roots whose parent is not a listener (their listener exited and they were re-parented).
+ * The walk's starting points in a full scan's processes (`byPid`, its sshd processes by pid):
+ * the listeners, and the connection roots whose parent is not a listener (their listener exited
+ * and they were re-parented).
  */
-function rootsOf(result: FullScanResult): Root[] {
-  const byPid = new Map<number, SshdProcess>()
-  for (let i = 0; i < result.sshd.length; i++) byPid.set(result.sshd[i]!.pid, result.sshd[i]!)
+function rootsOf(result: FullScanResult, byPid: ReadonlyMap<number, SshdProcess>): Root[] {
   const roots: Root[] = result.snapshot.listeners.map((l) => ({
     pid: l.pid,
     starttime: l.starttime,
