@@ -54,7 +54,6 @@
  */
 import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs'
 import { endianness as osEndianness } from 'node:os'
-import { join } from 'node:path'
 import { isNotFound } from '../errors.ts'
 import type { ProcFS } from './procfs.ts'
 
@@ -172,7 +171,7 @@ export function readNetTcp(
 ): NetTcp | null {
   const endian = options.endianness ?? HOST_ENDIANNESS
   const cap = options.maxBytes ?? NET_TCP_MAX_BYTES
-  const net = `${pidDir(procfs, pid)}net/`
+  const net = `${procfs.pidDir(pid)}net/`
   const sockets: TcpSocket[] = []
   const { inodes, keep } = options
   if (!readTable(`${net}tcp`, cap, 4, endian, sockets, inodes, keep)) return null
@@ -394,7 +393,7 @@ function eachSocket(
   pid: number,
   visit: (inode: number) => boolean,
 ): boolean | null {
-  const dir = `${pidDir(procfs, pid)}fd/`
+  const dir = `${procfs.pidDir(pid)}fd/`
   let names: string[]
   try {
     names = readdirSync(dir)
@@ -461,22 +460,6 @@ export function decodeAddress(hex: string, endian: Endianness = HOST_ENDIANNESS)
   const bytes = toBytes(hex)
   for (let i = 0; i < words; i++) if (hexAt(bytes, i * 8, 8) < 0) return null
   return words === 1 ? formatIPv4(bytes, 0, endian === 'LE') : formatIPv6(bytes, 0, endian === 'LE')
-}
-
-let pidPrefixRoot: string | undefined
-let pidPrefix = ''
-
-/**
- * `<root>/<pid>/`, built as ProcFS builds its per-pid paths (statPath): the root normalised once
- * (for the last root asked, which is the exporter's one), the pid concatenated.
- */
-function pidDir(procfs: ProcFS, pid: number): string {
-  if (procfs.root !== pidPrefixRoot) {
-    const normal = join(procfs.root, '/')
-    pidPrefix = normal.endsWith('/') ? normal : `${normal}/`
-    pidPrefixRoot = procfs.root
-  }
-  return `${pidPrefix}${pid}/`
 }
 
 function isPermissionDenied(err: unknown): boolean {

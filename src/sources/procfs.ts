@@ -67,6 +67,11 @@ export class ProcFS {
     return `${this.#prefix}${pid}/${file}`
   }
 
+  /** `<root>/<pid>/`, for readers of other per-pid files (net/tcp, fd/) to build on. */
+  pidDir(pid: number): string {
+    return this.#pidPath(pid, '')
+  }
+
   path(...parts: (string | number)[]): string {
     return join(this.root, ...parts.map(String))
   }
@@ -141,7 +146,7 @@ export class ProcFS {
 
   /** /proc/<pid>/stat; null when the pid is gone. Throws on a malformed file. */
   readStat(pid: number): ProcStat | null {
-    const length = this.#fill(this.#pidPath(pid, 'stat'), BUFFER_SIZE, ONE_READ)
+    const length = this.#fill(this.statPath(pid), BUFFER_SIZE, ONE_READ)
     return length < 0 ? null : parseProcStatBytes(this.#buffer, length)
   }
 
@@ -159,8 +164,7 @@ export class ProcFS {
    * malformed or oversized file.
    */
   readChildren(pid: number): number[] | null {
-    const path = this.#pidPath(pid, `task/${pid}/children`)
-    const length = this.#fill(path, CHILDREN_CAP, CHILDREN_SHORT_READ_ENDS)
+    const length = this.#fill(this.childrenPath(pid), CHILDREN_CAP, CHILDREN_SHORT_READ_ENDS)
     if (length < 0) return null
     if (this.#truncated) throw malformed('children', `(more than ${CHILDREN_CAP} bytes)`)
     return parseChildrenBytes(this.#buffer, length)
@@ -195,7 +199,7 @@ export class ProcFS {
   readStarttimeAt(path: string): number {
     const length = this.#fill(path, BUFFER_SIZE, ONE_READ)
     if (length < 0 || !scanStat(this.#buffer, length)) return -1
-    return scanned.state === ZOMBIE || scanned.state === DEAD ? -1 : scanned.starttime
+    return isExitedState(scanned.state) ? -1 : scanned.starttime
   }
 
   /**
@@ -226,12 +230,12 @@ export class ProcFS {
    * comm itself is made only for those. Throws on a malformed file.
    */
   readStatFields(pid: number, into: StatFields): boolean {
-    const length = this.#fill(this.#pidPath(pid, 'stat'), BUFFER_SIZE, ONE_READ)
+    const length = this.#fill(this.statPath(pid), BUFFER_SIZE, ONE_READ)
     if (length < 0) return false
     if (!scanStat(this.#buffer, length)) throw malformedStat(this.#buffer, length)
     into.ppid = scanned.ppid
     into.starttime = scanned.starttime
-    into.exited = scanned.state === ZOMBIE || scanned.state === DEAD
+    into.exited = isExitedState(scanned.state)
     into.sshd = false
     for (const comm of SSHD_COMM_NAMES) {
       if (bytesEqual(this.#buffer, scanned.commStart, scanned.commEnd, comm)) into.sshd = true
@@ -253,6 +257,11 @@ export interface StatFields {
 const SSHD_COMM_NAMES: readonly string[] = [...SSHD_COMMS]
 const ZOMBIE = 0x5a // Z
 const DEAD = 0x58 // X
+
+/** A stat state byte of a zombie (Z) or dead (X) process, as hasExited tells from a ProcStat. */
+function isExitedState(state: number): boolean {
+  return state === ZOMBIE || state === DEAD
+}
 
 function malformed(what: string, text: string): ExporterError {
   const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text
