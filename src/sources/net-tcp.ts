@@ -174,14 +174,14 @@ export function readNetTcp(
   const net = `${procfs.pidDir(pid)}net/`
   const sockets: TcpSocket[] = []
   const { inodes, keep } = options
-  if (!readTable(`${net}tcp`, cap, 4, endian, sockets, inodes, keep)) return null
-  let malformed = tableMalformed
-  let truncated = tableTruncated
-  if (readTable(`${net}tcp6`, cap, 6, endian, sockets, inodes, keep)) {
-    malformed += tableMalformed
-    truncated ||= tableTruncated
+  const v4 = readTable(`${net}tcp`, cap, 4, endian, sockets, inodes, keep)
+  if (v4 === null) return null
+  const v6 = readTable(`${net}tcp6`, cap, 6, endian, sockets, inodes, keep)
+  return {
+    sockets,
+    malformed: v4.malformed + (v6?.malformed ?? 0),
+    truncated: v4.truncated || (v6?.truncated ?? false),
   }
-  return { sockets, malformed, truncated }
 }
 
 /**
@@ -198,14 +198,11 @@ export const NET_TCP_CHUNK_BYTES = 64 * 1024
 let chunk: Buffer | undefined
 const probe = Buffer.alloc(1)
 
-/** What the last readTable found: lines counted malformed, and whether it stopped at the cap. */
-let tableMalformed = 0
-let tableTruncated = false
-
 /**
- * Reads and parses one table into `out` a chunk at a time; false when the file is not there (or
- * the pid went away while it was read: then `out` is left as it was). At most `cap` bytes are
- * read; a read that stops at the cap ends at its last complete line (tableTruncated).
+ * Reads and parses one table into `out` a chunk at a time: the lines counted malformed, and
+ * whether the read stopped at the cap. Null when the file is not there (or the pid went away
+ * while it was read: then `out` is left as it was). At most `cap` bytes are read; a read that
+ * stops at the cap ends at its last complete line.
  */
 function readTable(
   path: string,
@@ -215,12 +212,12 @@ function readTable(
   out: TcpSocket[],
   inodes?: ReadonlySet<number>,
   keep?: (localPort: number, state: TcpState) => boolean,
-): boolean {
+): { malformed: number; truncated: boolean } | null {
   let fd: number
   try {
     fd = openSync(path, 'r')
   } catch (err) {
-    if (isNotFound(err)) return false
+    if (isNotFound(err)) return null
     throw err
   }
   const buf = (chunk ??= Buffer.allocUnsafeSlow(NET_TCP_CHUNK_BYTES))
@@ -294,15 +291,13 @@ function readTable(
     // ESRCH: the process exited between open and read.
     if (isNotFound(err)) {
       out.length = before
-      return false
+      return null
     }
     throw err
   } finally {
     closeSync(fd)
   }
-  tableMalformed = malformed
-  tableTruncated = truncated
-  return true
+  return { malformed, truncated }
 }
 
 /**
