@@ -165,21 +165,14 @@ export function connectionSockets(
 ): Map<number, TcpSocket | undefined> | null {
   if (!sockets.permitted) return null
   const generation = ++cache.generation
-  // This scrape's sockets into the index of the last: entries updated in place, new ones added.
-  const byInode = cache.byInode
+  const byInode = new Map<number, TcpSocket>()
   for (let i = 0; i < sockets.connections.length; i++) {
-    const s = sockets.connections[i]!
-    const slot = byInode.get(s.inode)
-    if (slot === undefined) byInode.set(s.inode, { socket: s, generation })
-    else {
-      slot.socket = s
-      slot.generation = generation
-    }
+    byInode.set(sockets.connections[i]!.inode, sockets.connections[i]!)
   }
   const result = new Map<number, TcpSocket | undefined>()
   // A connection's fd links are read in fd order up to the first socket in this table (its
   // client socket, among its first fds), not all of them.
-  const inTable = (inode: number) => socketAt(byInode, inode, generation) !== undefined
+  const inTable = (inode: number) => byInode.has(inode)
   const known = cache.byPid
   const { connections } = snapshot
   for (let i = 0; i < connections.length; i++) {
@@ -187,17 +180,12 @@ export function connectionSockets(
     let entry = known.get(c.pid)
     // Another start time is another process that got the pid: its links are read.
     let socket =
-      entry !== undefined && entry.starttime === c.starttime
-        ? socketAt(byInode, entry.inode, generation)
-        : undefined
+      entry !== undefined && entry.starttime === c.starttime ? byInode.get(entry.inode) : undefined
     if (socket === undefined) {
       const found = findSocket(procfs, c.pid, inTable)
       if (found === null) continue // exited during the scrape
-      if (found === FDS_NOT_PERMITTED) {
-        forgetSockets(byInode, generation)
-        return null
-      }
-      if (found >= 0) socket = socketAt(byInode, found, generation)
+      if (found === FDS_NOT_PERMITTED) return null
+      if (found >= 0) socket = byInode.get(found)
     }
     if (socket !== undefined) {
       if (entry === undefined) {
@@ -211,42 +199,11 @@ export function connectionSockets(
     }
     result.set(c.pid, socket)
   }
-  forgetSockets(byInode, generation)
   // The connections not matched this scrape (exited, or their socket gone) are forgotten.
   known.forEach((entry, pid) => {
     if (entry.generation !== generation) known.delete(pid)
   })
   return result
-}
-
-/** A socket in ConnectionSocketCache#byInode. */
-interface SocketSlot {
-  /** Of the scrape `generation`; null between scrapes. */
-  socket: TcpSocket | null
-  generation: number
-}
-
-/** The socket with this inode in this scrape's table (`generation`), or undefined. */
-function socketAt(
-  byInode: ReadonlyMap<number, SocketSlot>,
-  inode: number,
-  generation: number,
-): TcpSocket | undefined {
-  const slot = byInode.get(inode)
-  return slot !== undefined && slot.generation === generation && slot.socket !== null
-    ? slot.socket
-    : undefined
-}
-
-/**
- * Drops the inodes gone from the table since the last scrape, and lets go of this scrape's
- * sockets: from one scrape to the next the index keeps inodes, not sockets.
- */
-function forgetSockets(byInode: Map<number, SocketSlot>, generation: number): void {
-  byInode.forEach((slot, inode) => {
-    if (slot.generation !== generation) byInode.delete(inode)
-    else slot.socket = null
-  })
 }
 
 /** A connection's socket inode, as a ConnectionSocketCache keeps it. */
@@ -267,12 +224,6 @@ export class ConnectionSocketCache {
   readonly byPid = new Map<number, KnownSocket>()
   /** Counts connectionSockets calls. */
   generation = 0
-  /**
-   * The table's connections by socket inode, for connectionSockets; between calls the inodes of
-   * the last table alone. Updated in place rather than made anew each scrape: at 10,000
-   * connections a new map was 1 MB of garbage a scrape.
-   */
-  readonly byInode = new Map<number, SocketSlot>()
   /** sshd's ports. */
   ports: ReadonlySet<number> = new Set()
 }
