@@ -72,7 +72,7 @@
  * they are read synchronously, like procfs. Paths are resolved under the root as if it were a
  * chroot: `..` and absolute symlinks (a host's /var/run -> /run) never leave it.
  */
-import { closeSync, fstatSync, lstatSync, openSync, readSync, type Stats, statSync } from 'node:fs'
+import { closeSync, lstatSync, openSync, readSync, type Stats, statSync } from 'node:fs'
 import { isMissing, resolveInRoot } from './rootfs.ts'
 
 /** Values of ut_type (glibc bits/utmp.h). */
@@ -301,21 +301,15 @@ export function parseUtmp(buf: Buffer): ParsedUtmp {
 /**
  * Reads `<rootfs>/run/utmp`, or `<rootfs>/var/run/utmp` when the former does not exist; null
  * when neither does (utmp is not applicable on this host). Reads at most `maxBytes`. Throws the
- * file system's error when the file exists but cannot be read (EACCES, EISDIR, ELOOP).
+ * file system's error when the file exists but cannot be read (EACCES, EISDIR, ELOOP). A
+ * UtmpReader's first read: a scraper keeps one to read it again.
  */
 export function readUtmp(rootfs: string, maxBytes: number = UTMP_MAX_BYTES): UtmpFile | null {
-  for (const path of UTMP_PATHS) {
-    const host = resolveInRoot(rootfs, path)
-    if (host === null) continue
-    const content = readCapped(host, maxBytes)
-    if (content === null) continue
-    return { ...parseUtmp(content.bytes), path, truncated: content.truncated }
-  }
-  return null
+  return new UtmpReader(rootfs, maxBytes).read()
 }
 
 /**
- * readUtmp for a scraper: the file is read into buffers kept from scrape to scrape, and when its
+ * readUtmp kept by a scraper: the file is read into a buffer kept from scrape to scrape, and when its
  * bytes are those of the last read the last result is given again, the same objects. utmp
  * changes only at logins and logouts, and at 10,000 sessions it is 4.6 MB of 12,000 records:
  * parsing it every scrape was a millisecond per thousand sessions and most of the heap's churn.
@@ -489,40 +483,5 @@ export class TtyIdle {
       if (stats.isSymbolicLink()) return ttyIdleSeconds(rootfs, line, nowMs)
       return Math.max(0, (nowMs - stats.atimeMs) / 1000)
     }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Files under the root
-
-/** The file's first `maxBytes` bytes, and whether there were more; null when it is gone. */
-function readCapped(path: string, maxBytes: number): { bytes: Buffer; truncated: boolean } | null {
-  let fd: number
-  try {
-    fd = openSync(path, 'r')
-  } catch (err) {
-    if (isMissing(err)) return null
-    throw err
-  }
-  try {
-    // The size is a hint only: a record may be appended while we read.
-    const hint = fstatSync(fd).size
-    let buf = Buffer.allocUnsafe(Math.min(Math.max(hint, 4096), maxBytes) + 1)
-    let length = 0
-    for (;;) {
-      if (length === buf.length) {
-        if (length > maxBytes) break
-        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxBytes + 1))
-        buf.copy(bigger, 0, 0, length)
-        buf = bigger
-      }
-      const n = readSync(fd, buf, length, buf.length - length, null)
-      if (n === 0) break
-      length += n
-    }
-    const truncated = length > maxBytes
-    return { bytes: buf.subarray(0, truncated ? maxBytes : length), truncated }
-  } finally {
-    closeSync(fd)
   }
 }
