@@ -1384,6 +1384,32 @@ async function childPids(pid: number): Promise<number[]> {
   }
 }
 
+/**
+ * The usual mix of clients on a test bed: a plain connection, a ControlMaster carrying three
+ * sessions (the first with a pty), and two pre-auth hangers that never send their banner. That
+ * is 2 authenticated connections with 4 sessions, and 2 startups. `close` closes them all,
+ * hangers first.
+ */
+export async function openMixedClients(sshd: SshdServer) {
+  const plain = await sshd.connect()
+  const master = await sshd.controlMaster()
+  const muxed = [
+    await master.session({ pty: true }),
+    await master.session(),
+    await master.session(),
+  ]
+  const hangers = [await sshd.preauthHanger(), await sshd.preauthHanger()]
+  return {
+    plain,
+    master,
+    muxed,
+    hangers,
+    close: async () => {
+      for (const c of [...hangers, ...muxed, master, plain]) await c.close()
+    },
+  }
+}
+
 /** A loopback port nobody listens on now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -8,7 +8,13 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { sample, scrapeUntil, series, startExporter } from '../helpers/exporter.ts'
 import { checkMetrics } from '../helpers/promtool.ts'
-import { SSHD_VERSIONS, sshdBinaries, startSshd, TEST_USER } from '../helpers/sshd.ts'
+import {
+  openMixedClients,
+  SSHD_VERSIONS,
+  sshdBinaries,
+  startSshd,
+  TEST_USER,
+} from '../helpers/sshd.ts'
 
 function sessionsSum(text: string): number {
   let sum = 0
@@ -31,14 +37,7 @@ for (const version of SSHD_VERSIONS) {
 
       // Two authenticated connections: a plain one, and a ControlMaster with three sessions
       // (one with a pty); and two pre-auth hangers that never send their banner.
-      const plain = await sshd.connect()
-      const master = await sshd.controlMaster()
-      const muxed = [
-        await master.session({ pty: true }),
-        await master.session(),
-        await master.session(),
-      ]
-      const hangers = [await sshd.preauthHanger(), await sshd.preauthHanger()]
+      const clients = await openMixedClients(sshd)
 
       const text = await scrapeUntil(exporter, 'the four sessions and two startups', (s) => {
         return sessionsSum(s) === 4 && sample(s, 'sshd_startups') === 2
@@ -62,10 +61,7 @@ for (const version of SSHD_VERSIONS) {
       assert.equal(lint.output, '', 'promtool check metrics complains')
       assert.equal(lint.status, 0)
 
-      for (const h of hangers) await h.close()
-      for (const s of muxed) await s.close()
-      await master.close()
-      await plain.close()
+      await clients.close()
 
       const after = await scrapeUntil(exporter, 'every count back to 0', (s) => {
         return (

@@ -27,7 +27,14 @@ import {
 import { startExporter } from '../helpers/exporter.ts'
 import { type PromSample, queryUntil, startPrometheus } from '../helpers/prometheus.ts'
 import { metricNames, substituteGrafanaVariables } from '../helpers/promql.ts'
-import { sleep, sshdBinaries, startSshd, TEST_USER, waitFor } from '../helpers/sshd.ts'
+import {
+  openMixedClients,
+  sleep,
+  sshdBinaries,
+  startSshd,
+  TEST_USER,
+  waitFor,
+} from '../helpers/sshd.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..')
 const RULES_FILE = path.join(ROOT, 'dashboards', 'rules', 'sshd-exporter.rules.yml')
@@ -79,17 +86,8 @@ describe(`dashboards and rules on a real Prometheus, exporter and OpenSSH ${VERS
     await queryUntil(prom, `up${where}`, (r) => value(r) === 1)
 
     // A plain connection, a ControlMaster with three sessions (one with a pty), two hangers.
-    const plain = await sshd.connect()
-    const master = await sshd.controlMaster()
-    const muxed = [
-      await master.session({ pty: true }),
-      await master.session(),
-      await master.session(),
-    ]
-    const hangers = [await sshd.preauthHanger(), await sshd.preauthHanger()]
-    t.after(async () => {
-      for (const c of [...hangers, ...muxed, master, plain]) await c.close()
-    })
+    const clients = await openMixedClients(sshd)
+    t.after(() => clients.close())
 
     const vars = {
       __rate_interval: '1m',
