@@ -32,6 +32,11 @@ export interface SshdRunOptions {
   timeoutMs: number
   /** `-f <file>`: the configuration to test instead of sshd's default. */
   configFile?: string | null
+  /**
+   * A listener's own command line, as sources/sshd-argv.ts sshdCommandLineArgs gives it; passed
+   * after `-T` (and after `-f configFile`, so its own -f wins, as getopt's last -f does).
+   */
+  args?: readonly string[]
 }
 
 /** The version of the binary (`sshd -V` prints it on stderr and exits 1). */
@@ -47,6 +52,7 @@ export async function sshdVersion(binary: string, timeoutMs: number): Promise<st
 export async function runSshdT(binary: string, options: SshdRunOptions): Promise<string> {
   const args = ['-T']
   if (options.configFile) args.push('-f', options.configFile)
+  if (options.args !== undefined) args.push(...options.args)
   const r = await execa(binary, args, {
     reject: false,
     timeout: options.timeoutMs,

@@ -5,9 +5,9 @@
 // - One directive a line: `Keyword value`, `Keyword=value` or `Keyword = value`, keywords in
 //   any case, `#` starts a comment where an argument could start, arguments may be quoted.
 // - The first value of a keyword wins. Exceptions: `UnusedConnectionTimeout none` wins
-//   wherever it comes; up to OpenSSH 10.0 the LAST `MaxStartups` wins, and a one-number
-//   `MaxStartups N` keeps the rate of an earlier line (10.1 made it first-wins); up to 9.4
-//   the last `PerSourceMaxStartups` wins (9.5 made it first-wins).
+//   wherever it comes; up to OpenSSH 10.0 the LAST `MaxStartups` wins, up to 9.4 the last
+//   `PerSourceMaxStartups`. What else changed between versions (8.2 to 10.5) is in one table,
+//   SEMANTICS_CHANGES; an unknown version is read with the newest rules.
 // - `Match` blocks run until the next `Match` or the end of the file. A criterion that needs
 //   a connection (User, Address, ...) never matches here; `Match all` does, and its values
 //   override the global ones for the keywords that Match may set (as for every connection).
@@ -16,6 +16,10 @@
 //   reads as empty; no match is not an error. An included file inherits the Match state and
 //   cannot change the includer's. sshd refuses more than 16 levels of nesting (so a loop).
 // - A missing keyword takes OpenSSH's default.
+// - sshd's command line (`commandLine`, from sources/sshd-argv.ts) is applied first, as sshd.c
+//   main() applies it before reading the file: -o lines are lines of a file `command-line`
+//   (so the file cannot override them, but for last-wins MaxStartups and PerSourceMaxStartups);
+//   -p ports replace every Port line; -g and -d/-q override LoginGraceTime and LogLevel.
 // Paths are read under an injected root as if it were a chroot: `..` and absolute symlinks
 // never leave it.
 
@@ -73,8 +77,14 @@ export function logsSessions(level: SshdLogLevel): boolean {
   return SSHD_LOG_LEVELS.indexOf(level) >= SSHD_LOG_LEVELS.indexOf('VERBOSE')
 }
 
+/**
+ * A level by name, as sshd -T names it: DEBUG1 is DEBUG (log.c log_level_name gives the first
+ * name of a level), and Debian's SILENT (its patch adds it first, for QUIET) is QUIET.
+ */
 function parseLogLevel(text: string): SshdLogLevel | undefined {
-  const upper = text.toUpperCase()
+  let upper = text.toUpperCase()
+  if (upper === 'DEBUG1') upper = 'DEBUG'
+  else if (upper === 'SILENT') upper = 'QUIET'
   return (SSHD_LOG_LEVELS as readonly string[]).includes(upper)
     ? (upper as SshdLogLevel)
     : undefined
@@ -93,15 +103,33 @@ export type SshdConfigOptions = {
   /** Where relative Include paths are resolved, inside the root. Default `/etc/ssh`. */
   sshdir?: string
   /**
-   * Version of the sshd that reads these files (`9.2`, `OpenSSH_10.2p1`): up to 10.0 the last
-   * MaxStartups wins (the first from 10.1), up to 9.4 the last PerSourceMaxStartups (the first
-   * from 9.5). Default `10.0`.
+   * Version of the sshd that reads these files (`9.2`, `10.0p2`, `OpenSSH_10.2p1`): its rules
+   * (semanticsFor). Default: the newest version's rules.
    */
   opensshVersion?: string
   /** A file larger than this is skipped, with a problem. Default 1 MiB. */
   maxFileBytes?: number
   /** At most this many files are read. Default 1000. */
   maxFiles?: number
+  /** sshd's command line (sources/sshd-argv.ts parseSshdArgv), applied before the files. */
+  commandLine?: SshdCommandLine
+}
+
+/**
+ * What sshd's command line sets, as sshd.c main() applies it before it reads sshd_config.
+ * Problems on an -o line name the file `command-line` and the -o's position (1 for the first).
+ */
+export type SshdCommandLine = {
+  /** The `-o` arguments in order, each one sshd_config line (Match and Include are refused). */
+  options: readonly string[]
+  /** The `-p` ports in order: sshd then ignores every Port line after them. */
+  ports: readonly number[]
+  /** How many `options` came before the first -p (their Port lines count). Default: all. */
+  optionsBeforePorts?: number
+  /** `-g`: wins over every LoginGraceTime line. */
+  loginGraceTime?: string
+  /** The level -d and -q set: wins over every LogLevel line but a Match block's. */
+  logLevel?: SshdLogLevel
 }
 
 /** OpenSSH's defaults for what the configuration does not set. */
@@ -142,25 +170,153 @@ const SSHD_T = 'sshd -T'
 const REFUSED = 'sshd refuses to start with this'
 
 // ---------------------------------------------------------------------------------------------
+// What each OpenSSH version reads differently
+
+/** misc.c convtime: 8.2-8.3 keep the unit of an earlier number; strtol: blanks and a sign. */
+export type SshdTimeSyntax = 'strtol-sticky-unit' | 'strtol' | 'digits' | 'decimal'
+
+/** How one OpenSSH version reads the keywords behind EffectiveConfig (servconf.c, misc.c). */
+export type SshdConfigSemantics = {
+  time: SshdTimeSyntax
+  /** Keywords of ours this version does not know: sshd refuses to start with them. */
+  unknownKeywords: readonly string[]
+  maxStartupsFirstWins: boolean
+  /** `MaxStartups N`: N:rate-so-far:N, begin left at its default (10):30:N, or N:30:N. */
+  maxStartupsOneNumber: 'keep-rate' | 'default-begin' | 'begin-and-full'
+  /** A begin or full of 0 or less is refused (accepted before 9.2; -1 means unset). */
+  maxStartupsPositive: boolean
+  perSourceFirstWins: boolean
+  /** `ChannelTimeout` with no value (only a comment) is refused, else ignored. */
+  channelTimeoutNeedsValue: boolean
+  /** A relative Include names `<sshdir>/<the keyword as written>` (8.2's bug). */
+  includeRelativeToKeyword: boolean
+  /** Each included file's end binds the ListenAddresses so far, adding Port 22 if none. */
+  includeEndBindsListenAddresses: boolean
+  /** Match blocks of a file included outside Match never apply per connection. */
+  includedMatchGlobalOnly: boolean
+  /** `Match invalid-user` and `Match Version` are known. */
+  matchInvalidUser: boolean
+  matchVersion: boolean
+}
+
+const OLDEST_SEMANTICS: SshdConfigSemantics = {
+  time: 'strtol-sticky-unit',
+  unknownKeywords: ['persourcemaxstartups', 'unusedconnectiontimeout', 'channeltimeout'],
+  maxStartupsFirstWins: false,
+  maxStartupsOneNumber: 'keep-rate',
+  maxStartupsPositive: false,
+  perSourceFirstWins: false,
+  channelTimeoutNeedsValue: false,
+  includeRelativeToKeyword: true,
+  includeEndBindsListenAddresses: true,
+  includedMatchGlobalOnly: true,
+  matchInvalidUser: false,
+  matchVersion: false,
+}
+
+/**
+ * The rules of OpenSSH 8.2 (OLDEST_SEMANTICS), then each version that changed one, oldest
+ * first. Read at every release tag from V_8_2_P1 to V_10_5_P1 (docs/openssh.md).
+ */
+const SEMANTICS_CHANGES: readonly (readonly [since: string, Partial<SshdConfigSemantics>])[] = [
+  // servconf.c at V_8_3_P1, case sInclude: "%s/%s", SSHDIR, arg2 (8.2 used arg: the keyword)
+  ['8.3', { includeRelativeToKeyword: false }],
+  // misc.c at V_8_4_P1, convtime: the multiplier is reset for each number; servconf.c at
+  // V_8_4_P1: process_queued_listen_addrs only once (parse_server_config), and an Include
+  // outside Match passes SSHCFG_MATCH_ONLY instead of SSHCFG_NEVERMATCH (bz#3122)
+  [
+    '8.4',
+    { time: 'strtol', includeEndBindsListenAddresses: false, includedMatchGlobalOnly: false },
+  ],
+  // servconf.c at V_8_5_P1: keyword persourcemaxstartups (the last wins: if (*activep))
+  ['8.5', { unknownKeywords: ['unusedconnectiontimeout', 'channeltimeout'] }],
+  // servconf.c at V_9_2_P1: keywords channeltimeout, unusedconnectiontimeout; case
+  // sMaxStartups refuses max_startups <= 0 || max_startups_begin <= 0
+  ['9.2', { unknownKeywords: [], maxStartupsPositive: true }],
+  // servconf.c at V_9_5_P1, case sPerSourceMaxStartups: per_source_max_startups == -1
+  ['9.5', { perSourceFirstWins: true }],
+  // servconf.c at V_9_7_P1, case sChannelTimeout: fatal "no %s specified" when nstrs == 0
+  ['9.7', { channelTimeoutNeedsValue: true }],
+  // misc.c at V_9_8_P1, convtime: scandigits + strtonum (no blanks, no sign)
+  ['9.8', { time: 'digits' }],
+  // servconf.c at V_9_9_P1, match_cfg_line: invalid-user. (`User=bob` works in every version
+  // but 9.9p1: strdelim split it at `=` up to 9.8, argv_next does not, V_9_9_P2 strprefix.)
+  ['9.9', { matchInvalidUser: true }],
+  // servconf.c at V_10_0_P1, match_cfg_line: version (against SSH_RELEASE)
+  ['10.0', { matchVersion: true }],
+  // servconf.c at V_10_1_P1, case sMaxStartups: *activep && max_startups == -1; one number:
+  // value3 = value; value = value2 = -1
+  ['10.1', { maxStartupsFirstWins: true, maxStartupsOneNumber: 'default-begin' }],
+  // servconf.c at V_10_3_P1, case sMaxStartups: one number: value3 = value; value2 = -1;
+  // misc.c at V_10_3_P1: convtime via convtime_double (decimal seconds, truncated)
+  ['10.3', { maxStartupsOneNumber: 'begin-and-full', time: 'decimal' }],
+  // 10.4 (servconf.h SSHD_CONFIG_ENTRIES) and 10.5 change how sshd -T spells keys (mixed
+  // case), not what the files mean.
+]
+
+/** The newest release whose servconf.c was read for SEMANTICS_CHANGES. */
+export const NEWEST_RESEARCHED_OPENSSH = '10.5'
+
+function versionNumbers(version: string | null | undefined): [number, number] | null {
+  const m = /(\d+)\.(\d+)/.exec(version ?? '')
+  return m === null ? null : [Number(m[1]), Number(m[2])]
+}
+
+function atLeast([a, b]: [number, number], [c, d]: [number, number]): boolean {
+  return a > c || (a === c && b >= d)
+}
+
+/**
+ * The rules of OpenSSH `version` (`10.2`, `10.0p2`, `OpenSSH_9.2p1`); the newest rules when
+ * it is unknown or missing (the caller says so), the oldest (8.2) for anything older.
+ */
+export function semanticsFor(version?: string | null): SshdConfigSemantics {
+  const wanted = versionNumbers(version)
+  let semantics = OLDEST_SEMANTICS
+  for (const [since, changes] of SEMANTICS_CHANGES) {
+    if (wanted !== null && !atLeast(wanted, versionNumbers(since)!)) break
+    semantics = { ...semantics, ...changes }
+  }
+  return semantics
+}
+
+const NEWEST_SEMANTICS = semanticsFor(null)
+
+// ---------------------------------------------------------------------------------------------
 // Values
 
 /**
  * sshd's time syntax (misc.c convtime): `90`, `1m30s`, `2h`, `1w`; units s m h d w in either
- * case. Returns seconds, or undefined when sshd would reject it (`none` is not a time).
+ * case; from 10.3 decimal seconds (`1.5`, truncated). Returns seconds, or undefined when sshd
+ * would reject it (`none` is not a time). `syntax`: the version's (semanticsFor), default the
+ * newest.
  */
-export function parseSshdTime(text: string): number | undefined {
+export function parseSshdTime(
+  text: string,
+  syntax: SshdTimeSyntax = NEWEST_SEMANTICS.time,
+): number | undefined {
+  if (syntax === 'decimal') return parseDecimalTime(text)
   if (text === '') return undefined
+  const strtol = syntax !== 'digits'
   let total = 0
+  let multiplier = 1
   let i = 0
   while (i < text.length) {
+    let negative = false
+    if (strtol) {
+      while (i < text.length && isSpace(text.charCodeAt(i))) i++
+      if (text[i] === '+' || text[i] === '-') negative = text[i++] === '-'
+    }
     const start = i
     while (i < text.length && isDigit(text.charCodeAt(i))) i++
     if (i === start) return undefined
     const secs = Number(text.slice(start, i))
-    let multiplier = 1
+    if (negative && secs !== 0) return undefined
+    if (syntax !== 'strtol-sticky-unit') multiplier = 1
     if (i < text.length) {
-      multiplier = timeUnit(text.charCodeAt(i))
-      if (multiplier === 0) return undefined
+      const unit = timeUnit(text.charCodeAt(i))
+      if (unit === 0) return undefined
+      if (unit > 1) multiplier = unit
       i++
     }
     if (secs > Math.floor(INT_MAX / multiplier)) return undefined
@@ -168,6 +324,34 @@ export function parseSshdTime(text: string): number | undefined {
     if (total > INT_MAX) return undefined
   }
   return total
+}
+
+/** misc.c convtime_double (10.3+): one seconds part, which alone may have decimals. */
+function parseDecimalTime(text: string): number | undefined {
+  if (text === '') return undefined
+  let total = 0
+  let seenSeconds = false
+  let i = 0
+  while (i < text.length) {
+    // strtod must take all of the run of digits and dots: no exponent, no second dot
+    const run = /^[\d.]+/.exec(text.slice(i))?.[0]
+    if (run === undefined || !/^(\d+\.?\d*|\.\d+)$/.test(run)) return undefined
+    i += run.length
+    const unit = i < text.length ? timeUnit(text.charCodeAt(i)) : 1
+    if (unit === 0) return undefined
+    if (unit === 1) {
+      if (seenSeconds) return undefined
+      seenSeconds = true
+    }
+    if (run.includes('.') && (unit > 1 || run.endsWith('.'))) return undefined
+    total += Number(run) * unit
+    if (i < text.length) i++
+  }
+  return total > INT_MAX ? undefined : Math.trunc(total)
+}
+
+function isSpace(code: number): boolean {
+  return code === 0x20 || (code >= 0x09 && code <= 0x0d)
 }
 
 function isDigit(code: number): boolean {
@@ -224,20 +408,28 @@ function scanColonInts(text: string): number[] {
 
 type MaxStartupsRaw = { begin: number; rate: number; full: number } // percent; -1 when unset
 
-function checkMaxStartups(arg: string): MaxStartupsRaw | string {
+/** A MaxStartups argument as `semantics` reads it; a one-number `N` has rate -1. */
+function checkMaxStartups(arg: string, semantics: SshdConfigSemantics): MaxStartupsRaw | string {
   const n = scanColonInts(arg)
   const bad = `invalid MaxStartups "${arg}"`
   if (n.some((v) => v > INT_MAX || v < -INT_MAX - 1)) return bad
+  const positive = semantics.maxStartupsPositive
   if (n.length === 3) {
     const [begin, rate, full] = n as [number, number, number]
-    if (begin > full || rate > 100 || rate < 1 || begin <= 0 || full <= 0) return bad
+    if (begin > full || rate > 100 || rate < 1 || (positive && (begin <= 0 || full <= 0))) {
+      return bad
+    }
     return { begin, rate, full }
   }
-  if (n.length !== 1 || n[0]! <= 0) return bad
-  return { begin: n[0]!, rate: -1, full: n[0]! }
+  if (n.length !== 1 || (positive && n[0]! <= 0)) return bad
+  const begin = semantics.maxStartupsOneNumber === 'default-begin' ? -1 : n[0]!
+  return { begin, rate: -1, full: n[0]! }
 }
 
-function checkChannelTimeouts(args: string[]): ChannelTimeout[] | string {
+function checkChannelTimeouts(
+  args: string[],
+  time: SshdTimeSyntax = NEWEST_SEMANTICS.time,
+): ChannelTimeout[] | string {
   if (args.length === 0) return 'no ChannelTimeout specified'
   const out: ChannelTimeout[] = []
   for (const arg of args) {
@@ -246,7 +438,7 @@ function checkChannelTimeouts(args: string[]): ChannelTimeout[] | string {
       return []
     }
     const eq = arg.indexOf('=')
-    const seconds = eq > 0 ? parseSshdTime(arg.slice(eq + 1)) : undefined
+    const seconds = eq > 0 ? parseSshdTime(arg.slice(eq + 1), time) : undefined
     if (seconds === undefined) return `invalid ChannelTimeout "${arg}"`
     out.push({ type: arg.slice(0, eq), seconds })
   }
@@ -301,11 +493,18 @@ function listenAddressPort(arg: string): number | undefined | string {
   return parsePort(rest) ?? `bad port number "${rest}" in ListenAddress "${arg}"`
 }
 
-/** Every port sshd binds, from its Port values and ListenAddress ports (undefined: all Ports). */
-function effectiveListenPorts(ports: number[], addresses: (number | undefined)[]): number[] {
+/**
+ * Every port sshd binds, from its Port values and ListenAddress ports (undefined: all Ports),
+ * and `bound`, the ports of ListenAddresses already bound (before 8.4, by an included file).
+ */
+function effectiveListenPorts(
+  ports: number[],
+  addresses: (number | undefined)[],
+  bound: number[] = [],
+): number[] {
   const base = ports.length > 0 ? ports : [...SSHD_DEFAULTS.listenPorts]
-  const all = new Set<number>()
-  if (addresses.length === 0) for (const p of base) all.add(p)
+  const all = new Set<number>(bound)
+  if (addresses.length === 0 && bound.length === 0) for (const p of base) all.add(p)
   for (const a of addresses) {
     if (a !== undefined) all.add(a)
     else for (const p of base) all.add(p)
@@ -498,11 +697,18 @@ function parseLine(raw: string): Directive | undefined {
 // ---------------------------------------------------------------------------------------------
 // Include paths and globs (glob(3) with no flags: sorted, `\` escapes, dot-files hidden)
 
-/** The glob sshd expands for one Include argument, or a reason it cannot be used. */
-function includePattern(arg: string, sshdir: string): string | { error: string } {
+/**
+ * The glob sshd expands for one Include argument, or a reason it cannot be used. `keyword`:
+ * the Include keyword as written, which OpenSSH 8.2 puts in place of a relative argument.
+ */
+function includePattern(
+  arg: string,
+  sshdir: string,
+  keyword: string | null = null,
+): string | { error: string } {
   if (arg === '') return { error: `Include with an empty argument (${REFUSED} line)` }
   if (arg.startsWith('~')) return { error: `Include "${arg}": sshd does not expand ~; skipped` }
-  return normalizeSlashes(arg.startsWith('/') ? arg : `${sshdir}/${arg}`)
+  return normalizeSlashes(arg.startsWith('/') ? arg : `${sshdir}/${keyword ?? arg}`)
 }
 
 function normalizeSlashes(path: string): string {
@@ -663,8 +869,7 @@ type Slot = { global?: Value; match?: Value }
 type ParseState = {
   files: ReadonlyMap<string, string>
   sshdir: string
-  maxStartupsFirstWins: boolean
-  perSourceFirstWins: boolean
+  semantics: SshdConfigSemantics
   problems: ConfigProblem[]
   parsed: Set<string>
   stack: string[]
@@ -676,17 +881,16 @@ type ParseState = {
   ports: number[]
   /** Every ListenAddress's port; undefined for one without (it takes every Port). */
   listenAddresses: (number | undefined)[]
+  /** Ports of ListenAddresses bound at the end of an included file (before 8.4). */
+  boundListenPorts: number[]
+  /** sshd -p was given (servconf.c ports_from_cmdline): Port lines are skipped unread. */
+  portsFromCommandLine: boolean
   /** sshd's activep: directives here apply. */
   active: boolean
   /** A Match line made the current context (so values also apply per connection). */
   matched: boolean
-}
-
-/** Whether `version` (default 10.0) is at least major.minor. */
-function versionAtLeast(version: string | undefined, major: number, minor: number): boolean {
-  const m = /(\d+)\.(\d+)/.exec(version ?? '') ?? ['10.0', '10', '0']
-  const [a, b] = [Number(m[1]), Number(m[2])]
-  return a > major || (a === major && b >= minor)
+  /** Match blocks here apply per connection (not in files included outside Match before 8.4). */
+  perConnection: boolean
 }
 
 /**
@@ -702,8 +906,7 @@ export function parseSshdConfigFiles(
   const state: ParseState = {
     files,
     sshdir: normalizeSlashes(options.sshdir ?? '/etc/ssh'),
-    maxStartupsFirstWins: versionAtLeast(options.opensshVersion, 10, 1),
-    perSourceFirstWins: versionAtLeast(options.opensshVersion, 9, 5),
+    semantics: semanticsFor(options.opensshVersion),
     problems: [],
     parsed: new Set(),
     stack: [],
@@ -722,11 +925,17 @@ export function parseSshdConfigFiles(
     maxStartupsSet: false,
     ports: [],
     listenAddresses: [],
+    boundListenPorts: [],
+    portsFromCommandLine: false,
     active: true,
     matched: false,
+    perConnection: true,
   }
+  if (options.commandLine !== undefined) applyCommandLine(state, options.commandLine)
   const path = normalizeSlashes(main)
-  if (files.has(path)) parseFile(state, path, 0, false)
+  if (isNoFile(main)) {
+    // `sshd -f none`: no file, only the command line and the defaults.
+  } else if (files.has(path)) parseFile(state, path, 0, false)
   else state.problems.push({ file: path, message: 'not found' })
 
   const { slots, maxStartups: ms } = state
@@ -751,13 +960,67 @@ export function parseSshdConfigFiles(
     unusedConnectionTimeoutSeconds: unused === 0 ? null : unused,
     perSourceMaxStartups: perSource === INT_MAX ? null : perSource,
     channelTimeouts: [...(pick('channelTimeouts', []) as ChannelTimeout[])],
-    listenPorts: effectiveListenPorts(state.ports, state.listenAddresses),
+    listenPorts: effectiveListenPorts(state.ports, state.listenAddresses, state.boundListenPorts),
     logLevel:
       SSHD_LOG_LEVELS[
         pick('logLevel', SSHD_LOG_LEVELS.indexOf(SSHD_DEFAULTS.logLevel)) as number
       ] ?? SSHD_DEFAULTS.logLevel,
   }
   return { values, problems: state.problems, files: [...state.parsed] }
+}
+
+/** `-f none` (any case) reads no file (sshd.c main: strcasecmp(config_file_name, "none")). */
+function isNoFile(file: string): boolean {
+  return file.toLowerCase() === 'none'
+}
+
+const COMMAND_LINE = 'command-line'
+
+/**
+ * sshd.c main() (V_9_2_P1, V_10_0_P1): in the getopt loop, before sshd_config is read, each -o
+ * goes through process_server_config_line(..., "command-line", ...), which refuses Match and
+ * Include there; -p sets ports_from_cmdline; -g, -d and -q assign their option outright (so
+ * they win over any -o or file line), while -o lines, like file lines, only fill what is unset.
+ */
+function applyCommandLine(state: ParseState, commandLine: SshdCommandLine): void {
+  const { options, ports } = commandLine
+  const before = commandLine.optionsBeforePorts ?? options.length
+  const addPorts = (): void => {
+    for (const port of ports) {
+      if (Number.isInteger(port) && port >= 1 && port <= 65535) state.ports.push(port)
+      else state.problems.push({ file: COMMAND_LINE, message: `-p ${port}: bad port number` })
+    }
+    if (ports.length > 0) state.portsFromCommandLine = true
+  }
+  options.forEach((text, index) => {
+    if (index === before) addPorts()
+    const directive = parseLine(text)
+    if (directive === undefined) return
+    const keyword = directive.keyword.toLowerCase()
+    if (keyword === 'match' || keyword === 'include') {
+      state.problems.push({
+        file: COMMAND_LINE,
+        line: index + 1,
+        message: `${directive.keyword} is not supported as a command-line option (${REFUSED})`,
+      })
+      return
+    }
+    processDirective(state, directive, COMMAND_LINE, index + 1, 0, false)
+  })
+  if (before >= options.length) addPorts()
+  if (commandLine.loginGraceTime !== undefined) {
+    // sshd.c reads -g with the same convtime as the file's times.
+    const seconds = parseSshdTime(commandLine.loginGraceTime, state.semantics.time)
+    if (seconds === undefined) {
+      state.problems.push({
+        file: COMMAND_LINE,
+        message: `-g "${commandLine.loginGraceTime}": invalid login grace time (${REFUSED})`,
+      })
+    } else state.slots.loginGraceTime.global = seconds
+  }
+  if (commandLine.logLevel !== undefined) {
+    state.slots.logLevel.global = SSHD_LOG_LEVELS.indexOf(commandLine.logLevel)
+  }
 }
 
 function parseFile(state: ParseState, path: string, depth: number, neverMatch: boolean): void {
@@ -772,6 +1035,21 @@ function parseFile(state: ParseState, path: string, depth: number, neverMatch: b
     }
   }
   state.stack.pop()
+  if (depth > 0 && state.semantics.includeEndBindsListenAddresses) bindListenAddresses(state)
+}
+
+/**
+ * servconf.c process_queued_listen_addrs, which before 8.4 ran at the end of every included
+ * file (servconf.c at V_8_3_P1, parse_server_config_depth): no Port yet means Port 22, and the
+ * ListenAddresses so far take the Ports so far.
+ */
+function bindListenAddresses(state: ParseState): void {
+  if (state.ports.length === 0) state.ports.push(...SSHD_DEFAULTS.listenPorts)
+  for (const port of state.listenAddresses) {
+    if (port === undefined) state.boundListenPorts.push(...state.ports)
+    else state.boundListenPorts.push(port)
+  }
+  state.listenAddresses = []
 }
 
 function processDirective(
@@ -792,8 +1070,12 @@ function processDirective(
     problem(`${d.keyword}: ${d.error} (${REFUSED} line)`)
     return
   }
+  if (state.semantics.unknownKeywords.includes(keyword)) {
+    problem(`${d.keyword}: bad configuration option in this OpenSSH version (${REFUSED} line)`)
+    return
+  }
   if (keyword === 'match') {
-    const result = evaluateMatch(d.args)
+    const result = evaluateMatch(d.args, state.semantics)
     if (typeof result === 'string') problem(`${result} (${REFUSED} line)`)
     else if (result.note !== undefined) problem(result.note)
     // In a file included from an inactive context no Match can activate (SSHCFG_NEVERMATCH).
@@ -802,7 +1084,7 @@ function processDirective(
     return
   }
   if (keyword === 'include') {
-    include(state, d.args, depth, problem)
+    include(state, d, depth, problem)
     return
   }
   if (spec === undefined) return
@@ -824,25 +1106,29 @@ function processDirective(
     else if (state.active) {
       const slot = state.slots.unusedConnectionTimeout
       slot.global = 0
-      if (state.matched) slot.match = 0
+      if (state.matched && state.perConnection) slot.match = 0
     }
     return
   }
-  const value = readValue(spec.key, d)
+  // Before 9.7 a ChannelTimeout line without a value (a comment only) sets nothing.
+  const noValue = spec.key === 'channelTimeouts' && d.args.length === 0
+  if (noValue && !state.semantics.channelTimeoutNeedsValue) return
+  const value = readValue(spec.key, d, state.semantics.time)
   if (typeof value === 'string') {
     problem(`${d.keyword}: ${value} (${REFUSED} line)`)
     return
   }
   if (!state.active) return
   const slot = state.slots[spec.key]
-  if (spec.key === 'perSourceMaxStartups' && !state.perSourceFirstWins) slot.global = value
-  else slot.global ??= value
-  if (state.matched) slot.match ??= value
+  if (spec.key === 'perSourceMaxStartups' && !state.semantics.perSourceFirstWins) {
+    slot.global = value
+  } else slot.global ??= value
+  if (state.matched && state.perConnection) slot.match ??= value
 }
 
 /** A keyword's value, or why sshd rejects the line. */
-function readValue(key: Key, d: Directive): Value | string {
-  if (key === 'channelTimeouts') return checkChannelTimeouts(d.args)
+function readValue(key: Key, d: Directive, time: SshdTimeSyntax): Value | string {
+  if (key === 'channelTimeouts') return checkChannelTimeouts(d.args, time)
   if (d.args.length > 1) return 'extra arguments at end of line'
   const arg = d.args[0]
   switch (key) {
@@ -850,7 +1136,7 @@ function readValue(key: Key, d: Directive): Value | string {
     case 'clientAliveInterval':
     case 'unusedConnectionTimeout': {
       if (arg === undefined || arg === '') return 'missing time value'
-      return parseSshdTime(arg) ?? `invalid time value "${arg}"`
+      return parseSshdTime(arg, time) ?? `invalid time value "${arg}"`
     }
     case 'logLevel': {
       const level = parseLogLevel(arg ?? '')
@@ -877,6 +1163,8 @@ function addListen(
   d: Directive,
   problem: (m: string) => void,
 ): void {
+  // After -p, servconf.c skips a Port line without looking at it (argv_consume).
+  if (key === 'port' && state.portsFromCommandLine) return
   const arg = d.args[0]
   if (arg === undefined || arg === '') {
     problem(`${d.keyword}: missing argument (${REFUSED} line)`)
@@ -901,7 +1189,7 @@ function setMaxStartups(state: ParseState, d: Directive, problem: (m: string) =>
     problem(`${d.keyword}: missing argument (${REFUSED} line)`)
     return
   }
-  const parsed = checkMaxStartups(arg)
+  const parsed = checkMaxStartups(arg, state.semantics)
   if (typeof parsed === 'string') {
     problem(`${parsed} (${REFUSED} line)`)
     return
@@ -911,7 +1199,7 @@ function setMaxStartups(state: ParseState, d: Directive, problem: (m: string) =>
     return
   }
   if (!state.active) return
-  if (state.maxStartupsFirstWins) {
+  if (state.semantics.maxStartupsFirstWins) {
     if (state.maxStartupsSet) return
     state.maxStartups = parsed
   } else {
@@ -929,7 +1217,10 @@ function setMaxStartups(state: ParseState, d: Directive, problem: (m: string) =>
  * A Match line with no connection to test: only `all` matches. Returns why sshd rejects it
  * as a string; `note` when the outcome is a guess.
  */
-function evaluateMatch(args: string[]): { match: boolean; note?: string } | string {
+function evaluateMatch(
+  args: string[],
+  semantics: SshdConfigSemantics,
+): { match: boolean; note?: string } | string {
   let attributes = 0
   let match = true
   let note: string | undefined
@@ -945,7 +1236,7 @@ function evaluateMatch(args: string[]): { match: boolean; note?: string } | stri
       }
       return { match: true }
     }
-    if (lower === 'invalid-user') {
+    if (lower === 'invalid-user' && semantics.matchInvalidUser) {
       match = false
       continue
     }
@@ -958,13 +1249,16 @@ function evaluateMatch(args: string[]): { match: boolean; note?: string } | stri
     } else {
       arg = args[i++]
     }
-    if (!MATCH_CRITERIA.has(name)) return `Match: unsupported criterion "${attribute}"`
+    if (!MATCH_CRITERIA.has(name) || (name === 'version' && !semantics.matchVersion)) {
+      return `Match: unsupported criterion "${attribute}"`
+    }
     if (arg === undefined || arg === '' || arg.startsWith('#')) {
       return `Match: missing value for ${attribute}`
     }
     if (name === 'localport' && !/^\d+$/.test(arg)) return `Match: invalid LocalPort "${arg}"`
     if (name === 'version') {
-      note = `Match Version ${arg}: the sshd version is not known here; treated as not matching`
+      // It matches SSH_RELEASE, which distributions extend (Debian: `OpenSSH_10.0p2 Debian-7`).
+      note = `Match Version ${arg}: the sshd's full release string is not known here; treated as not matching`
     }
     match = false
   }
@@ -974,13 +1268,15 @@ function evaluateMatch(args: string[]): { match: boolean; note?: string } | stri
 
 function include(
   state: ParseState,
-  args: string[],
+  d: Directive,
   depth: number,
   problem: (m: string) => void,
 ): void {
+  const { args } = d
   if (args.length === 0) problem(`Include: missing filename argument (${REFUSED} line)`)
+  const keyword = state.semantics.includeRelativeToKeyword ? d.keyword : null
   for (const arg of args) {
-    const pattern = includePattern(arg, state.sshdir)
+    const pattern = includePattern(arg, state.sshdir, keyword)
     if (typeof pattern !== 'string') {
       problem(pattern.error)
       continue
@@ -1000,10 +1296,12 @@ function include(
         return
       }
       // An included file inherits the Match state and cannot change the includer's.
-      const { active, matched } = state
+      const { active, matched, perConnection } = state
+      if (state.semantics.includedMatchGlobalOnly && !matched) state.perConnection = false
       parseFile(state, path, depth + 1, !active)
       state.active = active
       state.matched = matched
+      state.perConnection = perConnection
     }
   }
 }
@@ -1127,13 +1425,14 @@ async function entryExists(root: string, path: string): Promise<boolean> {
 }
 
 /** The Include patterns of a file, as the parser will see them. */
-function includePatterns(text: string, sshdir: string): string[] {
+function includePatterns(text: string, sshdir: string, semantics: SshdConfigSemantics): string[] {
   const out: string[] = []
   for (const raw of text.split('\n')) {
     const d = parseLine(raw)
     if (d === undefined || d.error !== undefined || d.keyword.toLowerCase() !== 'include') continue
+    const keyword = semantics.includeRelativeToKeyword ? d.keyword : null
     for (const arg of d.args) {
-      const pattern = includePattern(arg, sshdir)
+      const pattern = includePattern(arg, sshdir, keyword)
       if (typeof pattern === 'string') out.push(pattern)
     }
   }
@@ -1144,7 +1443,8 @@ function includePatterns(text: string, sshdir: string): string[] {
  * Reads `file` (a path inside `rootfs`, default /etc/ssh/sshd_config) and everything it
  * includes, under `rootfs` as a chroot, and parses them as sshd does. An included file that
  * cannot be used (unreadable, too big, binary) is a problem and is skipped; the main file
- * failing throws an SshdConfigError (`NOT_FOUND` when there is none).
+ * failing throws an SshdConfigError (`NOT_FOUND` when there is none). `none` (sshd -f none)
+ * reads no file. An -o Include in `options.commandLine` reads nothing: sshd refuses it.
  */
 export async function readSshdConfig(
   rootfs: string,
@@ -1152,10 +1452,12 @@ export async function readSshdConfig(
   options: SshdConfigOptions = {},
 ): Promise<SshdConfigFiles> {
   const root = resolve(rootfs)
+  if (isNoFile(file)) return parseSshdConfigFiles(file, new Map(), options)
   const main = normalizeSlashes(file)
   const sshdir = normalizeSlashes(options.sshdir ?? '/etc/ssh')
   const cap = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
   const maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES
+  const semantics = semanticsFor(options.opensshVersion)
   const first = await readInRoot(root, main, cap)
   if (!('text' in first)) throw new SshdConfigError(first.code, main, first.message)
 
@@ -1166,7 +1468,7 @@ export async function readSshdConfig(
   const queue = [first.text]
   let capped = false
   for (let text = queue.shift(); text !== undefined; text = queue.shift()) {
-    for (const pattern of includePatterns(text, sshdir)) {
+    for (const pattern of includePatterns(text, sshdir, semantics)) {
       if (globbed.has(pattern)) continue
       globbed.add(pattern)
       for (const path of await globInRoot(root, pattern, problems)) {

@@ -293,8 +293,18 @@ describe('parseSshdConfigFiles: MaxStartups', () => {
     ['sscanf ignores trailing junk', 'MaxStartups 10:30:100junk', [10, 0.3, 100]],
     ['blanks inside quotes', 'MaxStartups " 10: 40: 50"', [10, 0.4, 50]],
     ['rate 100', 'MaxStartups 1:100:1', [1, 1, 1]],
-    ['up to 10.0 the last line wins', 'MaxStartups 3:40:9\nMaxStartups 7:20:8', [7, 0.2, 8]],
-    ['up to 10.0 N keeps the rate', 'MaxStartups 10:50:100\nMaxStartups 20', [20, 0.5, 20]],
+    [
+      'up to 10.0 the last line wins',
+      'MaxStartups 3:40:9\nMaxStartups 7:20:8',
+      [7, 0.2, 8],
+      { opensshVersion: '10.0' },
+    ],
+    [
+      'up to 10.0 N keeps the rate',
+      'MaxStartups 10:50:100\nMaxStartups 20',
+      [20, 0.5, 20],
+      { opensshVersion: '10.0' },
+    ],
     [
       'from 10.1 the first line wins',
       'MaxStartups 10:50:100\nMaxStartups 20',
@@ -302,11 +312,11 @@ describe('parseSshdConfigFiles: MaxStartups', () => {
       { opensshVersion: 'OpenSSH_10.1p1' },
     ],
     [
-      'from 10.1 N is N:30:N',
+      'from 10.3 N is N:30:N',
       'MaxStartups 20\nMaxStartups 5:5:5',
       [20, 0.3, 20],
       {
-        opensshVersion: '10.2',
+        opensshVersion: '10.3',
       },
     ],
     ['in Match all', 'Match all\nMaxStartups 4:10:8', [4, 0.1, 8]],

@@ -1,0 +1,671 @@
+import assert from 'node:assert/strict'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { access, chmod, constants, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { parseSshdArgv, sshdCommandLineArgs, titleArgv } from '../../src/sources/sshd-argv.ts'
+import { runSshdT, sshdVersion } from '../../src/sources/sshd-binary.ts'
+import {
+  type EffectiveConfig,
+  parseSshdConfigFiles,
+  parseSshdT,
+  readSshdConfig,
+} from '../../src/sources/sshd-config.ts'
+
+const run = promisify(execFile)
+const REPO = fileURLToPath(new URL('../..', import.meta.url))
+const INSTALL = 'scripts/install-test-deps.sh'
+const MAIN = '/etc/ssh/sshd_config'
+const SSHD = '/usr/sbin/sshd'
+const LISTENER = ' [listener] 0 of 10-100 startups'
+
+// -------------------------------------------------------------------------------------------
+// parseSshdArgv: getopt(3) as OpenSSH's openbsd-compat BSD getopt does it
+
+describe('parseSshdArgv', () => {
+  const base = { program: SSHD, options: [], ports: [], inetd: false, test: false, problems: [] }
+  const table: [string[], Record<string, unknown>][] = [
+    [[], {}],
+    [['-D'], {}],
+    [['-Dp2222'], { ports: [2222], optionsBeforePorts: 0 }],
+    [['-p2222', '-p', '2200'], { ports: [2222, 2200], optionsBeforePorts: 0 }],
+    [
+      ['-oMaxSessions=4', '-o', 'MaxStartups 3:50:9', '-Do', 'X=1'],
+      { options: ['MaxSessions=4', 'MaxStartups 3:50:9', 'X=1'] },
+    ],
+    [['-o', '-p'], { options: ['-p'] }], // an option's argument may start with `-`
+    [
+      ['-o', 'A=1', '-p', '22', '-o', 'B=2', '-p', '23'],
+      { options: ['A=1', 'B=2'], ports: [22, 23], optionsBeforePorts: 1 },
+    ],
+    [['-f', '/a', '-f/b'], { configFile: '/b' }],
+    [['-f', 'none'], { configFile: 'none' }],
+    [['-g', '45'], { loginGraceTime: '45' }],
+    [['-g1m', '-g', '2m'], { loginGraceTime: '2m' }],
+    [['-46'], { addressFamily: 'inet6' }],
+    [['-6', '-4'], { addressFamily: 'inet' }],
+    // -d: the first sets DEBUG1 (named DEBUG, as sshd -T names it), each further one a level up
+    // to DEBUG3; -q sets QUIET; a -d after -q steps up from QUIET.
+    [['-d'], { logLevel: 'DEBUG' }],
+    [['-dd'], { logLevel: 'DEBUG2' }],
+    [['-ddd', '-d'], { logLevel: 'DEBUG3' }],
+    [['-q'], { logLevel: 'QUIET' }],
+    [['-q', '-d'], { logLevel: 'DEBUG' }],
+    [['-d', '-q'], { logLevel: 'QUIET' }],
+    [['-dqd'], { logLevel: 'FATAL' }],
+    [['-E', '/var/log/sshd.log', '-e'], { logFile: '/var/log/sshd.log' }],
+    [['-i'], { inetd: true }],
+    [['-R'], { inetd: true }],
+    [['-t'], { test: true }],
+    [['-T', '-C', 'user=a'], { test: true }],
+    [['-G'], { test: true }],
+    [['-V'], { test: true }],
+    [['-Q', '-r', '-b', '1024', '-k', '3600', '-u0', '-h', '/k', '-c', '/k-cert.pub'], {}],
+    [['--', '-p', '22'], { problems: ['extra argument "-p" (sshd refuses to start with this)'] }],
+    [['-D', '--'], {}],
+    [['foo', '-p', '22'], { problems: ['extra argument "foo" (sshd refuses to start with this)'] }],
+    [['-', '-p', '22'], { problems: ['extra argument "-" (sshd refuses to start with this)'] }],
+    [['-D-', '-p', '22'], { problems: ['"-D-": options end at its last "-"'] }],
+    [['-p'], { problems: ['option -p requires an argument (sshd refuses to start with this)'] }],
+    [
+      ['-xD', '-p', '22'],
+      {
+        ports: [22],
+        optionsBeforePorts: 0,
+        problems: ['unknown option -x (sshd refuses to start with this)'],
+      },
+    ],
+    // a2port: strtonum 1..65535 (leading blanks and a sign allowed), else a service name.
+    [['-p', '+22', '-p', ' 23'], { ports: [22, 23], optionsBeforePorts: 0 }],
+    [['-p', '0'], { problems: ['-p "0": bad port number (sshd refuses to start with this)'] }],
+    [
+      ['-p', '65536'],
+      { problems: ['-p "65536": bad port number (sshd refuses to start with this)'] },
+    ],
+    [['-p', 'ssh'], { problems: ['-p "ssh": a service name, not resolved here; port unknown'] }],
+  ]
+  for (const [args, expected] of table) {
+    test(JSON.stringify(args), () => {
+      assert.deepEqual(parseSshdArgv([SSHD, ...args]), { ...base, ...expected })
+    })
+  }
+
+  test('an empty argv', () => {
+    assert.deepEqual(parseSshdArgv([]), { ...base, program: '' })
+  })
+})
+
+describe('sshdCommandLineArgs', () => {
+  test('passes what sets the configuration, in sshd order, and nothing that runs or logs', () => {
+    const argv = [SSHD, '-D', '-e', '-E', '/l', '-dd', '-f', '/c', '-o', 'A=1', '-p', '22']
+    argv.push('-o', 'Port=3', '-g', '45', '-i', '-6', '-h', '/k')
+    assert.deepEqual(sshdCommandLineArgs(parseSshdArgv(argv)), [
+      ...['-f', '/c', '-o', 'LogLevel=DEBUG2', '-o', 'A=1', '-p', '22', '-o', 'Port=3'],
+      ...['-g', '45', '-6'],
+    ])
+  })
+
+  test('ports after every -o when -p came last; nothing for a bare sshd', () => {
+    const argv = [SSHD, '-o', 'A=1', '-p', '22', '-p', '23']
+    assert.deepEqual(sshdCommandLineArgs(parseSshdArgv(argv)), [
+      ...['-o', 'A=1', '-p', '22', '-p', '23'],
+    ])
+    assert.deepEqual(sshdCommandLineArgs(parseSshdArgv([SSHD, '-D'])), [])
+  })
+})
+
+// -------------------------------------------------------------------------------------------
+// titleArgv
+
+describe('titleArgv', () => {
+  const table: [string, string[] | null][] = [
+    [`sshd: /usr/sbin/sshd -D${LISTENER}`, [SSHD, '-D']],
+    [`sshd: /usr/sbin/sshd${LISTENER}`, [SSHD]],
+    [
+      `sshd: /usr/sbin/sshd -D -o MaxSessions=4 -o MaxStartups=3:50:9 -p 2222 -g 45${LISTENER}`,
+      [SSHD, '-D', '-o', 'MaxSessions=4', '-o', 'MaxStartups=3:50:9', '-p', '2222', '-g', '45'],
+    ],
+    // Spaces lost: words after an option's argument that do not start with `-` continue it.
+    [
+      `sshd: /usr/sbin/sshd -o ClientAliveInterval 30 -D${LISTENER}`,
+      [SSHD, '-o', 'ClientAliveInterval 30', '-D'],
+    ],
+    [
+      `sshd: /usr/sbin/sshd -oClientAliveInterval 30${LISTENER}`,
+      [SSHD, '-oClientAliveInterval 30'],
+    ],
+    [
+      `sshd: /usr/sbin/sshd -o ChannelTimeout session=5m global=1h${LISTENER}`,
+      [SSHD, '-o', 'ChannelTimeout session=5m global=1h'],
+    ],
+    [`sshd: /usr/sbin/sshd -f /etc/ssh/my config${LISTENER}`, [SSHD, '-f', '/etc/ssh/my config']],
+    [`sshd: /usr/sbin/sshd -o MaxSessions  4${LISTENER}`, [SSHD, '-o', 'MaxSessions  4']],
+    [`sshd: /usr/sbin/sshd -o  MaxSessions 4${LISTENER}`, [SSHD, '-o', ' MaxSessions 4']],
+    [`sshd: /opt/my sshd/sshd -D${LISTENER}`, ['/opt/my sshd/sshd', '-D']],
+    // The limit: a continuing word that starts with `-` reads as an option.
+    [`sshd: /usr/sbin/sshd -o Banner -x${LISTENER}`, [SSHD, '-o', 'Banner', '-x']],
+    // After `--` or a non-option, words are kept as they are (sshd would have refused them).
+    [`sshd: /usr/sbin/sshd -D -- a b${LISTENER}`, [SSHD, '-D', '--', 'a', 'b']],
+    // strnvis(VIS_CSTYLE|VIS_NL|VIS_TAB|VIS_OCTAL), undone.
+    [
+      `sshd: /usr/sbin/sshd -o ClientAliveInterval\\t30 -o Banner /b\\303\\251\\\\x\\n${LISTENER}`,
+      [SSHD, '-o', 'ClientAliveInterval\t30', '-o', 'Banner /bé\\x\n'],
+    ],
+    // Cut titles (setproctitle's room is the original argv and environment): the last argument
+    // goes, joined words and all; an option left without its argument stays, to be a problem.
+    [`sshd: /usr/sbin/sshd -D -p 2222 -E /var/lo`, [SSHD, '-D', '-p', '2222', '-E']],
+    [`sshd: /usr/sbin/sshd -D -p 2222 -E `, [SSHD, '-D', '-p', '2222', '-E']],
+    [`sshd: /usr/sbin/sshd -D -o ChannelTimeout session=5m glo`, [SSHD, '-D', '-o']],
+    [`sshd: /usr/sbin/sshd -D -o ClientAliveInterval 3`, [SSHD, '-D', '-o']],
+    [`sshd: /usr/sbin/sshd -D [liste`, [SSHD, '-D']],
+    [`sshd: /usr/sbin/sshd -D [listener] 0 of 10-1`, [SSHD, '-D']],
+    [`sshd: /usr/sbin/sshd -D -o Banner /b\\30`, [SSHD, '-D', '-o']],
+    [`sshd: /usr/sb`, null],
+    // Not a listener's title.
+    ['sshd: alice [priv]', null],
+    ['sshd: [accepted]', null],
+    ['sshd-session: alice@pts/0', null],
+    [SSHD, null], // a title never set: cmdline is the argv, cut at its first NUL
+    ['', null],
+    [`sshd: /usr/sbin/sshd-session -D${LISTENER}`, null],
+  ]
+  for (const [title, argv] of table) {
+    test(JSON.stringify(title), () => assert.deepEqual(titleArgv(title), argv))
+  }
+})
+
+// -------------------------------------------------------------------------------------------
+// The command line applied to files (pure)
+
+describe('parseSshdConfigFiles with commandLine', () => {
+  const parse = (text: string, argv: string[], opensshVersion = '10.0') =>
+    parseSshdConfigFiles(MAIN, new Map([[MAIN, text]]), {
+      commandLine: parseSshdArgv([SSHD, ...argv]),
+      opensshVersion,
+    })
+
+  test('-o lines come first: the file cannot override them', () => {
+    const { values, problems } = parse('MaxSessions 9\nClientAliveInterval 60\n', [
+      ...['-o', 'MaxSessions=4', '-o', 'ClientAliveInterval 30'],
+    ])
+    assert.equal(values.maxSessions, 4)
+    assert.equal(values.clientAliveIntervalSeconds, 30)
+    assert.deepEqual(problems, [])
+  })
+
+  test('-p replaces every Port line, even a malformed one; -o Port before -p counts', () => {
+    assert.deepEqual(parse('Port 2200\nPort banana\n', ['-p', '2222']).values.listenPorts, [2222])
+    assert.deepEqual(parse('Port 2201\n', ['-o', 'Port=2200']).values.listenPorts, [2200, 2201])
+    const argv = ['-o', 'Port=2200', '-p', '2222', '-o', 'Port=2300']
+    assert.deepEqual(parse('Port 2201\n', argv).values.listenPorts, [2200, 2222])
+  })
+
+  test('-g and -d win over every LoginGraceTime and LogLevel', () => {
+    const text = 'LoginGraceTime 90\nLogLevel VERBOSE\n'
+    const { values } = parse(text, [
+      '-o',
+      'LoginGraceTime=45',
+      '-g',
+      '1m',
+      '-o',
+      'LogLevel=INFO',
+      '-d',
+    ])
+    assert.equal(values.loginGraceTimeSeconds, 60)
+    assert.equal(values.logLevel, 'DEBUG')
+  })
+
+  test('Match, Include and bad lines on the command line are problems of `command-line`', () => {
+    const { problems, files, values } = parseSshdConfigFiles(
+      MAIN,
+      new Map([
+        [MAIN, ''],
+        ['/etc/ssh/extra.conf', 'MaxSessions 2\n'],
+      ]),
+      {
+        commandLine: parseSshdArgv([
+          ...[SSHD, '-o', 'Include=extra.conf', '-o', 'Match all', '-o', 'MaxSessions'],
+          ...['-g', 'soon'],
+        ]),
+      },
+    )
+    assert.deepEqual(files, [MAIN])
+    assert.equal(values.maxSessions, 10)
+    assert.deepEqual(
+      problems.map((p) => [p.file, p.line]),
+      [
+        ['command-line', 1],
+        ['command-line', 2],
+        ['command-line', 3],
+        ['command-line', undefined],
+      ],
+    )
+  })
+
+  test('-f none: no file, no problem', () => {
+    const commandLine = parseSshdArgv([SSHD, '-f', 'none', '-o', 'MaxSessions=3'])
+    const result = parseSshdConfigFiles('none', new Map(), { commandLine })
+    assert.deepEqual([result.values.maxSessions, result.problems, result.files], [3, [], []])
+  })
+})
+
+// -------------------------------------------------------------------------------------------
+// Real sshd: `sshd -T <sshdCommandLineArgs>` equals the file parser with the same command line.
+//
+// Each case's files are written under <scratch>/<case>/etc/ssh; a wrapper script given to
+// runSshdT as the binary bind-mounts that directory over /etc/ssh in a private mount namespace
+// (as test/sources/sshd-config.test.ts does) and runs the real sshd there with a host key. Each
+// case also runs `sshd -T` with the listener's own arguments (-D, -d, -q as given) to show that
+// sshdCommandLineArgs changes nothing.
+
+const SSHDS = [
+  { label: 'OpenSSH 9.2', path: SSHD },
+  { label: 'OpenSSH 10.0', path: join(REPO, '.tools/openssh-10.0/usr/sbin/sshd') },
+]
+
+type Case = {
+  name: string
+  files?: Record<string, string>
+  /** The listener's argv after the program; -f /etc/ssh/sshd_config unless it names one. */
+  argv: string[]
+  expected: Partial<EffectiveConfig>
+  'expected9.2'?: Partial<EffectiveConfig>
+}
+
+const fromTitle = (words: string): string[] =>
+  titleArgv(`sshd: ${SSHD} ${words}${LISTENER}`)!.slice(1)
+
+const ORACLE: Case[] = [
+  {
+    name: '-o MaxSessions=4 -o MaxStartups=3:50:9 -g 45 over MaxSessions 9',
+    files: { [MAIN]: 'MaxSessions 9\n' },
+    argv: ['-D', '-o', 'MaxSessions=4', '-o', 'MaxStartups=3:50:9', '-g', '45'],
+    expected: { maxSessions: 4, maxStartups: { begin: 3, rate: 0.5, full: 9 } },
+  },
+  {
+    name: '-p 2222 over two Port lines, one of them malformed',
+    files: { [MAIN]: 'Port 2200\nPort 2201\nPort banana\n' },
+    argv: ['-D', '-p', '2222'],
+    expected: { listenPorts: [2222] },
+  },
+  {
+    name: '-p twice, with ListenAddress lines',
+    files: { [MAIN]: 'Port 2200\nListenAddress 127.0.0.1\nListenAddress 127.0.0.2:2300\n' },
+    argv: ['-Dp2222', '-p2223'],
+    expected: { listenPorts: [2222, 2223, 2300] },
+  },
+  {
+    name: '-o "MaxStartups 7" under a file MaxStartups (last wins up to 10.0)',
+    files: { [MAIN]: 'MaxStartups 3:50:9\n' },
+    argv: ['-o', 'MaxStartups 7'],
+    expected: { maxStartups: { begin: 3, rate: 0.5, full: 9 } },
+  },
+  {
+    name: '-o "MaxStartups 3:50:9" and a file "MaxStartups 7": the rate stays',
+    files: { [MAIN]: 'MaxStartups 7\n' },
+    argv: ['-o', 'MaxStartups 3:50:9'],
+    expected: { maxStartups: { begin: 7, rate: 0.5, full: 7 } },
+  },
+  {
+    name: '-o PerSourceMaxStartups=5 and a file value (last wins up to 9.4)',
+    files: { [MAIN]: 'PerSourceMaxStartups 7\n' },
+    argv: ['-o', 'PerSourceMaxStartups=5'],
+    expected: { perSourceMaxStartups: 5 },
+    'expected9.2': { perSourceMaxStartups: 7 },
+  },
+  {
+    name: '-o LoginGraceTime=45 over a file LoginGraceTime',
+    files: { [MAIN]: 'LoginGraceTime 90\n' },
+    argv: ['-o', 'LoginGraceTime=45'],
+    expected: { loginGraceTimeSeconds: 45 },
+  },
+  {
+    name: '-g before -o LoginGraceTime: -g wins',
+    files: { [MAIN]: 'LoginGraceTime 90\n' },
+    argv: ['-g', '30', '-o', 'LoginGraceTime=45'],
+    expected: { loginGraceTimeSeconds: 30 },
+  },
+  {
+    name: '-g after -o LoginGraceTime: -g wins',
+    files: { [MAIN]: 'LoginGraceTime 90\n' },
+    argv: ['-o', 'LoginGraceTime=45', '-g', '1m'],
+    expected: { loginGraceTimeSeconds: 60 },
+  },
+  {
+    name: '-o Port=2200 with a file Port: both',
+    files: { [MAIN]: 'Port 2201\n' },
+    argv: ['-o', 'Port=2200'],
+    expected: { listenPorts: [2200, 2201] },
+  },
+  {
+    name: '-o Port=2200 -p 2222: the -o before -p counts',
+    files: { [MAIN]: 'Port 2201\n' },
+    argv: ['-o', 'Port=2200', '-p', '2222', '-o', 'Port=2300'],
+    expected: { listenPorts: [2200, 2222] },
+  },
+  {
+    name: '-p 2222 -o Port=2200: the -o after -p does not',
+    files: { [MAIN]: 'Port 2201\n' },
+    argv: ['-p', '2222', '-o', 'Port=2200'],
+    expected: { listenPorts: [2222] },
+  },
+  {
+    name: '-o ClientAliveInterval 30 as two words of a title',
+    files: { [MAIN]: 'ClientAliveInterval 60\nClientAliveCountMax 5\n' },
+    argv: fromTitle(`-D -f ${MAIN} -o ClientAliveInterval 30 -o ClientAliveCountMax=2`),
+    expected: { clientAliveIntervalSeconds: 30, clientAliveCountMax: 2 },
+  },
+  {
+    name: '-o ChannelTimeout with three words of a title',
+    files: { [MAIN]: 'ChannelTimeout session=1m\n' },
+    argv: fromTitle('-o ChannelTimeout session=5m global=1h'),
+    expected: {
+      channelTimeouts: [
+        { type: 'session', seconds: 300 },
+        { type: 'global', seconds: 3600 },
+      ],
+    },
+  },
+  {
+    name: '-o "MaxSessions = 5" and a tab',
+    files: { [MAIN]: 'MaxSessions 9\n' },
+    argv: ['-o', 'MaxSessions = 5', '-o', 'ClientAliveInterval\t7'],
+    expected: { maxSessions: 5, clientAliveIntervalSeconds: 7 },
+  },
+  {
+    name: '-o UnusedConnectionTimeout=300 with a file none: none wins anywhere',
+    files: { [MAIN]: 'UnusedConnectionTimeout none\n' },
+    argv: ['-o', 'UnusedConnectionTimeout=300'],
+    expected: { unusedConnectionTimeoutSeconds: null },
+  },
+  {
+    name: 'Match all in the file overrides -o MaxSessions',
+    files: { [MAIN]: 'Match all\n  MaxSessions 9\n' },
+    argv: ['-o', 'MaxSessions=4'],
+    expected: { maxSessions: 9 },
+  },
+  {
+    name: '-d over a file LogLevel and an -o LogLevel',
+    files: { [MAIN]: 'LogLevel VERBOSE\n' },
+    argv: ['-o', 'LogLevel=ERROR', '-d'],
+    expected: { logLevel: 'DEBUG' },
+  },
+  {
+    name: '-dd, then -o LogLevel',
+    files: { [MAIN]: 'LogLevel VERBOSE\n' },
+    argv: ['-dd', '-o', 'LogLevel=ERROR'],
+    expected: { logLevel: 'DEBUG2' },
+  },
+  {
+    name: '-d -q -d steps up from QUIET',
+    argv: ['-d', '-q', '-d'],
+    expected: { logLevel: 'FATAL' },
+  },
+  {
+    name: '-q (Debian names QUIET SILENT)',
+    files: { [MAIN]: 'LogLevel DEBUG1\n' },
+    argv: ['-q'],
+    expected: { logLevel: 'QUIET' },
+  },
+  {
+    name: 'LogLevel DEBUG1 in the file, as sshd -T names it',
+    files: { [MAIN]: 'LogLevel DEBUG1\n' },
+    argv: [],
+    expected: { logLevel: 'DEBUG' },
+  },
+  {
+    name: '-d under a Match all LogLevel: Match wins',
+    files: { [MAIN]: 'Match all\n  LogLevel VERBOSE\n' },
+    argv: ['-d'],
+    expected: { logLevel: 'VERBOSE' },
+  },
+  {
+    name: '-f none: the command line and defaults only',
+    files: { [MAIN]: 'MaxSessions 9\n' },
+    argv: ['-f', 'none', '-o', 'MaxSessions=3', '-p', '2022', '-4'],
+    expected: { maxSessions: 3, listenPorts: [2022] },
+  },
+  {
+    name: '-f another file, the last -f',
+    files: { [MAIN]: 'MaxSessions 9\n', '/etc/ssh/sshd_config_sftp': 'MaxSessions 2\n' },
+    argv: ['-f', MAIN, '-f', '/etc/ssh/sshd_config_sftp', '-o', 'MaxStartups=3:50:9'],
+    expected: { maxSessions: 2 },
+  },
+]
+
+/** Lines sshd refuses on its command line: `sshd -T` fails, the parser has a problem. */
+const REFUSED: { name: string; argv: string[]; message: RegExp }[] = [
+  {
+    name: '-o Include',
+    argv: ['-o', 'Include=/etc/ssh/extra.conf'],
+    message: /Include directive not supported as a command-line option/,
+  },
+  {
+    name: '-o Match',
+    argv: ['-o', 'Match all'],
+    message: /Match directive not supported as a command-line option/,
+  },
+  { name: '-o without a value', argv: ['-o', 'MaxSessions'], message: /no argument after keyword/ },
+  { name: '-g not a time', argv: ['-g', 'soon'], message: /Invalid login grace time/ },
+  { name: 'bad -o MaxStartups', argv: ['-o', 'MaxStartups=9:50:3'], message: /MaxStartups/ },
+]
+
+async function requireExecutable(path: string): Promise<void> {
+  try {
+    await access(path, constants.X_OK)
+  } catch {
+    throw new Error(`${path} is missing: run ${INSTALL} (as root) to install the test sshds`)
+  }
+}
+
+/** A directory whose etc/ssh holds `files`, and per sshd a script that runs it over them. */
+async function caseRoot(
+  scratch: string,
+  index: number,
+  files: Record<string, string>,
+  hostKey: string,
+): Promise<{ root: string; wrapper: (sshd: string) => string }> {
+  const root = join(scratch, `case-${index}`)
+  await mkdir(join(root, 'etc/ssh'), { recursive: true })
+  for (const [path, text] of Object.entries({ [MAIN]: '', ...files })) {
+    await mkdir(dirname(join(root, path)), { recursive: true })
+    await writeFile(join(root, path), text)
+  }
+  const wrappers = new Map<string, string>()
+  for (const [i, sshd] of SSHDS.entries()) {
+    const wrapper = join(root, `sshd-${i}`)
+    const script = [
+      'mount --bind "$1/etc/ssh" /etc/ssh',
+      'mount -t tmpfs -o mode=0755 tmpfs /run',
+      'mkdir -m 0755 /run/sshd',
+      'shift',
+      'exec "$@"',
+    ].join(' && ')
+    await writeFile(
+      wrapper,
+      `#!/bin/sh\nexec /usr/bin/unshare --mount -- /bin/sh -c '${script}' sh "${root}" "${sshd.path}" -h "${hostKey}" "$@"\n`,
+    )
+    await chmod(wrapper, 0o755)
+    wrappers.set(sshd.path, wrapper)
+  }
+  return { root, wrapper: (sshd) => wrappers.get(sshd)! }
+}
+
+describe('real sshd -T with a command line equals the parser with commandLine', () => {
+  let scratch = ''
+  let hostKey = ''
+  const versions = new Map<string, string>()
+
+  before(async () => {
+    for (const sshd of SSHDS) await requireExecutable(sshd.path)
+    await requireExecutable('/usr/bin/ssh-keygen')
+    await requireExecutable('/usr/bin/unshare')
+    for (const sshd of SSHDS) {
+      const version = await sshdVersion(sshd.path, 10_000)
+      assert.ok(version, `cannot read the version of ${sshd.path}: run ${INSTALL}`)
+      versions.set(sshd.path, version)
+    }
+    scratch = await mkdtemp(join(tmpdir(), 'sshd-argv-test-'))
+    hostKey = join(scratch, 'host_ed25519')
+    await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])
+  })
+  after(async () => {
+    if (scratch) await rm(scratch, { recursive: true, force: true })
+  })
+
+  for (const [index, c] of ORACLE.entries()) {
+    for (const sshd of SSHDS) {
+      test(`${c.name}: ${sshd.label}`, async () => {
+        const { root, wrapper } = await caseRoot(scratch, index, c.files ?? {}, hostKey)
+        const version = versions.get(sshd.path)!
+        const argv = c.argv.some((a) => a.startsWith('-f')) ? c.argv : ['-f', MAIN, ...c.argv]
+        const parsed = parseSshdArgv([sshd.path, ...argv])
+        assert.deepEqual(parsed.problems, [])
+        const sshdT = async (args: readonly string[]) => {
+          const text = await runSshdT(wrapper(sshd.path), { timeoutMs: 20_000, args })
+          const result = parseSshdT(text)
+          assert.deepEqual(result.problems, [])
+          return result.values
+        }
+        const fromSshd = await sshdT(sshdCommandLineArgs(parsed))
+        const fromFiles = await readSshdConfig(root, parsed.configFile ?? MAIN, {
+          commandLine: parsed,
+          opensshVersion: version,
+        })
+        assert.deepEqual(fromFiles.problems, [])
+        assert.deepEqual(fromFiles.values, fromSshd)
+        // The listener's own arguments (-D, -d, -q, ... as given) give the same.
+        assert.deepEqual(await sshdT(argv), fromSshd)
+
+        const expected = version.startsWith('9.')
+          ? { ...c.expected, ...c['expected9.2'] }
+          : c.expected
+        for (const [key, value] of Object.entries(expected)) {
+          assert.deepEqual(fromSshd[key as keyof EffectiveConfig], value, key)
+        }
+      })
+    }
+  }
+
+  for (const [index, c] of REFUSED.entries()) {
+    for (const sshd of SSHDS) {
+      test(`refused: ${c.name}: ${sshd.label}`, async () => {
+        const files = { '/etc/ssh/extra.conf': 'MaxSessions 2\n' }
+        const { root, wrapper } = await caseRoot(scratch, 100 + index, files, hostKey)
+        const parsed = parseSshdArgv([sshd.path, '-f', MAIN, ...c.argv])
+        await assert.rejects(
+          runSshdT(wrapper(sshd.path), { timeoutMs: 20_000, args: sshdCommandLineArgs(parsed) }),
+          c.message,
+        )
+        const fromFiles = await readSshdConfig(root, MAIN, { commandLine: parsed })
+        assert.deepEqual(fromFiles.files, [MAIN])
+        assert.ok(
+          fromFiles.problems.some((p) => p.file === 'command-line' && /refuses/.test(p.message)),
+          JSON.stringify(fromFiles.problems),
+        )
+      })
+    }
+  }
+})
+
+// -------------------------------------------------------------------------------------------
+// Real listeners: the title sshd writes gives back its argv.
+//
+// Each listener runs in its own mount and network namespaces (a tmpfs /run for /run/sshd; its
+// port binds nowhere else) and is stopped by its pid.
+
+describe('real listener titles give back their argv', () => {
+  let scratch = ''
+  let hostKey = ''
+  const children: ChildProcess[] = []
+
+  before(async () => {
+    for (const sshd of SSHDS) await requireExecutable(sshd.path)
+    await requireExecutable('/usr/bin/unshare')
+    scratch = await mkdtemp(join(tmpdir(), 'sshd-argv-title-'))
+    hostKey = join(scratch, 'host_ed25519')
+    await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])
+    await writeFile(join(scratch, 'sshd_config'), 'MaxSessions 9\n')
+  })
+  after(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM')
+    if (scratch) await rm(scratch, { recursive: true, force: true })
+  })
+
+  /** Starts a listener with `env` (`-i` for none) and returns its cmdline up to the first NUL. */
+  async function listenerTitle(label: string, env: string[], argv: string[]): Promise<string> {
+    const log = join(scratch, `${label}.log`)
+    const script = 'mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -m 0755 /run/sshd && exec "$@"'
+    const child = spawn(
+      '/usr/bin/unshare',
+      ['--mount', '--net', '--', '/bin/sh', '-c', script, 'sh', 'env', ...env, ...argv, '-E', log],
+      { stdio: 'ignore' },
+    )
+    children.push(child)
+    const pid = child.pid!
+    const deadline = Date.now() + 10_000
+    let listeningSince = 0
+    try {
+      for (;;) {
+        const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'latin1')).split('\0')[0]!
+        if (cmdline.startsWith('sshd: ')) return cmdline
+        const text = await readFile(log, 'utf8').catch(() => '')
+        if (text.includes('Server listening')) listeningSince ||= Date.now()
+        if (listeningSince && Date.now() - listeningSince > 500) return cmdline
+        if (Date.now() > deadline) throw new Error(`${label}: no listener; log: ${text}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    } finally {
+      child.kill('SIGTERM')
+    }
+  }
+
+  for (const [i, sshd] of SSHDS.entries()) {
+    const tenOnly =
+      i === 0
+        ? []
+        : [
+            ...[
+              '-o',
+              `SshdSessionPath=${join(REPO, '.tools/openssh-10.0/usr/lib/openssh/sshd-session')}`,
+            ],
+            ...[
+              '-o',
+              `SshdAuthPath=${join(REPO, '.tools/openssh-10.0/usr/lib/openssh/sshd-auth')}`,
+            ],
+          ]
+    const argv = () => [
+      ...[sshd.path, '-D', '-f', join(scratch, 'sshd_config'), '-h', hostKey, ...tenOnly],
+      ...['-o', 'ClientAliveInterval 30', '-o', 'ClientAliveCountMax\t2', '-o', 'Banner /b\\é'],
+      ...['-o', 'MaxStartups=3:50:9', '-p', '2222', '-g', '45'],
+    ]
+
+    test(`${sshd.label}: a whole title`, async () => {
+      const full = argv()
+      const title = await listenerTitle(`full-${i}`, ['PAD=' + 'x'.repeat(400)], full)
+      assert.match(title, / \[listener\] 0 of 3-9 startups$/)
+      assert.deepEqual(titleArgv(title), [...full, '-E', join(scratch, `full-${i}.log`)])
+    })
+
+    test(`${sshd.label}: a title cut short (no environment) gives a prefix of the argv`, async () => {
+      const full = [...argv(), '-E', join(scratch, `cut-${i}.log`)]
+      const title = await listenerTitle(`cut-${i}`, ['-i'], full.slice(0, -2))
+      assert.doesNotMatch(title, /\[listener\]/)
+      const got = titleArgv(title)!
+      assert.ok(got.length >= full.length - 3, title)
+      assert.deepEqual(got, full.slice(0, got.length))
+      const parsed = parseSshdArgv(got)
+      assert.deepEqual([parsed.ports, parsed.loginGraceTime], [[2222], '45'])
+    })
+
+    test(`${sshd.label}: a title over 1023 bytes is never set`, async () => {
+      const long = [...argv(), '-o', `Banner /${'b'.repeat(1100)}`]
+      const title = await listenerTitle(`long-${i}`, ['PAD=' + 'x'.repeat(2000)], long)
+      assert.equal(title, sshd.path)
+      assert.equal(titleArgv(title), null)
+    })
+  }
+})
