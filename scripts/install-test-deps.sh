@@ -8,6 +8,8 @@
 #     network namespace);
 #   - systemd-journal-remote and journalctl, to write sshd's lines into a real journal
 #     file that the events collector reads with --collector.events.journal-directory;
+#   - systemd-socket-activate (package systemd), which holds sshd's socket as systemd's
+#     ssh.socket does (the test bed's start modes 'socket' and 'inetd');
 #   - gcc, for the benchmark's C floors (test/bench.test.ts checks they count right);
 #   - podman and debootstrap, for test/container.test.ts: it builds the Dockerfile with
 #     `podman build --isolation=chroot` (as root, on the kernel's overlayfs: no uidmap,
@@ -22,7 +24,8 @@ need=()
 for cmd in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/promtool:prometheus \
   /usr/bin/prometheus:prometheus /usr/bin/unshare:util-linux /usr/bin/setpriv:util-linux \
   /usr/sbin/tc:iproute2 /usr/bin/openssl:openssl /lib/systemd/systemd-journal-remote:systemd-journal-remote \
-  /usr/bin/journalctl:systemd /usr/bin/gcc:gcc /usr/bin/podman:podman /usr/sbin/debootstrap:debootstrap; do
+  /usr/bin/journalctl:systemd /usr/bin/systemd-socket-activate:systemd /usr/bin/gcc:gcc \
+  /usr/bin/podman:podman /usr/sbin/debootstrap:debootstrap; do
   [ -x "${cmd%%:*}" ] || need+=("${cmd##*:}")
 done
 

@@ -2,10 +2,18 @@
 // procfs shows, read here with plain readFile (independent of the helper's own reader).
 
 import assert from 'node:assert/strict'
-import { access, readdir, readFile } from 'node:fs/promises'
+import { access, readdir, readFile, readlink } from 'node:fs/promises'
+import net from 'node:net'
 import path from 'node:path'
 import { test } from 'node:test'
-import { SSHD_VERSIONS, type SshdServer, startSshd, TEST_USER, waitFor } from './sshd.ts'
+import {
+  type SshdInstance,
+  type SshdServer,
+  SSHD_VERSIONS,
+  startSshd,
+  TEST_USER,
+  waitFor,
+} from './sshd.ts'
 
 interface Proc {
   pid: number
@@ -64,6 +72,39 @@ async function hostProcessesMentioning(text: string): Promise<string[]> {
     }
   }
   return found
+}
+
+/** Pids holding a LISTEN socket on `port` (net/tcp and fd links, read here). */
+async function listenHolders(procfs: string, port: number): Promise<number[]> {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  const inodes = new Set(
+    (await readFile(path.join(procfs, '1', 'net', 'tcp'), 'utf8'))
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter((f) => f[1]?.endsWith(hexPort) && f[3] === '0A')
+      .map((f) => `socket:[${f[9]}]`),
+  )
+  const holders: number[] = []
+  for (const proc of await readProcs(procfs)) {
+    const fdDir = path.join(procfs, String(proc.pid), 'fd')
+    const links = await readdir(fdDir)
+      .then((fds) => Promise.all(fds.map((fd) => readlink(path.join(fdDir, fd)).catch(() => ''))))
+      .catch(() => [])
+    if (links.some((link) => inodes.has(link))) holders.push(proc.pid)
+  }
+  return holders.sort((a, b) => a - b)
+}
+
+/** Resolves with the error code of a TCP connection attempt, or 'connected'. */
+function tcpConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve('connected')
+    })
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
+  })
 }
 
 async function waitForIdle(server: SshdServer): Promise<Proc[]> {
@@ -214,6 +255,173 @@ for (const version of SSHD_VERSIONS) {
       /no more sessions/.test(await server.readLog()),
     )
     assert.match(await server.readLog(), /Starting session: command for sshdexp from 127\.0\.0\.1/)
+  })
+}
+
+for (const version of SSHD_VERSIONS) {
+  for (const start of ['socket', 'inetd'] as const) {
+    test(`sshd ${version}, start ${start}: socket holder, clients, stopping the holder`, async (t) => {
+      const server = await startSshd({ version, start, t })
+      const prefix = version === '9.2' ? 'sshd' : 'sshd-session'
+      await assert.rejects(server.restartListener(), /needs start 'daemon'/)
+
+      // Before the first connection: no sshd at all, systemd-socket-activate holds the port.
+      let procs = await readProcs(server.procfs)
+      assert.deepEqual(
+        procs.filter((p) => p.comm.startsWith('sshd')),
+        [],
+        show(procs),
+      )
+      const holder = one(procs, (p) => p.pid === server.socketHolderPid, 'socket holder')
+      assert.equal(holder.ppid, 1, show(procs))
+      assert.equal(holder.comm, 'systemd-socket-', show(procs))
+      assert.deepEqual(await listenHolders(server.procfs, server.port), [holder.pid])
+      assert.equal(server.listenerPid, 0)
+
+      const master = await server.controlMaster()
+      const sessions = [await master.session({ pty: true }), await master.session()]
+      const plain = await server.connect()
+      const hanger = await server.preauthHanger()
+      procs = await readProcs(server.procfs)
+      const tree = show(procs)
+
+      // socket: the holder keeps the socket and starts a listener, passed the socket, as its
+      // child; inetd: never a listener, the holder's children are the connections.
+      let parent = server.socketHolderPid
+      if (start === 'socket') {
+        const listener = one(procs, (p) => p.pid === server.listenerPid, 'listener')
+        assert.equal(listener.ppid, server.socketHolderPid, tree)
+        assert.equal(listener.comm, 'sshd', tree)
+        assert.match(
+          listener.title,
+          /^sshd: \S+sshd -D -f \S+ -E \S+ \[listener\] 1 of 10-100 startups$/,
+          tree,
+        )
+        assert.deepEqual(
+          await listenHolders(server.procfs, server.port),
+          [server.socketHolderPid, listener.pid].sort((a, b) => a - b),
+        )
+        parent = listener.pid
+      } else {
+        assert.equal(server.listenerPid, 0)
+        assert.deepEqual(
+          procs.filter((p) => p.title.includes('[listener]')),
+          [],
+          tree,
+        )
+        assert.deepEqual(await listenHolders(server.procfs, server.port), [server.socketHolderPid])
+      }
+
+      // (10.0's `sshd -i` leaves a zombie sshd child under each connection: not counted here.)
+      const liveChildren = (pid: number): Proc[] =>
+        childrenOf(procs, pid).filter((p) => p.state !== 'Z')
+      for (const conn of [master, plain]) {
+        const monitor = one(procs, (p) => p.pid === conn.connectionPid, 'monitor')
+        assert.equal(monitor.ppid, parent, tree)
+        assert.equal(monitor.title, `${prefix}: ${TEST_USER} [priv]`, tree)
+      }
+      const [cmChild, ...cmMore] = liveChildren(master.connectionPid)
+      assert.equal(cmMore.length, 0, tree)
+      assert.match(cmChild?.title ?? '', new RegExp(`^${prefix}: ${TEST_USER}@pts/\\d+$`), tree)
+      assert.equal(liveChildren(cmChild!.pid).length, 2, tree)
+      const accepted = one(procs, (p) => p.pid === hanger.connectionPid, 'hanger')
+      assert.equal(accepted.ppid, parent, tree)
+      assert.equal(accepted.title, `${prefix}: [accepted]`, tree)
+
+      // `systemctl stop ssh.socket ssh.service`: the port closes, the connections live on.
+      await server.stopSocketHolder()
+      assert.equal(server.socketHolderPid, 0)
+      assert.equal(server.listenerPid, 0)
+      assert.deepEqual(await listenHolders(server.procfs, server.port), [])
+      assert.equal(await tcpConnect(server.port), 'ECONNREFUSED')
+      procs = await readProcs(server.procfs)
+      for (const conn of [master, plain, hanger]) {
+        assert.equal(one(procs, (p) => p.pid === conn.connectionPid, 'connection').ppid, 1)
+      }
+      sessions.push(await master.session())
+      assert.equal(hanger.socket.destroyed, false)
+      await assert.rejects(server.connect({ timeoutMs: 3000 }), /exited \(code 255\) first/)
+
+      for (const c of [hanger, ...sessions, master, plain]) await c.close()
+      await server.waitFor(
+        'only the init left',
+        async () => (await readProcs(server.procfs)).length === 1,
+      )
+    })
+  }
+}
+
+for (const version of SSHD_VERSIONS) {
+  test(`sshd ${version}: args are passed to sshd (-o MaxSessions=1)`, async (t) => {
+    const args = ['-o', 'MaxSessions=1', '-o', 'MaxStartups=3:50:9']
+    const server = await startSshd({ version, t, start: 'socket', args })
+    assert.deepEqual(server.args, args)
+    assert.doesNotMatch(server.configText, /MaxSessions/)
+    const master = await server.controlMaster()
+    await master.session()
+    await assert.rejects(master.session(), /exited \(code 255\) first/)
+    await server.waitFor('the refusal in the log', async () =>
+      /no more sessions/.test(await server.readLog()),
+    )
+    const listener = one(await readProcs(server.procfs), (p) => p.pid === server.listenerPid, 'l')
+    assert.match(
+      listener.title,
+      / -o MaxSessions=1 -o MaxStartups=3:50:9 \[listener\] \d+ of 3-9 startups$/,
+    )
+  })
+}
+
+for (const version of SSHD_VERSIONS) {
+  test(`sshd ${version}: instances side by side, each its own port and config`, async (t) => {
+    const server = await startSshd({ version, t })
+    const second = await server.startInstance({
+      config: { MaxSessions: 1 },
+      args: ['-o', 'LoginGraceTime=45'],
+    })
+    const third = await server.startInstance({ start: 'inetd' })
+    const instances: SshdInstance[] = [server, second, third]
+    assert.equal(new Set(instances.map((i) => i.port)).size, 3)
+    assert.equal(new Set(instances.map((i) => i.configFile)).size, 3)
+    assert.equal(new Set(instances.map((i) => i.logFile)).size, 3)
+    assert.match(second.configText, /^MaxSessions 1$/m)
+    assert.doesNotMatch(server.configText, /MaxSessions/)
+
+    const conns = await Promise.all(instances.map((i) => i.connect()))
+    let procs = await readProcs(server.procfs)
+    const tree = show(procs)
+    for (const instance of [server, second]) {
+      const listener = one(procs, (p) => p.pid === instance.listenerPid, 'listener')
+      assert.equal(listener.ppid, 1, tree)
+      assert.ok(listener.title.includes(` -f ${instance.configFile} `), tree)
+      assert.deepEqual(await listenHolders(server.procfs, instance.port), [listener.pid])
+    }
+    assert.notEqual(server.listenerPid, second.listenerPid)
+    assert.ok(
+      one(procs, (p) => p.pid === second.listenerPid, 'l').title.includes('LoginGraceTime=45'),
+    )
+    assert.deepEqual(await listenHolders(server.procfs, third.port), [third.socketHolderPid])
+    const parents = [server.listenerPid, second.listenerPid, third.socketHolderPid]
+    conns.forEach((conn, i) => {
+      assert.equal(one(procs, (p) => p.pid === conn.connectionPid, 'conn').ppid, parents[i], tree)
+    })
+
+    // MaxSessions 1 applies to the second instance only.
+    const masters = [await server.controlMaster(), await second.controlMaster()]
+    await masters[0]!.session()
+    await masters[0]!.session()
+    await masters[1]!.session()
+    await assert.rejects(masters[1]!.session(), /exited \(code 255\) first/)
+    await server.waitFor('the refusal in the second log', async () =>
+      /no more sessions/.test(await second.readLog()),
+    )
+    assert.doesNotMatch(await server.readLog(), /no more sessions/)
+
+    // An instance's listener restarts on its own; its connection lives on under the init.
+    const previous = second.listenerPid
+    assert.notEqual(await second.restartListener(), previous)
+    procs = await readProcs(server.procfs)
+    assert.equal(one(procs, (p) => p.pid === conns[1]!.connectionPid, 'conn').ppid, 1)
+    await second.connect()
   })
 }
 

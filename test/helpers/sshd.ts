@@ -14,27 +14,39 @@
 // an empty /run/utmp) and on /var/log (wtmp, btmp, lastlog), so tests never write the host's
 // login records and can read the server's own utmp (`utmpFile`).
 //
+// `start: 'socket' | 'inetd'` starts sshd as systemd's socket units do (Accept=no, Accept=yes),
+// with systemd-socket-activate holding the socket; `server.startInstance()` starts a further sshd
+// (its own port and config) in the same namespace. Both live in sshd-start.ts.
+//
 // Cleanup: server.stop(), t.after() when a test context is passed, a process 'exit' hook, and
 // parent-death signals (setpriv --pdeathsig, unshare --kill-child) for when node dies hard.
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
-import {
-  access,
-  chmod,
-  constants,
-  mkdtemp,
-  readdir,
-  readFile,
-  readlink,
-  writeFile,
-} from 'node:fs/promises'
+import { access, chmod, constants, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
 import { promisify } from 'node:util'
+import {
+  checkStartMode,
+  isGone,
+  launchInNamespace,
+  listenSocketHolders,
+  readTcp,
+  SOCKET_ACTIVATE_COMM,
+  SOCKET_HOLDER_SCRIPT,
+  SOCKET_HOLDER_SCRIPT_NAME,
+  socketInodes,
+  sshdChildSync,
+  type StartMode,
+  startCommand,
+  TCP_ESTABLISHED,
+} from './sshd-start.ts'
+
+export { START_MODES, type StartMode } from './sshd-start.ts'
 
 const execFileAsync = promisify(execFile)
 
@@ -200,61 +212,6 @@ export function formatProcessTree(procs: readonly ProcessInfo[]): string {
   }
   walk(-1, 0)
   return lines.join('\n')
-}
-
-function isGone(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code
-  return code === 'ENOENT' || code === 'ESRCH' || code === 'EACCES' || code === 'EINVAL'
-}
-
-interface TcpEntry {
-  localPort: number
-  remotePort: number
-  state: number
-  inode: number
-}
-
-/** /proc/<pid>/net/tcp (IPv4 only: everything here is 127.0.0.1). */
-async function readTcp(procDir: string): Promise<TcpEntry[]> {
-  const text = await readFile(path.join(procDir, 'net', 'tcp'), 'utf8')
-  const entries: TcpEntry[] = []
-  for (const line of text.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/)
-    if (f.length < 10) continue
-    entries.push({
-      localPort: Number.parseInt(f[1]!.split(':')[1]!, 16),
-      remotePort: Number.parseInt(f[2]!.split(':')[1]!, 16),
-      state: Number.parseInt(f[3]!, 16),
-      inode: Number(f[9]),
-    })
-  }
-  return entries
-}
-
-const TCP_ESTABLISHED = 1
-const TCP_LISTEN = 10
-
-/** Socket inodes a process holds open. */
-async function socketInodes(procDir: string): Promise<Set<number>> {
-  const inodes = new Set<number>()
-  let fds: string[]
-  try {
-    fds = await readdir(path.join(procDir, 'fd'))
-  } catch (error) {
-    if (isGone(error)) return inodes
-    throw error
-  }
-  await Promise.all(
-    fds.map(async (fd) => {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(await readlink(path.join(procDir, 'fd', fd)))
-        if (m) inodes.add(Number(m[1]))
-      } catch (error) {
-        if (!isGone(error)) throw error
-      }
-    }),
-  )
-  return inodes
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -553,8 +510,10 @@ export interface SshConnection extends Closable {
   /** The client's local TCP port. */
   readonly localPort: number
   /**
-   * Pid (in `procfs`) of the connection's top sshd process, the listener's child holding the
-   * socket: the `[priv]` monitor, or for root logins up to 9.7 the monitor turned `root@…`.
+   * Pid (in `procfs`) of the connection's top sshd process, the one holding the socket whose
+   * parent does not: the listener's child (daemon and socket modes) or the `sshd -i` child of
+   * the socket holder (inetd mode). That is the `[priv]` monitor, or for root logins up to 9.7
+   * the monitor turned `root@…`.
    */
   readonly connectionPid: number
   /** What the client printed so far. */
@@ -597,7 +556,7 @@ export interface ControlMaster extends SshConnection {
 export interface PreauthHanger extends Closable {
   readonly socket: net.Socket
   readonly localPort: number
-  /** Pid (in `procfs`) of the sshd child that accepted this connection. */
+  /** Pid (in `procfs`) of the sshd process that accepted this connection (see SshConnection). */
   readonly connectionPid: number
 }
 
@@ -641,9 +600,30 @@ export interface StartSshdOptions {
    * touching the host. `preauthHanger()` is not available then. Default `host`.
    */
   network?: 'host' | 'private'
+  /**
+   * How sshd is started (see sshd-start.ts): `daemon` (default) `sshd -D`; `socket`, systemd's
+   * Accept=no: systemd-socket-activate holds the port and starts the listener on the first
+   * connection; `inetd`, Accept=yes: one `sshd -i` per connection, child of the socket holder.
+   */
+  start?: StartMode
+  /** Extra sshd arguments, after `-f <config> -E <log>` (e.g. `['-o', 'MaxSessions=4']`). */
+  args?: readonly string[]
 }
 
-export interface SshdServer {
+/** A further sshd in a server's namespace: its own port, config file and log. */
+export interface SshdInstanceOptions {
+  /** Keyword overrides of the base config (see `baseConfig`). */
+  config?: SshdConfig
+  /** Raw text appended at the end of its sshd_config. */
+  extraConfig?: string
+  /** Extra sshd arguments, after `-f <config> -E <log>`. */
+  args?: readonly string[]
+  /** Default `daemon`. */
+  start?: StartMode
+}
+
+/** One sshd (the server's first, or one from `startInstance`) and clients bound to its port. */
+export interface SshdInstance {
   readonly version: SshdVersion
   /** First line of `sshd -V`, e.g. `OpenSSH_9.2, OpenSSL 3.0.…`. */
   readonly versionString: string
@@ -662,12 +642,21 @@ export interface SshdServer {
   readonly rootfs: string
   /** The namespace's private utmp (sshd writes pty sessions there), readable from the host. */
   readonly utmpFile: string
-  /** The listener's pid in `procfs`. */
+  /** How this sshd was started. */
+  readonly start: StartMode
+  /** The extra sshd arguments it was started with. */
+  readonly args: readonly string[]
+  /**
+   * Pid (in `procfs`) of the process holding the socket in `socket` and `inetd` modes (started
+   * as systemd-socket-activate; in socket mode it turns into socket-holder.sh, still holding
+   * the socket, on the first connection); 0 in daemon mode and after `stopSocketHolder()`.
+   */
+  readonly socketHolderPid: number
+  /**
+   * The listener's pid in `procfs`; 0 while there is none: in socket mode before the first
+   * connection (read afresh on each access), always in inetd mode.
+   */
   readonly listenerPid: number
-  /** Host pid of the namespace's init (PID 1 inside). */
-  readonly initHostPid: number
-  /** With `network: 'private'`, the namespace's network namespace as seen from the host. */
-  readonly netns: string | undefined
   /** The test user's name. */
   readonly user: string
   /** The client's private key (ed25519), authorized for the test user and root. */
@@ -690,7 +679,10 @@ export interface SshdServer {
   connect(opts?: ConnectOptions): Promise<SshConnection>
   /** A ControlMaster (`-M -S <socket> -N`); resolves when authenticated. */
   controlMaster(opts?: { user?: string; timeoutMs?: number }): Promise<ControlMaster>
-  /** A raw TCP connection that never sends (more than) a banner; resolves once sshd forked for it. */
+  /**
+   * A raw TCP connection that never sends (more than) a banner; resolves once the sshd process
+   * serving it has its `[accepted]` title (it shows transient ones while sshd re-executes).
+   */
   preauthHanger(opts?: PreauthHangerOptions): Promise<PreauthHanger>
   /**
    * A client that sent its user name and waits at a password (or PAM) prompt forever: pre-auth
@@ -702,9 +694,30 @@ export interface SshdServer {
   /**
    * `systemctl restart ssh`: SIGTERM to the listener, and a new one started with the same
    * config; connections live on, re-parented to the namespace's init. Resolves with the new
-   * listener's pid (also in `listenerPid`) once it listens.
+   * listener's pid (also in `listenerPid`) once it listens. Daemon mode only (throws otherwise).
    */
   restartListener(): Promise<number>
+  /**
+   * `systemctl stop ssh.socket ssh.service`: SIGTERM to the socket holder and, in socket mode,
+   * the listener; resolves once they are gone and nothing listens on the port. Connections live
+   * on, re-parented to the namespace's init. Socket and inetd modes only (throws otherwise).
+   */
+  stopSocketHolder(): Promise<void>
+  /** Starts another sshd in the same namespace (the server's `startInstance`). */
+  startInstance(opts?: SshdInstanceOptions): Promise<SshdInstance>
+}
+
+export interface SshdServer extends SshdInstance {
+  /** Host pid of the namespace's init (PID 1 inside). */
+  readonly initHostPid: number
+  /** With `network: 'private'`, the namespace's network namespace as seen from the host. */
+  readonly netns: string | undefined
+  /**
+   * Starts another sshd in the namespace, with its own free port, config file
+   * (`<dir>/sshd_config.<n>`) and log; resolves once it listens (or its socket holder does).
+   * Its clients are stopped with the server.
+   */
+  startInstance(opts?: SshdInstanceOptions): Promise<SshdInstance>
   /** Stops every client, the namespace (sshd and all in it) and removes `dir`. Idempotent. */
   stop(): Promise<void>
 }
@@ -752,8 +765,10 @@ export function baseConfig(args: {
 /** `Subsystem` value for the external sftp-server (the base config uses internal-sftp). */
 export const SFTP_SERVER_SUBSYSTEM = `sftp ${SFTP_SERVER}`
 
-// The namespace's init: private /run and /var/log, then sshd as a job (set -m: with its own
-// process group and default SIGINT/SIGQUIT), and `wait`, which also reaps orphans re-parented to it.
+// The namespace's init: private /run and /var/log, then sshd (or its socket holder) as a job
+// (set -m: with its own process group and default SIGINT/SIGQUIT), and `wait`, which also reaps
+// orphans re-parented to it. When the job ends the init ends, and the namespace with it, unless
+// stopSocketHolder() asked it to linger.
 const INIT_SCRIPT = `set -e
 if [ -n "$SSHD_TEST_PRIVATE_NET" ]; then ip link set lo up; fi
 mount -t tmpfs -o mode=0755,size=16m sshd-test-run /run
@@ -763,6 +778,7 @@ mount -t tmpfs -o mode=0755,size=16m sshd-test-log /var/log
 install -m 0664 /dev/null /var/log/wtmp
 install -m 0660 /dev/null /var/log/btmp
 install -m 0664 /dev/null /var/log/lastlog
+mkfifo -m 0600 /run/sshd-test-idle
 set +e -m
 "$@" &
 wait $!
@@ -772,21 +788,31 @@ while [ -e /run/sshd-test-restart ]; do
   "$@" &
   wait $!
 done
+# stopSocketHolder(): connections live on without holder and listener. Sleep on a FIFO that is
+# never written (no child process to show), and reap orphans between reads (wait does).
+while [ -e /run/sshd-test-linger ]; do
+  read -r -t 0.2 <>/run/sshd-test-idle
+  wait
+done
 `
 
 /** Starts a real sshd; see the module comment. */
 export async function startSshd(opts: StartSshdOptions): Promise<SshdServer> {
   const versionString = await checkSshd(opts.version)
+  const start = opts.start ?? 'daemon'
+  await checkStartMode(start, INSTALL_HINT)
   await ensureTestUser()
-  const server = new Server(
-    opts.version,
+  const server = new Server({
+    version: opts.version,
     versionString,
-    opts.timeoutMs ?? 20_000,
-    opts.network === 'private',
-  )
+    timeoutMs: opts.timeoutMs ?? 20_000,
+    privateNet: opts.network === 'private',
+    start,
+    args: opts.args ?? [],
+  })
   opts.t?.after(() => server.stop())
   try {
-    await server.start(opts.config ?? {}, opts.extraConfig)
+    await server.boot(opts.config ?? {}, opts.extraConfig)
   } catch (error) {
     await server.stop()
     throw error
@@ -794,11 +820,26 @@ export async function startSshd(opts: StartSshdOptions): Promise<SshdServer> {
   return server
 }
 
+interface ServerSettings {
+  version: SshdVersion
+  versionString: string
+  timeoutMs: number
+  privateNet: boolean
+  start: StartMode
+  args: readonly string[]
+}
+
+/**
+ * The namespace and its first sshd. An instance (`startInstance`) is a Server too: it shares the
+ * namespace, directory and client key of its `root`, which stops it and its clients.
+ */
 class Server implements SshdServer, Resource {
   readonly version: SshdVersion
   readonly versionString: string
   readonly host = HOST
   readonly user = TEST_USER
+  readonly start: StartMode
+  readonly args: readonly string[]
   port = 0
   dir = ''
   configFile = ''
@@ -808,13 +849,28 @@ class Server implements SshdServer, Resource {
   rootfs = ''
   utmpFile = ''
   clientKey = ''
-  listenerPid = 0
   initHostPid = 0
+  socketHolderPid = 0
+  private daemonListenerPid = 0
   private readonly timeoutMs: number
   private readonly privateNet: boolean
+  /** The server whose namespace this is: itself, or the one this instance was started from. */
+  private readonly root: Server
+  /** The root's instances. */
+  private readonly instances: Server[] = []
+  /** 1 for the root, 2, 3, … for its instances (in file names). */
+  private readonly number: number
+
+  get listenerPid(): number {
+    if (this.start === 'daemon') return this.daemonListenerPid
+    if (this.start === 'inetd' || !this.socketHolderPid) return 0
+    return sshdChildSync(this.procfs, this.socketHolderPid)
+  }
 
   get netns(): string | undefined {
-    return this.privateNet && this.initHostPid ? `/proc/${this.initHostPid}/ns/net` : undefined
+    return this.privateNet && this.root.initHostPid
+      ? `/proc/${this.root.initHostPid}/ns/net`
+      : undefined
   }
   private unshare: ChildProcess | undefined
   private unshareExited: Promise<void> = Promise.resolve()
@@ -824,23 +880,75 @@ class Server implements SshdServer, Resource {
   private stopping: Promise<void> | undefined
   private seq = 0
 
-  constructor(version: SshdVersion, versionString: string, timeoutMs: number, privateNet: boolean) {
-    this.version = version
-    this.versionString = versionString
-    this.timeoutMs = timeoutMs
-    this.privateNet = privateNet
-    track(this)
+  constructor(settings: ServerSettings, root?: Server) {
+    this.version = settings.version
+    this.versionString = settings.versionString
+    this.timeoutMs = settings.timeoutMs
+    this.privateNet = settings.privateNet
+    this.start = settings.start
+    this.args = settings.args
+    if (root) {
+      this.root = root
+      this.number = root.instances.length + 2
+      this.dir = root.dir
+      this.clientKey = root.clientKey
+      this.initHostPid = root.initHostPid
+      this.rootfs = root.rootfs
+      this.procfs = root.procfs
+      this.utmpFile = root.utmpFile
+      root.instances.push(this)
+    } else {
+      this.root = this
+      this.number = 1
+      track(this)
+    }
   }
 
-  async start(config: SshdConfig, extraConfig: string | undefined): Promise<void> {
+  private get isRoot(): boolean {
+    return this.root === this
+  }
+
+  /** A file of this instance in `dir`: `sshd.log`, then `sshd.2.log`, … */
+  private file(base: string, ext = ''): string {
+    return path.join(this.dir, `${base}${this.number === 1 ? '' : `.${this.number}`}${ext}`)
+  }
+
+  async boot(config: SshdConfig, extraConfig: string | undefined): Promise<void> {
+    if (this.isRoot) await this.prepareDir()
+    this.logFile = this.file('sshd', '.log')
+    this.configFile = this.file('sshd_config')
+    // A free port can be taken between probing and sshd's bind: retry a few times.
+    for (let attempt = 1; ; attempt++) {
+      this.port = await freePort()
+      this.configText = renderConfig(
+        [
+          ...baseConfig({ port: this.port, dir: this.dir, version: this.version }),
+          ...Object.entries(config),
+        ],
+        extraConfig,
+      )
+      await Promise.all([writeFile(this.configFile, this.configText), writeFile(this.logFile, '')])
+      try {
+        await this.launch()
+        return
+      } catch (error) {
+        const output = `${await this.readLog().catch(() => '')}${await this.startOutput()}`
+        if (attempt < 3 && /Address already in use|Cannot bind any address/.test(output)) {
+          if (this.isRoot) await this.killNamespace()
+          continue
+        }
+        throw error
+      }
+    }
+  }
+
+  private async prepareDir(): Promise<void> {
     this.dir = await mkdtemp(path.join(tmpdir(), `sshd-exporter-test-${this.version}-`))
     // sshd reads authorized_keys as the user: the directory must be searchable by it.
     await chmod(this.dir, 0o755)
     if (/^\/(run|var\/log)(\/|$)/.test(this.dir)) {
       throw new Error(`temporary directory ${this.dir} would be hidden by the namespace's own /run`)
     }
-    this.logFile = path.join(this.dir, 'sshd.log')
-    this.configFile = path.join(this.dir, 'sshd_config')
     this.clientKey = path.join(this.dir, 'client_ed25519')
     await Promise.all([
       execFileAsync('ssh-keygen', [
@@ -852,6 +960,7 @@ class Server implements SshdServer, Resource {
         ...['-f', this.clientKey],
       ]),
       writeFile(path.join(this.dir, 'init.sh'), INIT_SCRIPT),
+      writeFile(path.join(this.dir, SOCKET_HOLDER_SCRIPT_NAME), SOCKET_HOLDER_SCRIPT),
       writeFile(
         path.join(this.dir, 'askpass.sh'),
         // Announces the prompt, then never answers; ends when its ssh client is gone (re-parented:
@@ -865,33 +974,49 @@ class Server implements SshdServer, Resource {
       await readFile(`${this.clientKey}.pub`, 'utf8'),
       { mode: 0o644 },
     )
-    // A free port can be taken between probing and sshd's bind: retry a few times.
-    for (let attempt = 1; ; attempt++) {
-      this.port = await freePort()
-      this.configText = renderConfig(
-        [
-          ...baseConfig({ port: this.port, dir: this.dir, version: this.version }),
-          ...Object.entries(config),
-        ],
-        extraConfig,
-      )
-      await writeFile(this.configFile, this.configText)
-      try {
-        await this.launch()
-        return
-      } catch (error) {
-        const log = await this.readLog().catch(() => '')
-        if (attempt < 3 && /Address already in use|Cannot bind any address/.test(log)) {
-          await this.killNamespace()
-          continue
-        }
-        throw error
-      }
-    }
+  }
+
+  /** What starts this sshd (or its socket holder), inside the namespace. */
+  private command(): string[] {
+    return startCommand({
+      mode: this.start,
+      sshd: sshdBinaries(this.version).sshd,
+      configFile: this.configFile,
+      logFile: this.logFile,
+      args: this.args,
+      host: HOST,
+      port: this.port,
+      dir: this.dir,
+    })
+  }
+
+  /** Output of what started sshd: unshare and the init (root), or nsenter (instance). */
+  private async startOutput(): Promise<string> {
+    if (this.isRoot) return this.unshareOutput
+    return readFile(this.file('instance', '.out'), 'utf8').catch(() => '')
+  }
+
+  private async launchInstance(): Promise<void> {
+    await launchInNamespace({
+      initHostPid: this.initHostPid,
+      privateNet: this.privateNet,
+      argv: this.command(),
+      outputFile: this.file('instance', '.out'),
+    })
   }
 
   private async launch(): Promise<void> {
-    const bins = sshdBinaries(this.version)
+    if (!this.isRoot) {
+      await writeFile(this.file('instance', '.out'), '')
+      await this.launchInstance()
+      await this.ready(async () => {
+        const output = `${await this.readLog()}${await this.startOutput()}`
+        if (/Address already in use|Cannot bind any address/.test(output)) {
+          throw new Error(`sshd ${this.version} instance did not start: ${output}`)
+        }
+      })
+      return
+    }
     const child = spawn(
       'setpriv',
       [
@@ -899,7 +1024,7 @@ class Server implements SshdServer, Resource {
         ...['unshare', '--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL'],
         ...(this.privateNet ? ['--net', '--'] : ['--']),
         ...['/bin/bash', path.join(this.dir, 'init.sh')],
-        ...[bins.sshd, '-D', '-f', this.configFile, '-E', this.logFile],
+        ...this.command(),
       ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -950,17 +1075,35 @@ class Server implements SshdServer, Resource {
     this.procfs = `${this.rootfs}/proc`
     this.utmpFile = `${this.rootfs}/run/utmp`
 
-    this.listenerPid = await this.listening(notExited)
+    await this.ready(notExited)
   }
 
-  /** Waits for a listener (other than `previous`) to listen on the port; its pid in `procfs`. */
-  private listening(notExited: () => Promise<void>, previous?: number): Promise<number> {
-    return this.waitFor(
+  /**
+   * Waits until this sshd is up: in daemon mode a listener (other than `previous`), child of
+   * the init, listening on the port (`listenerPid`); otherwise systemd-socket-activate, child
+   * of the init, holding the LISTEN socket (`socketHolderPid`).
+   */
+  private async ready(notExited: () => Promise<void>, previous?: number): Promise<void> {
+    if (this.start !== 'daemon') {
+      this.socketHolderPid = await this.waitFor(
+        `systemd-socket-activate (${this.start}) listening on ${HOST}:${this.port}`,
+        async () => {
+          await notExited()
+          const holders = (await listProcesses(this.procfs)).filter(
+            (p) => p.ppid === 1 && p.comm === SOCKET_ACTIVATE_COMM && p.state !== 'Z',
+          )
+          const pids = holders.map((p) => p.pid)
+          return (await listenSocketHolders(this.procfs, pids, this.port))[0]
+        },
+        { timeoutMs: this.timeoutMs },
+      )
+      return
+    }
+    this.daemonListenerPid = await this.waitFor(
       `sshd ${this.version} listening on ${HOST}:${this.port}`,
       async () => {
         await notExited()
-        const procs = await listProcesses(this.procfs)
-        const listener = procs.find(
+        const listeners = (await listProcesses(this.procfs)).filter(
           (p) =>
             p.ppid === 1 &&
             p.comm === 'sshd' &&
@@ -968,28 +1111,89 @@ class Server implements SshdServer, Resource {
             p.pid !== previous &&
             p.title.includes('[listener]'),
         )
-        if (!listener) return undefined
-        const dir = path.join(this.procfs, String(listener.pid))
-        const tcp = await readTcp(dir)
-        const listening = tcp.find((e) => e.state === TCP_LISTEN && e.localPort === this.port)
-        if (!listening) return undefined
-        return (await socketInodes(dir)).has(listening.inode) ? listener.pid : undefined
+        const pids = listeners.map((p) => p.pid)
+        return (await listenSocketHolders(this.procfs, pids, this.port))[0]
       },
       { timeoutMs: this.timeoutMs },
     )
   }
 
-  async restartListener(): Promise<number> {
-    const previous = this.listenerPid
-    await writeFile(path.join(this.rootfs, 'run', 'sshd-test-restart'), '')
+  /** `kill -<signal> <pids>` inside the namespace (pids in `procfs`). */
+  private async killInNamespace(signal: string, pids: readonly number[]): Promise<void> {
     await execFileAsync('nsenter', [
       ...['-t', String(this.initHostPid), '-p', '--'],
-      ...['kill', '-TERM', String(previous)],
+      ...['kill', `-${signal}`, ...pids.map(String)],
     ])
-    this.listenerPid = await this.listening(() => Promise.resolve(), previous)
-    return this.listenerPid
   }
 
+  private gone(pid: number): () => Promise<boolean> {
+    return async () => {
+      const p = await readProcess(this.procfs, pid)
+      return p === undefined || p.state === 'Z'
+    }
+  }
+
+  async restartListener(): Promise<number> {
+    if (this.start !== 'daemon') {
+      throw new Error(
+        `restartListener() needs start 'daemon', this sshd has '${this.start}' (see stopSocketHolder())`,
+      )
+    }
+    const previous = this.daemonListenerPid
+    if (this.isRoot) await writeFile(path.join(this.rootfs, 'run', 'sshd-test-restart'), '')
+    await this.killInNamespace('TERM', [previous])
+    if (!this.isRoot) {
+      // The root's init restarts the root's listener; an instance's is started again here, once
+      // the old one has let go of the port.
+      await this.waitFor(`the old listener (pid ${previous}) to exit`, this.gone(previous))
+      await this.launchInstance()
+    }
+    await this.ready(() => Promise.resolve(), previous)
+    return this.daemonListenerPid
+  }
+
+  async stopSocketHolder(): Promise<void> {
+    if (this.start === 'daemon') {
+      throw new Error(
+        `stopSocketHolder() needs start 'socket' or 'inetd', this sshd has 'daemon' (see restartListener())`,
+      )
+    }
+    const holder = this.socketHolderPid
+    if (!holder) return
+    const pids = [holder, this.listenerPid].filter((pid) => pid !== 0)
+    // The root's holder is the init's job: the init must outlive it for connections to live on.
+    await writeFile(path.join(this.rootfs, 'run', 'sshd-test-linger'), '')
+    await this.killInNamespace('TERM', pids)
+    await this.waitFor(
+      `the socket holder (pid ${holder}) to exit and ${HOST}:${this.port} to close`,
+      async () => {
+        for (const pid of pids) if (!(await this.gone(pid)())) return false
+        const all = (await this.processes()).map((p) => p.pid)
+        return (await listenSocketHolders(this.procfs, all, this.port)).length === 0
+      },
+    )
+    this.socketHolderPid = 0
+  }
+
+  async startInstance(opts: SshdInstanceOptions = {}): Promise<SshdInstance> {
+    const root = this.root
+    if (root.stopping) throw new Error('the server is stopped')
+    const start = opts.start ?? 'daemon'
+    await checkStartMode(start, INSTALL_HINT)
+    const instance = new Server(
+      {
+        version: root.version,
+        versionString: root.versionString,
+        timeoutMs: root.timeoutMs,
+        privateNet: root.privateNet,
+        start,
+        args: opts.args ?? [],
+      },
+      root,
+    )
+    await instance.boot(opts.config ?? {}, opts.extraConfig)
+    return instance
+  }
   sshArgs(opts: { batch?: boolean } = {}): string[] {
     return [
       ...['-F', '/dev/null', '-p', String(this.port), '-i', this.clientKey],
@@ -1040,14 +1244,18 @@ class Server implements SshdServer, Resource {
   }
 
   async connectionPidFor(localPort: number): Promise<number | undefined> {
-    const listenerDir = path.join(this.procfs, String(this.listenerPid))
-    const tcp = await readTcp(listenerDir)
+    const tcp = await readTcp(path.join(this.procfs, '1'))
     const entry = tcp.find(
       (e) => e.localPort === this.port && e.remotePort === localPort && e.inode !== 0,
     )
     if (!entry) return undefined
+    // The top process holding the socket: a child of the listener (daemon, socket) or of the
+    // holder (inetd), or of the init once they are gone; never they, who hold it while forking.
+    const listener = this.listenerPid
+    const servers = new Set([listener, this.socketHolderPid])
+    const parents = new Set([this.start === 'inetd' ? this.socketHolderPid : listener, 1])
     for (const p of await this.processes()) {
-      if (p.ppid !== this.listenerPid || p.state === 'Z') continue
+      if (!parents.has(p.ppid) || servers.has(p.pid) || p.state === 'Z') continue
       if ((await socketInodes(path.join(this.procfs, String(p.pid)))).has(entry.inode)) return p.pid
     }
     return undefined
@@ -1076,7 +1284,7 @@ class Server implements SshdServer, Resource {
     args: readonly string[],
     env: NodeJS.ProcessEnv = {},
   ): ClientProcess {
-    if (this.stopping) throw new Error('the server is stopped')
+    if (this.root.stopping) throw new Error('the server is stopped')
     // With a private network the client runs in sshd's network namespace.
     const netns = this.netns
     const argv = netns === undefined ? args : [`--net=${netns}`, '--', command, ...args]
@@ -1117,7 +1325,7 @@ class Server implements SshdServer, Resource {
   }
 
   private marker(): string {
-    return `__sshd_test_ready_${++this.seq}_${randomBytes(4).toString('hex')}__`
+    return `__sshd_test_ready_${++this.root.seq}_${randomBytes(4).toString('hex')}__`
   }
 
   async connect(opts: ConnectOptions = {}): Promise<SshConnection> {
@@ -1141,7 +1349,8 @@ class Server implements SshdServer, Resource {
 
   async controlMaster(opts: { user?: string; timeoutMs?: number } = {}): Promise<ControlMaster> {
     const user = opts.user ?? TEST_USER
-    const socketPath = path.join(this.dir, `cm-${++this.seq}`)
+    // (instances share `dir`: the root numbers the sockets)
+    const socketPath = path.join(this.dir, `cm-${++this.root.seq}`)
     const client = this.spawnClient('ssh', [
       ...this.sshArgs(),
       ...['-M', '-S', socketPath, '-N', '-o', 'ControlPersist=no'],
@@ -1234,7 +1443,7 @@ class Server implements SshdServer, Resource {
   }
 
   async preauthHanger(opts: PreauthHangerOptions = {}): Promise<PreauthHanger> {
-    if (this.stopping) throw new Error('the server is stopped')
+    if (this.root.stopping) throw new Error('the server is stopped')
     if (this.privateNet) throw new Error('preauthHanger() needs the host network')
     const socket = net.connect({ host: HOST, port: this.port })
     socket.on('error', () => {})
@@ -1254,11 +1463,19 @@ class Server implements SshdServer, Resource {
       })
       if (opts.banner !== undefined) socket.write(`${opts.banner}\r\n`)
       const localPort = socket.localPort!
+      // Until sshd has (re-)executed and titled it, the process shows the listener's title, an
+      // executable's path, or with 10.0 `sshd: [accepted]` before sshd-session runs: wait for
+      // the final `<sshd or sshd-session>: [accepted]` (or later) title.
+      const comm = sshdBinaries(this.version).session ? 'sshd-session' : 'sshd'
       const connectionPid = await this.waitFor(
-        `the sshd child accepting a pre-auth connection from port ${localPort}`,
-        () => {
+        `the sshd process accepting a pre-auth connection from port ${localPort}`,
+        async () => {
           if (socket.destroyed) throw new Error('sshd closed the connection')
-          return this.connectionPidFor(localPort)
+          const pid = await this.connectionPidFor(localPort)
+          const p = pid === undefined ? undefined : await readProcess(this.procfs, pid)
+          const titled =
+            p?.comm === comm && p.title.startsWith(`${comm}: `) && !p.title.includes('[listener]')
+          return titled ? pid : undefined
         },
         opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs },
       )
@@ -1310,15 +1527,24 @@ class Server implements SshdServer, Resource {
     })
   }
 
+  /** Stops the namespace with everything in it (an instance: its root's). */
   stop(): Promise<void> {
+    if (!this.isRoot) return this.root.stop()
     this.stopping ??= this.doStop()
     return this.stopping
   }
 
+  /** SIGKILL to the clients of this server and its instances, and their sockets closed. */
+  private killClients(): ClientProcess[] {
+    const servers = [this, ...this.instances]
+    for (const socket of servers.flatMap((s) => [...s.sockets])) socket.destroy()
+    const clients = servers.flatMap((s) => [...s.clients])
+    for (const client of clients) client.signal('SIGKILL')
+    return clients
+  }
+
   private async doStop(): Promise<void> {
-    for (const client of this.clients) client.signal('SIGKILL')
-    for (const socket of this.sockets) socket.destroy()
-    await Promise.all([...this.clients].map((c) => c.stop(1000)))
+    await Promise.all(this.killClients().map((c) => c.stop(1000)))
     await this.killNamespace()
     live.delete(this)
     if (this.dir) rmSync(this.dir, { recursive: true, force: true })
@@ -1352,8 +1578,7 @@ class Server implements SshdServer, Resource {
   }
 
   killNow(): void {
-    for (const client of this.clients) client.signal('SIGKILL')
-    for (const socket of this.sockets) socket.destroy()
+    this.killClients()
     if (this.initHostPid) killQuietly(this.initHostPid, 'SIGKILL')
     killQuietly(this.unshare?.pid, 'SIGKILL')
     if (this.dir) rmSync(this.dir, { recursive: true, force: true })
@@ -1390,7 +1615,7 @@ async function childPids(pid: number): Promise<number[]> {
  * is 2 authenticated connections with 4 sessions, and 2 startups. `close` closes them all,
  * hangers first.
  */
-export async function openMixedClients(sshd: SshdServer) {
+export async function openMixedClients(sshd: SshdInstance) {
   const plain = await sshd.connect()
   const master = await sshd.controlMaster()
   const muxed = [
