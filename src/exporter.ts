@@ -12,7 +12,7 @@ import {
 import { COLLECTORS } from './collectors/index.ts'
 import type { Config } from './flags.ts'
 import type { Logger } from './logger.ts'
-import { EffectiveConfigReader } from './model/effective-config.ts'
+import { SshdConfigs } from './model/effective-config.ts'
 import { openEventsSource } from './model/events-source.ts'
 import { Scraper } from './scrape.ts'
 import { type App, buildApp } from './server/app.ts'
@@ -58,11 +58,11 @@ function exporterRegistry(config: Config): Registry {
   return registry
 }
 
-/** The shared effective-config reader, read once before the first scrape. */
-async function configReader(config: Config, logger: Logger): Promise<EffectiveConfigReader> {
+/** sshd's configurations; the default one read once before the first scrape. */
+async function configReader(config: Config, logger: Logger): Promise<SshdConfigs> {
   const sshdBinary =
     config.config.sshdBinary === undefined ? findSshdBinary() : config.config.sshdBinary
-  const reader = new EffectiveConfigReader({
+  const reader = new SshdConfigs({
     sshdBinary,
     rootfs: config.path.rootfs,
     file: config.config.file ?? join(config.path.rootfs, 'etc', 'ssh', 'sshd_config'),
@@ -70,7 +70,7 @@ async function configReader(config: Config, logger: Logger): Promise<EffectiveCo
     logger: logger.child({ collector: 'config' }),
   })
   try {
-    const read = await reader.refresh()
+    const read = await reader.default.refresh()
     logger.info(
       { collector: 'config', source: read.source, max_sessions: read.values.maxSessions },
       'read sshd configuration',
@@ -135,9 +135,7 @@ export async function createExporter(
     timeoutSeconds: config.scrape.collectorTimeoutSeconds,
     rescanIntervalMs: config.processes.rescanIntervalSeconds * 1000,
     registries: [exporterRegistry(config)],
-    ...(sshdConfig === null
-      ? {}
-      : { configuredPorts: async () => (await sshdConfig.current()).values.listenPorts }),
+    configs: sshdConfig,
   })
   const app = buildApp({
     telemetryPath: config.web.telemetryPath,

@@ -9,6 +9,8 @@ import { Counter, Gauge, Registry } from 'prom-client'
 import type { Collector, Commit, Scrape } from './collectors/collector.ts'
 import { ErrorCode, ExporterError } from './errors.ts'
 import type { Logger } from './logger.ts'
+import type { EffectiveConfigRead, SshdConfigs } from './model/effective-config.ts'
+import { type SshdInstance, sshdInstances } from './model/instances.ts'
 import type { ScanResult } from './model/scan.ts'
 import {
   ConnectionSocketCache,
@@ -27,8 +29,8 @@ export interface ScraperOptions {
   timeoutSeconds: number
   /** Registries rendered before the collectors' (build info, process metrics). */
   registries: readonly Registry[]
-  /** sshd's configured listen ports, for when the listener's sockets cannot be told apart. */
-  configuredPorts?: () => Promise<readonly number[] | undefined>
+  /** sshd's configurations, one per instance; null when the config collector is off. */
+  configs?: SshdConfigs | null
   /** Full process scan at least this often (ms) while sshd's tree is walked; 0: every scrape. */
   rescanIntervalMs?: number
 }
@@ -42,16 +44,24 @@ const SCAN_MODES = ['walk', 'full'] as const satisfies readonly ScanResult['mode
 export const INPUT_SOURCES = ['procfs'] as const
 export type InputSource = (typeof INPUT_SOURCES)[number]
 
+/** Each listener's configuration by pid, and the default one (a socket holder's). */
+interface InstanceConfigs {
+  byListener: Map<number, EffectiveConfigRead | null>
+  default: EffectiveConfigRead | null
+}
+
 class ScrapeContext implements Scrape {
   readonly signal: AbortSignal
   #procfs: ProcFS
   #scanner: ProcessScanner
   #socketCache: ConnectionSocketCache
   #onScan: (result: ScanResult) => void
+  #configs: SshdConfigs | null
   #snapshot: Promise<ScanResult> | null = null
+  #instanceConfigs: Promise<InstanceConfigs> | null = null
   #sockets: Promise<SshdSockets | null> | null = null
   #connectionSockets: Promise<ReadonlyMap<number, TcpSocket | undefined> | null> | null = null
-  #configuredPorts: (() => Promise<readonly number[] | undefined>) | undefined
+  #instances: Promise<{ instances: SshdInstance[]; up: boolean }> | null = null
 
   constructor(
     procfs: ProcFS,
@@ -59,14 +69,14 @@ class ScrapeContext implements Scrape {
     socketCache: ConnectionSocketCache,
     signal: AbortSignal,
     onScan: (result: ScanResult) => void,
-    configuredPorts?: () => Promise<readonly number[] | undefined>,
+    configs: SshdConfigs | null,
   ) {
     this.#procfs = procfs
     this.#scanner = scanner
     this.#socketCache = socketCache
     this.signal = signal
     this.#onScan = onScan
-    this.#configuredPorts = configuredPorts
+    this.#configs = configs
   }
 
   snapshot(): Promise<ScanResult> {
@@ -82,13 +92,40 @@ class ScrapeContext implements Scrape {
     return this.#snapshot
   }
 
+  /** Each listener's configuration, read with its own command line; a read that fails is null. */
+  #readConfigs(): Promise<InstanceConfigs> {
+    this.#instanceConfigs ??= this.snapshot().then(async (scan) => {
+      const configs = this.#configs
+      const byListener = new Map<number, EffectiveConfigRead | null>()
+      if (configs === null) return { byListener, default: null }
+      // A config that cannot be read leaves the value unknown; the config collector says why.
+      const [fallback, ...reads] = await Promise.all([
+        configs.default.current().catch(() => null),
+        ...scan.snapshot.listeners.map((l) =>
+          configs
+            .readerFor(l.argv, `${this.#procfs.pidDir(l.pid)}exe`)
+            .current()
+            .catch(() => null),
+        ),
+      ])
+      scan.snapshot.listeners.forEach((l, i) => byListener.set(l.pid, reads[i] ?? null))
+      return { byListener, default: fallback ?? null }
+    })
+    return this.#instanceConfigs
+  }
+
   sockets(): Promise<SshdSockets | null> {
-    this.#sockets ??= Promise.all([
-      this.snapshot(),
-      // A config that cannot be read leaves the fallback to port 22; the config collector says why.
-      this.#configuredPorts?.().catch(() => undefined),
-    ]).then(([scan, ports]) =>
-      readSshdSockets(this.#procfs, scan.snapshot, ports, this.#socketCache),
+    this.#sockets ??= Promise.all([this.snapshot(), this.#readConfigs()]).then(
+      ([scan, configs]) => {
+        const ports = new Set<number>(configs.default?.values.listenPorts ?? [])
+        configs.byListener.forEach((read) => read?.values.listenPorts.forEach((p) => ports.add(p)))
+        return readSshdSockets(
+          this.#procfs,
+          scan.snapshot,
+          ports.size === 0 ? undefined : [...ports],
+          this.#socketCache,
+        )
+      },
     )
     return this.#sockets
   }
@@ -101,6 +138,36 @@ class ScrapeContext implements Scrape {
           : connectionSockets(this.#procfs, scan.snapshot, sockets, this.#socketCache),
     )
     return this.#connectionSockets
+  }
+
+  instances(): Promise<{ instances: SshdInstance[]; up: boolean }> {
+    this.#instances ??= (async () => {
+      const [scan, configs, sockets] = await Promise.all([
+        this.snapshot(),
+        this.#readConfigs(),
+        this.sockets(),
+      ])
+      const { snapshot } = scan
+      // Only a connection no listener owns, on a host with two listeners, needs its socket's port.
+      const ambiguous =
+        snapshot.listeners.length > 1 && snapshot.connections.some((c) => c.listener === null)
+      let localPorts: Map<number, number> | null = null
+      if (ambiguous) {
+        const byConnection = await this.connectionSockets()
+        if (byConnection !== null) {
+          localPorts = new Map()
+          byConnection.forEach((s, pid) => s !== undefined && localPorts!.set(pid, s.localPort))
+        }
+      }
+      return sshdInstances({
+        snapshot,
+        configs: configs.byListener,
+        defaultConfig: configs.default,
+        listening: sockets?.listening ?? null,
+        localPorts,
+      })
+    })()
+    return this.#instances
   }
 }
 
@@ -125,7 +192,7 @@ export class Scraper {
   #procfs: ProcFS
   #scanner: ProcessScanner
   #socketCache = new ConnectionSocketCache()
-  #configuredPorts: (() => Promise<readonly number[] | undefined>) | undefined
+  #configs: SshdConfigs | null
   #logger: Logger
   #timeoutMs: number
   #registries: readonly Registry[]
@@ -143,7 +210,7 @@ export class Scraper {
     this.#logger = options.logger
     this.#timeoutMs = options.timeoutSeconds * 1000
     this.#registries = options.registries
-    this.#configuredPorts = options.configuredPorts
+    this.#configs = options.configs ?? null
     this.#scanner = new ProcessScanner(options.procfs, {
       rescanIntervalMs: options.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS,
       logger: options.logger,
@@ -207,7 +274,7 @@ export class Scraper {
           )
         }
       },
-      this.#configuredPorts,
+      this.#configs,
     )
     const names = [...this.#collectors.keys()]
     const outcomes = await Promise.all(

@@ -14,7 +14,8 @@
 import type { Registry } from 'prom-client'
 import type { Config } from '../flags.ts'
 import type { Logger } from '../logger.ts'
-import type { EffectiveConfigReader } from '../model/effective-config.ts'
+import type { SshdConfigs } from '../model/effective-config.ts'
+import type { SshdInstance } from '../model/instances.ts'
 import type { EventsSource } from '../model/events-source.ts'
 import type { ScanResult } from '../model/scan.ts'
 import type { SshdSockets } from '../model/sockets.ts'
@@ -34,6 +35,11 @@ export interface Scrape {
    * right to read fd links, or with no listener.
    */
   connectionSockets(): Promise<ReadonlyMap<number, TcpSocket | undefined> | null>
+  /**
+   * sshd's instances, each with its configuration and connections, and whether sshd accepts
+   * connections here (a listener, or a socket held for it).
+   */
+  instances(): Promise<{ instances: SshdInstance[]; up: boolean }>
 }
 
 /** Sets the collector's metrics; called synchronously, only for a collect that finished in time. */
@@ -50,8 +56,8 @@ export interface CollectorContext {
   procfs: ProcFS
   /** A child logger with `collector: <name>`. */
   logger: Logger
-  /** sshd's effective configuration; null when the config collector is disabled. */
-  sshdConfig: EffectiveConfigReader | null
+  /** sshd's effective configurations; null when the config collector is disabled. */
+  sshdConfig: SshdConfigs | null
   /**
    * sshd's log, followed since start-up; null when the events collector is disabled, or why it
    * does not apply on this host.

@@ -5,12 +5,6 @@
 import { Gauge, Registry } from 'prom-client'
 import type { Collector, CollectorDefinition } from './collector.ts'
 
-/** An unlabelled gauge with no sample at all for null (reset() would leave a 0). */
-function setOrRemove(gauge: Gauge, value: number | null): void {
-  if (value === null) gauge.remove()
-  else gauge.set(value)
-}
-
 export const configCollector: CollectorDefinition = {
   name: 'config',
   defaultEnabled: true,
@@ -21,20 +15,20 @@ export const configCollector: CollectorDefinition = {
     const registry = new Registry()
     const registers = [registry]
     const gauge = (name: string, help: string) =>
-      new Gauge({ name: `sshd_config_${name}`, help, registers })
+      new Gauge({ name: `sshd_config_${name}`, help, labelNames: ['port'], registers })
     const maxSessions = gauge(
       'max_sessions',
       'Effective MaxSessions: session channels one connection may open.',
     )
     const maxStartups = new Gauge({
       name: 'sshd_config_max_startups',
-      help: 'Effective MaxStartups begin (random early drop starts) and full (every new connection refused).',
-      labelNames: ['bound'],
+      help: 'Effective MaxStartups begin (random early drop starts) and full (every new connection refused); absent for per-connection sshd, where it does not apply.',
+      labelNames: ['port', 'bound'],
       registers,
     })
     const rate = gauge(
       'max_startups_rate',
-      'Effective MaxStartups rate as a ratio (0.3 for 30): the drop probability at begin.',
+      'Effective MaxStartups rate as a ratio (0.3 for 30): the drop probability at begin; absent for per-connection sshd.',
     )
     const grace = gauge('login_grace_time_seconds', 'Effective LoginGraceTime; 0 means unlimited.')
     const aliveInterval = gauge(
@@ -44,7 +38,7 @@ export const configCollector: CollectorDefinition = {
     const aliveCount = gauge('client_alive_count_max', 'Effective ClientAliveCountMax.')
     const perSource = gauge(
       'per_source_max_startups',
-      'Effective PerSourceMaxStartups; absent when none.',
+      'Effective PerSourceMaxStartups; absent when none, and for per-connection sshd.',
     )
     const unused = gauge(
       'unused_connection_timeout_seconds',
@@ -52,8 +46,8 @@ export const configCollector: CollectorDefinition = {
     )
     const info = new Gauge({
       name: 'sshd_config_info',
-      help: 'Always 1; source says where the sshd_config_* values came from: sshd_t (sshd -T) or file.',
-      labelNames: ['source'],
+      help: 'Always 1 per sshd instance; source says where its sshd_config_* values came from: sshd_t (sshd -T) or file.',
+      labelNames: ['port', 'source'],
       registers,
     })
     const problems = gauge(
@@ -62,50 +56,78 @@ export const configCollector: CollectorDefinition = {
     )
     const mismatch = gauge(
       'listener_mismatch',
-      "1 when a running listener's MaxStartups (from its title) differs from the configuration: sshd has not been reloaded since sshd_config changed.",
+      "1 when the running listener's MaxStartups (from its title) differs from its configuration: sshd has not been reloaded since sshd_config changed.",
     )
     let lastMismatch = ''
 
     return {
       registry,
       async collect(scrape) {
-        const [read, scan] = await Promise.all([reader.current(), scrape.snapshot()])
-        const v = read.values
-        const differing = scan.snapshot.listeners.filter(
-          (l) =>
-            l.maxStartupsBegin !== v.maxStartups.begin || l.maxStartupsFull !== v.maxStartups.full,
-        )
+        const { instances } = await scrape.instances()
+        const configured = instances.filter((i) => i.config !== null)
+        // Not one configuration read: the default reader's error fails this collector.
+        if (configured.length === 0) await reader.default.current()
+        const differing = configured.filter((i) => {
+          const l = i.listener
+          const v = i.config!.values
+          return (
+            l !== null &&
+            l.maxStartupsBegin !== null &&
+            (l.maxStartupsBegin !== v.maxStartups.begin || l.maxStartupsFull !== v.maxStartups.full)
+          )
+        })
         const key = differing
-          .map((l) => `${l.pid}:${l.maxStartupsBegin}-${l.maxStartupsFull}`)
+          .map(
+            (i) =>
+              `${i.listener!.pid}:${i.listener!.maxStartupsBegin}-${i.listener!.maxStartupsFull}`,
+          )
           .join(',')
         if (key !== lastMismatch && key !== '') {
           ctx.logger.warn(
             {
-              listeners: differing.map((l) => ({
-                pid: l.pid,
-                begin: l.maxStartupsBegin,
-                full: l.maxStartupsFull,
+              listeners: differing.map((i) => ({
+                pid: i.listener!.pid,
+                port: i.port,
+                begin: i.listener!.maxStartupsBegin,
+                full: i.listener!.maxStartupsFull,
+                config: { ...i.config!.values.maxStartups, source: i.config!.source },
               })),
-              config: { begin: v.maxStartups.begin, full: v.maxStartups.full, source: read.source },
             },
             'running sshd uses other MaxStartups than its configuration: reload sshd to apply it',
           )
         }
         lastMismatch = key
+        const fallback = configured.length === 0 ? await reader.default.current() : null
         return () => {
-          maxSessions.set(v.maxSessions)
-          maxStartups.set({ bound: 'begin' }, v.maxStartups.begin)
-          maxStartups.set({ bound: 'full' }, v.maxStartups.full)
-          rate.set(v.maxStartups.rate)
-          grace.set(v.loginGraceTimeSeconds)
-          aliveInterval.set(v.clientAliveIntervalSeconds)
-          aliveCount.set(v.clientAliveCountMax)
-          setOrRemove(perSource, v.perSourceMaxStartups)
-          setOrRemove(unused, v.unusedConnectionTimeoutSeconds)
-          info.reset()
-          info.set({ source: read.source }, 1)
-          problems.set(read.problems.length)
-          mismatch.set(differing.length > 0 ? 1 : 0)
+          for (const g of [maxSessions, maxStartups, rate, grace, aliveInterval, aliveCount]) {
+            g.reset()
+          }
+          for (const g of [perSource, unused, info, problems, mismatch]) g.reset()
+          const rows =
+            fallback === null
+              ? configured.map((i) => ({ instance: i, read: i.config! }))
+              : [{ instance: null, read: fallback }]
+          for (const { instance, read } of rows) {
+            const port = instance?.port ?? String(read.values.listenPorts[0] ?? 22)
+            const v = read.values
+            const labels = { port }
+            maxSessions.set(labels, v.maxSessions)
+            if (instance?.mode !== 'per_connection') {
+              maxStartups.set({ port, bound: 'begin' }, v.maxStartups.begin)
+              maxStartups.set({ port, bound: 'full' }, v.maxStartups.full)
+              rate.set(labels, v.maxStartups.rate)
+              if (v.perSourceMaxStartups !== null) perSource.set(labels, v.perSourceMaxStartups)
+            }
+            grace.set(labels, v.loginGraceTimeSeconds)
+            aliveInterval.set(labels, v.clientAliveIntervalSeconds)
+            aliveCount.set(labels, v.clientAliveCountMax)
+            if (v.unusedConnectionTimeoutSeconds !== null) {
+              unused.set(labels, v.unusedConnectionTimeoutSeconds)
+            }
+            info.set({ port, source: read.source }, 1)
+            problems.set(labels, read.problems.length)
+            mismatch.set(labels, differing.includes(instance!) ? 1 : 0)
+          }
         }
       },
     }

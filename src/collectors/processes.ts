@@ -6,6 +6,7 @@ import { Gauge, Registry } from 'prom-client'
 import { capToTop } from '../model/cap.ts'
 import { connectionKey } from '../model/events.ts'
 import type { EventsSource } from '../model/events-source.ts'
+import type { SshdInstance } from '../model/instances.ts'
 import type { SshdSnapshot } from '../model/snapshot.ts'
 import type { TcpSocket } from '../sources/net-tcp.ts'
 import { logsSessions, type SshdLogLevel } from '../sources/sshd-config.ts'
@@ -71,19 +72,23 @@ export function sessionsByUser(snapshot: SshdSnapshot, max: number): Map<string,
   return capToTop(all, max)
 }
 
-/** Authenticated connections whose sessions have reached MaxSessions. */
-export function connectionsAtMaxSessions(snapshot: SshdSnapshot, maxSessions: number): number {
+/**
+ * Authenticated connections whose sessions have reached MaxSessions: each against its own
+ * instance's (`maxSessionsOf`, by connection pid; undefined when unknown: not counted).
+ */
+export function connectionsAtMaxSessions(
+  snapshot: SshdSnapshot,
+  maxSessionsOf: (pid: number) => number | undefined,
+): number {
   let n = 0
   for (const c of snapshot.connections) {
-    if (c.state === 'authenticated' && c.sessions >= maxSessions) n++
+    const max = maxSessionsOf(c.pid)
+    if (c.state === 'authenticated' && max !== undefined && c.sessions >= max) n++
   }
   return n
 }
 
 export interface ProcessValues {
-  up: number
-  startups: number
-  maxStartups: { begin: number; full: number } | null
   preauth: number
   authenticated: number
   multiplexed: number
@@ -105,25 +110,37 @@ export function processValues(snapshot: SshdSnapshot): ProcessValues {
     if (c.sessions >= 2) multiplexed++
     if (c.sessions > sessionsMax) sessionsMax = c.sessions
   }
-  // Every listener's own count and limits, summed: two sshd instances on one
-  // host (say, port 22 and a bastion port) each admit their own startups.
-  let startups = 0
-  let begin = 0
-  let full = 0
-  for (const l of snapshot.listeners) {
-    startups += l.startups
-    begin += l.maxStartupsBegin
-    full += l.maxStartupsFull
+  return { preauth, authenticated, multiplexed, sessionsMax }
+}
+
+/**
+ * An instance's startups and MaxStartups as sshd enforces them: its listener's title; for a
+ * listener whose title is still its argv, its pre-auth connections and its configuration's
+ * MaxStartups; 0 and no limits while only a socket is held. Null for per-connection sshd,
+ * where no listener counts startups and MaxStartups does not apply.
+ */
+export function instanceStartups(
+  instance: SshdInstance,
+): { startups: number; limits: { begin: number; full: number } | null } | null {
+  const { listener } = instance
+  if (listener === null) {
+    return instance.mode === 'socket_activated' ? { startups: 0, limits: null } : null
   }
-  const titled = snapshot.listeners.length > 0
+  if (
+    listener.startups !== null &&
+    listener.maxStartupsBegin !== null &&
+    listener.maxStartupsFull !== null
+  ) {
+    return {
+      startups: listener.startups,
+      limits: { begin: listener.maxStartupsBegin, full: listener.maxStartupsFull },
+    }
+  }
+  const preauth = instance.connections.filter((c) => c.state === 'preauth').length
+  const config = instance.config?.values.maxStartups
   return {
-    up: titled ? 1 : 0,
-    startups: titled ? startups : preauth,
-    maxStartups: titled ? { begin, full } : null,
-    preauth,
-    authenticated,
-    multiplexed,
-    sessionsMax,
+    startups: preauth,
+    limits: config === undefined ? null : { begin: config.begin, full: config.full },
   }
 }
 
@@ -136,18 +153,25 @@ export const processesCollector: CollectorDefinition = {
     const registers = [registry]
     const up = new Gauge({
       name: 'sshd_up',
-      help: 'Whether at least one sshd listener process is found (1) or not (0).',
+      help: 'Whether sshd accepts connections here (1): a listener process, or a socket held for sshd (systemd socket activation, inetd); 0 when neither.',
+      registers,
+    })
+    const instanceInfo = new Gauge({
+      name: 'sshd_instance_info',
+      help: 'Always 1, per sshd instance: port is its lowest listening port, mode how it accepts connections (process, socket_activated, per_connection).',
+      labelNames: ['port', 'mode'],
       registers,
     })
     const startups = new Gauge({
       name: 'sshd_startups',
-      help: 'Unauthenticated connections as sshd counts them against MaxStartups (the listener title; else pre-auth connections).',
+      help: 'Unauthenticated connections as the listener counts them against MaxStartups (its title), per instance; absent for per-connection sshd, which has no MaxStartups.',
+      labelNames: ['port'],
       registers,
     })
     const maxStartups = new Gauge({
       name: 'sshd_max_startups',
-      help: 'MaxStartups begin and full as the running listener reports them in its title.',
-      labelNames: ['bound'],
+      help: 'MaxStartups begin and full as the running listener reports them in its title, per instance.',
+      labelNames: ['port', 'bound'],
       registers,
     })
     const connections = new Gauge({
@@ -174,7 +198,7 @@ export const processesCollector: CollectorDefinition = {
     })
     const atMax = new Gauge({
       name: 'sshd_connections_at_max_sessions',
-      help: 'Authenticated connections whose sessions have reached the effective MaxSessions (from the config collector); another session on them is refused.',
+      help: 'Authenticated connections whose sessions have reached the effective MaxSessions of their own sshd instance (from the config collector); another session on them is refused.',
       registers,
     })
     const sessionSource = new Gauge({
@@ -184,35 +208,48 @@ export const processesCollector: CollectorDefinition = {
       registers,
     })
     const maxUsers = ctx.config.processes.maxUsers
-    const reader = ctx.sshdConfig
+    const configs = ctx.sshdConfig
     const events = ctx.events === null || isNotApplicable(ctx.events) ? null : ctx.events
 
     return {
       registry,
       async collect(scrape) {
-        const scanned = (await scrape.snapshot()).snapshot
-        // Unknown (config collector off, or failing: it says why) when undefined.
-        const sshdConfig =
-          reader === null ? undefined : (await reader.current().catch(() => null))?.values
-        const byConnection = await logSessions(scrape, events, sshdConfig?.logLevel)
+        const [scan, found] = await Promise.all([scrape.snapshot(), scrape.instances()])
+        const scanned = scan.snapshot
+        // LogLevel from the default configuration: the log is one for every instance.
+        const defaultConfig =
+          configs === null ? null : await configs.default.current().catch(() => null)
+        const byConnection = await logSessions(scrape, events, defaultConfig?.values.logLevel)
         const { snapshot, fromLog } =
           byConnection === null || events === null
             ? { snapshot: scanned, fromLog: 0 }
             : withLogSessions(scanned, events, byConnection)
         const v = processValues(snapshot)
         const byUser = sessionsByUser(snapshot, maxUsers)
-        // MaxSessions unknown: no series rather than a guess.
+        const maxSessions = new Map<number, number>()
+        for (const instance of found.instances) {
+          const max = instance.config?.values.maxSessions
+          if (max !== undefined) for (const c of instance.connections) maxSessions.set(c.pid, max)
+        }
+        // MaxSessions unknown everywhere: no series rather than a guess.
         const atMaxValue =
-          sshdConfig === undefined
+          defaultConfig === null && maxSessions.size === 0
             ? null
-            : connectionsAtMaxSessions(snapshot, sshdConfig.maxSessions)
+            : connectionsAtMaxSessions(snapshot, (pid) => maxSessions.get(pid))
+        const perInstance = found.instances.map((i) => ({ instance: i, s: instanceStartups(i) }))
         return () => {
-          up.set(v.up)
-          startups.set(v.startups)
+          up.set(found.up ? 1 : 0)
+          instanceInfo.reset()
+          startups.reset()
           maxStartups.reset()
-          if (v.maxStartups !== null) {
-            maxStartups.set({ bound: 'begin' }, v.maxStartups.begin)
-            maxStartups.set({ bound: 'full' }, v.maxStartups.full)
+          for (const { instance, s } of perInstance) {
+            const { port } = instance
+            instanceInfo.set({ port, mode: instance.mode }, 1)
+            if (s === null) continue
+            startups.set({ port }, s.startups)
+            if (s.limits === null) continue
+            maxStartups.set({ port, bound: 'begin' }, s.limits.begin)
+            maxStartups.set({ port, bound: 'full' }, s.limits.full)
           }
           connections.set({ state: 'preauth' }, v.preauth)
           connections.set({ state: 'authenticated' }, v.authenticated)

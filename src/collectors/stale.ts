@@ -115,7 +115,7 @@ async function preauthThresholdSeconds(
   const flag = ctx.config.stale.preauthThresholdSeconds
   if (flag !== undefined) return flag
   if (ctx.sshdConfig === null) return DEFAULT_PREAUTH_THRESHOLD_SECONDS
-  const grace = await ctx.sshdConfig.current().then(
+  const grace = await ctx.sshdConfig.default.current().then(
     (read) => read.values.loginGraceTimeSeconds,
     () => 0,
   )

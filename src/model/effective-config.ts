@@ -6,15 +6,18 @@
  * first read. Shared by the config collector (the sshd_config_* gauges) and
  * the processes collector (connections at MaxSessions).
  */
-import { relative, resolve, sep } from 'node:path'
+import { join, relative, resolve, sep } from 'node:path'
 import type { Logger } from '../logger.ts'
+import { parseSshdArgv, type SshdArgv, sshdCommandLineArgs } from '../sources/sshd-argv.ts'
 import { runSshdT, sshdVersion } from '../sources/sshd-binary.ts'
 import {
   type ConfigProblem,
   type EffectiveConfig,
+  NEWEST_RESEARCHED_OPENSSH,
   parseSshdT,
   readSshdConfig,
 } from '../sources/sshd-config.ts'
+import { readSshdVersion } from '../sources/sshd-version.ts'
 
 export type ConfigSourceName = 'sshd_t' | 'file'
 
@@ -22,6 +25,10 @@ export interface EffectiveConfigRead {
   values: EffectiveConfig
   source: ConfigSourceName
   problems: readonly ConfigProblem[]
+  /** The OpenSSH version whose rules read the files (`10.0`); null when unknown or from sshd -T. */
+  version: string | null
+  /** The main sshd_config, as sshd names it (-f, else the default). */
+  file: string
   /** Date.now() of the read. */
   readAt: number
 }
@@ -34,6 +41,10 @@ export interface EffectiveConfigOptions {
   file: string
   /** True when --collector.config.file was given: sshd -T then reads it with -f. */
   fileExplicit: boolean
+  /** The listener's command line: its -f, -o, -p and -g apply over the files, as in sshd. */
+  argv?: SshdArgv
+  /** The running sshd's executable (/proc/<pid>/exe), to read its version from. */
+  exe?: string
   logger: Logger
   ttlMs?: number
   timeoutMs?: number
@@ -104,18 +115,31 @@ export class EffectiveConfigReader {
     log()
   }
 
+  /** The main sshd_config as sshd names it (-f, else the default) and as the exporter sees it. */
+  #mainFile(): { named: string; seen: string; explicit: boolean } {
+    const { argv, file, fileExplicit, rootfs } = this.#options
+    if (argv?.configFile !== undefined) {
+      return { named: argv.configFile, seen: join(rootfs, argv.configFile), explicit: true }
+    }
+    return { named: file, seen: file, explicit: fileExplicit }
+  }
+
   async #read(): Promise<EffectiveConfigRead> {
-    const { logger, sshdBinary, fileExplicit, file } = this.#options
+    const { logger, sshdBinary, argv } = this.#options
+    const main = this.#mainFile()
     const privileged = this.#options.privileged ?? process.getuid?.() === 0
     if (sshdBinary !== null && privileged) {
       try {
+        // The listener's own -f, -o, -p, -g; else -f for --collector.config.file.
+        const args = argv === undefined ? [] : sshdCommandLineArgs(argv)
         const text = await runSshdT(sshdBinary, {
           timeoutMs: this.#timeoutMs,
-          configFile: fileExplicit ? file : null,
+          configFile: main.explicit && argv?.configFile === undefined ? main.named : null,
+          args,
         })
         const parsed = parseSshdT(text)
         this.#said.delete('sshd_t_failed')
-        return { ...parsed, source: 'sshd_t', readAt: Date.now() }
+        return { ...parsed, source: 'sshd_t', version: null, file: main.named, readAt: Date.now() }
       } catch (err) {
         this.#once('sshd_t_failed', () =>
           logger.warn({ err }, 'sshd -T failed; reading the sshd_config files instead'),
@@ -126,35 +150,128 @@ export class EffectiveConfigReader {
         logger.info(
           {
             reason: sshdBinary === null ? 'no sshd binary' : 'not running as root',
-            file,
+            file: main.seen,
           },
           'not running sshd -T; reading the sshd_config files instead',
         ),
       )
     }
-    return this.#readFiles()
+    return this.#readFiles(main)
   }
 
-  async #readFiles(): Promise<EffectiveConfigRead> {
-    const { rootfs, file, sshdBinary, logger } = this.#options
-    if (this.#version === undefined) {
-      this.#version =
-        sshdBinary === null
-          ? null
-          : await sshdVersion(sshdBinary, this.#timeoutMs).catch(() => null)
+  /**
+   * The running listener's executable learnt after start-up: its version replaces a guess from
+   * other files at the next read.
+   */
+  learnExecutable(exe: string): void {
+    if (this.#options.exe !== undefined) return
+    this.#options = { ...this.#options, exe }
+    this.#version = undefined
+    if (this.#current?.source === 'file') this.refresh().catch(() => {})
+  }
+
+  /**
+   * The OpenSSH version whose rules read the files: the one in the running listener's
+   * executable, else in the sshd binary the exporter was given or found, else in
+   * <rootfs>/usr/sbin/sshd (or Alpine's sshd.pam), else `sshd -V`; null when none tells.
+   */
+  async #detectVersion(): Promise<string | null> {
+    const { exe, rootfs, sshdBinary } = this.#options
+    const installed = ['sshd', 'sshd.pam'].map((name) => join(rootfs, 'usr', 'sbin', name))
+    for (const path of [exe, sshdBinary ?? undefined, ...installed]) {
+      if (path === undefined) continue
+      const version = await readSshdVersion(path)
+      if (version !== null) return version
     }
-    const { root, inRoot } = splitRoot(rootfs, file)
-    const read = await readSshdConfig(
-      root,
-      inRoot,
-      this.#version === null ? {} : { opensshVersion: this.#version },
-    )
+    if (sshdBinary === null) return null
+    return sshdVersion(sshdBinary, this.#timeoutMs).catch(() => null)
+  }
+
+  async #readFiles(main: { named: string; seen: string }): Promise<EffectiveConfigRead> {
+    const { rootfs, argv, logger } = this.#options
+    if (this.#version === undefined) {
+      this.#version = await this.#detectVersion()
+      if (this.#version === null) {
+        logger.info(
+          { file: main.seen },
+          `OpenSSH's version is unknown: reading sshd_config with the newest version's rules (${NEWEST_RESEARCHED_OPENSSH})`,
+        )
+      }
+    }
+    // `-f none`: no file at all, as sshd reads it.
+    const { root, inRoot } =
+      main.named === 'none' ? { root: rootfs, inRoot: 'none' } : splitRoot(rootfs, main.seen)
+    const read = await readSshdConfig(root, inRoot, {
+      ...(this.#version === null ? {} : { opensshVersion: this.#version }),
+      ...(argv === undefined ? {} : { commandLine: argv }),
+    })
     for (const p of read.problems) {
       const where = p.line === undefined ? p.file : `${p.file}:${p.line}`
       this.#once(`problem ${where} ${p.message}`, () =>
         logger.warn({ file: where, problem: p.message }, 'sshd_config problem; value skipped'),
       )
     }
-    return { values: read.values, problems: read.problems, source: 'file', readAt: Date.now() }
+    return {
+      values: read.values,
+      problems: read.problems,
+      source: 'file',
+      version: this.#version,
+      file: main.named,
+      readAt: Date.now(),
+    }
+  }
+}
+
+/** How often a listener's configuration must be asked for to be kept: once in ten minutes. */
+const UNUSED_READER_MS = 600_000
+
+/**
+ * The configurations of sshd's instances, one reader per command line: the default one for a
+ * socket holder and for listeners started without -f, -o, -p or -g, and one for each other
+ * command line seen on a listener. A reader not asked for in ten minutes is dropped.
+ */
+export class SshdConfigs {
+  readonly default: EffectiveConfigReader
+  #options: EffectiveConfigOptions
+  #readers = new Map<string, { reader: EffectiveConfigReader; used: number }>()
+
+  constructor(options: EffectiveConfigOptions) {
+    this.#options = options
+    this.default = new EffectiveConfigReader(options)
+  }
+
+  /** The reader for sshd started with `argv` (a listener's title), its executable at `exe`. */
+  readerFor(argv: readonly string[], exe?: string): EffectiveConfigReader {
+    const parsed = parseSshdArgv(argv)
+    const key = sshdCommandLineArgs(parsed).join('\0')
+    if (key === '') {
+      if (exe !== undefined) this.default.learnExecutable(exe)
+      return this.default
+    }
+    const now = Date.now()
+    let entry = this.#readers.get(key)
+    if (entry === undefined) {
+      const logger = this.#options.logger.child({
+        sshd_args: sshdCommandLineArgs(parsed).join(' '),
+      })
+      const options = { ...this.#options, argv: parsed, logger }
+      entry = {
+        reader: new EffectiveConfigReader(exe === undefined ? options : { ...options, exe }),
+        used: now,
+      }
+      this.#readers.set(key, entry)
+    }
+    entry.used = now
+    this.#readers.forEach((e, k) => {
+      if (now - e.used > UNUSED_READER_MS) this.#readers.delete(k)
+    })
+    return entry.reader
+  }
+
+  /** Reads every configuration again now (SIGHUP); the default one's read is returned. */
+  async refresh(): Promise<EffectiveConfigRead> {
+    const others = [...this.#readers.values()].map((e) => e.reader.refresh().catch(() => null))
+    const [read] = await Promise.all([this.default.refresh(), ...others])
+    return read
   }
 }

@@ -24,9 +24,12 @@ export interface SshdProcess {
 export interface Listener {
   pid: number
   starttime: number
-  startups: number
-  maxStartupsBegin: number
-  maxStartupsFull: number
+  /** The title's count and MaxStartups; null for a listener whose title is still its argv. */
+  startups: number | null
+  maxStartupsBegin: number | null
+  maxStartupsFull: number | null
+  /** Its command line, whose -f, -o, -p and -g are part of its configuration. */
+  argv: readonly string[]
 }
 
 export type ConnectionState = 'preauth' | 'authenticated'
@@ -35,6 +38,11 @@ export interface Connection {
   /** The connection's root process. */
   pid: number
   starttime: number
+  /**
+   * The listener that accepted it; null for a per-connection `sshd -i` and for a connection whose
+   * listener has exited (re-parented by a restart).
+   */
+  listener: number | null
   state: ConnectionState
   /** The authenticated user; null before authentication. */
   user: string | null
@@ -78,17 +86,19 @@ export function buildSnapshot(
   for (let i = 0; i < processes.length; i++) {
     const p = processes[i]!
     const t = p.title
-    if (t.role === 'listener') {
+    const parent = byPid.get(p.ppid)
+    // A listener's child keeps the listener's title from fork until it sets its own.
+    if (t.role === 'listener' && parent?.title.role !== 'listener') {
       listeners.push({
         pid: p.pid,
         starttime: p.starttime,
         startups: t.startups,
         maxStartupsBegin: t.begin,
         maxStartupsFull: t.full,
+        argv: t.argv,
       })
       continue
     }
-    const parent = byPid.get(p.ppid)
     // A raw argv (`sshd -T`, `sshd -t`) is no connection unless a listener forked it.
     if (t.role === 'other' && parent?.title.role !== 'listener') continue
     const root = rootOf(p, byPid)
@@ -99,7 +109,10 @@ export function buildSnapshot(
 
   const connections: Connection[] = []
   roots.forEach((members, rootPid) => {
-    connections.push(connectionOf(byPid.get(rootPid)!, members, children))
+    const root = byPid.get(rootPid)!
+    const parent = byPid.get(root.ppid)
+    const listener = parent?.title.role === 'listener' ? parent.pid : null
+    connections.push(connectionOf(root, members, children, listener))
   })
   listeners.sort((a, b) => a.pid - b.pid)
   connections.sort((a, b) => a.pid - b.pid)
@@ -111,6 +124,7 @@ export function connectionOf(
   root: SshdProcess,
   members: readonly SshdProcess[],
   children: ChildCounter,
+  listener: number | null,
 ): Connection {
   let state: ConnectionState = 'preauth'
   let user: string | null = null
@@ -129,7 +143,15 @@ export function connectionOf(
       user = t.user
     }
   }
-  return { pid: root.pid, starttime: root.starttime, state, user, sessions, ptySessions }
+  return {
+    pid: root.pid,
+    starttime: root.starttime,
+    listener,
+    state,
+    user,
+    sessions,
+    ptySessions,
+  }
 }
 
 /** Walks up through sshd processes that are not listeners; depth is at most 3 in practice. */

@@ -22,6 +22,8 @@ export const DEFAULT_SSH_PORT = 22
 
 export interface SshdSockets {
   ports: readonly number[]
+  /** sshd's ports with a listening socket: a listener's, or a socket holder's for sshd. */
+  listening: readonly number[]
   /**
    * Whether the listener's fd links could be read. Without them the ports are the configured
    * ones (sshd_config's Port and ListenAddress) that are listening in the namespace, else 22.
@@ -33,8 +35,16 @@ export interface SshdSockets {
 }
 
 /**
- * Reads the sockets of every listener's namespace; null with no listener. `configuredPorts`
- * (sshd_config's) stand in for the listener's own sockets when its fd links cannot be read.
+ * Where sshd listens with no listener process: the namespace of pid 1, whose socket holder
+ * (systemd, inetd) keeps sshd's socket open and starts sshd on a connection.
+ */
+const HOLDER_NAMESPACE_PID = 1
+
+/**
+ * Reads the sockets of every listener's namespace; with no listener, those of pid 1's, where a
+ * socket holder listens for sshd (socket activation, `sshd -i`). Null when not even that table
+ * can be read. `configuredPorts` (sshd_config's) stand in for the listener's own sockets when
+ * its fd links cannot be read, and are the ports a socket holder is looked for on.
  */
 export function readSshdSockets(
   procfs: ProcFS,
@@ -43,6 +53,7 @@ export function readSshdSockets(
   cache: ConnectionSocketCache = new ConnectionSocketCache(),
 ): SshdSockets | null {
   const ports = new Set<number>()
+  const listening = new Set<number>()
   let connections: TcpSocket[] = []
   // Two listeners in one namespace list the same sockets twice: from the second table on, the
   // inodes already taken are skipped (a table lists each inode once, so one alone needs none).
@@ -53,11 +64,14 @@ export function readSshdSockets(
   // Only the listening sockets and those on the ports sshd had at the last scrape are parsed
   // whole; when the ports turn out to be others, the table is read again for them.
   let wanted = new Set([...cache.ports, ...(configuredPorts ?? []), DEFAULT_SSH_PORT])
-  for (const listener of snapshot.listeners) {
+  const sources =
+    snapshot.listeners.length > 0 ? snapshot.listeners.map((l) => l.pid) : [HOLDER_NAMESPACE_PID]
+  const holder = snapshot.listeners.length === 0
+  for (const pid of sources) {
     const keep = (port: number, state: TcpSocket['state']) => state === 'LISTEN' || wanted.has(port)
-    let net = readNetTcp(procfs, listener.pid, { keep })
+    let net = readNetTcp(procfs, pid, { keep })
     if (net === null) continue
-    const inodes = socketInodes(procfs, listener.pid)
+    const inodes = holder ? null : socketInodes(procfs, pid)
     let own: number[] = []
     if (inodes !== null && inodes.permitted) own = listeningPorts(net.sockets, inodes.inodes)
     else {
@@ -67,7 +81,7 @@ export function readSshdSockets(
     if (own.length === 0) own = [DEFAULT_SSH_PORT]
     if (own.some((port) => !wanted.has(port))) {
       wanted = new Set([...wanted, ...own])
-      net = readNetTcp(procfs, listener.pid, { keep })
+      net = readNetTcp(procfs, pid, { keep })
       if (net === null) continue
     }
     malformed += net.malformed
@@ -82,7 +96,11 @@ export function readSshdSockets(
     let n = connections.length
     for (let i = 0; i < sockets.length; i++) {
       const s = sockets[i]!
-      if (s.state === 'LISTEN' || s.state === 'TIME_WAIT' || !ports.has(s.localPort)) continue
+      if (s.state === 'LISTEN') {
+        if (ports.has(s.localPort)) listening.add(s.localPort)
+        continue
+      }
+      if (s.state === 'TIME_WAIT' || !ports.has(s.localPort)) continue
       if (taken !== null && s.inode !== 0) {
         if (taken.has(s.inode)) continue
         taken.add(s.inode)
@@ -94,7 +112,17 @@ export function readSshdSockets(
   }
   if (!read) return null
   cache.ports = ports
-  return { ports: [...ports].sort((a, b) => a - b), permitted, connections, malformed }
+  return {
+    ports: [...ports].sort(byNumber),
+    listening: [...listening].sort(byNumber),
+    permitted,
+    connections,
+    malformed,
+  }
+}
+
+function byNumber(a: number, b: number): number {
+  return a - b
 }
 
 /** The socket inodes among these sockets, but 0 (a connection not accepted yet has none). */

@@ -31,7 +31,7 @@
 import { isExporterError } from '../errors.ts'
 import { hasExited, type ProcFS, type ProcStat } from '../sources/procfs.ts'
 import { parseSshdTitle, SSHD_COMMS, type SshdTitle } from '../sources/proctitle.ts'
-import { type FullScanResult, type ScanResult, scanFull } from './scan.ts'
+import { type FullScanResult, readSshdTitle, type ScanResult, scanFull } from './scan.ts'
 import { buildSnapshot, type Connection, connectionOf, type SshdProcess } from './snapshot.ts'
 
 /** What the scanner says: pino's Logger, or a test's. */
@@ -48,10 +48,14 @@ export interface ProcessScannerOptions {
   now?: () => number
 }
 
+/**
+ * Where a walk starts: a listener; a connection whose listener is gone; or, while no listener
+ * runs, a process that holds sshd's socket and starts sshd on a connection (systemd, inetd).
+ */
 interface Root {
   pid: number
   starttime: number
-  listener: boolean
+  kind: 'listener' | 'connection' | 'holder'
 }
 
 /** Why the last scan was a full one, for logs and tests. */
@@ -89,7 +93,7 @@ export class ProcessScanner {
     if (this.#rescanIntervalMs <= 0) return this.#full('walk-disabled', now)
     if (this.#childrenFile === false) return this.#full('no-children-file', now)
     if (this.#roots === null) return this.#full('first', now)
-    if (!this.#roots.some((r) => r.listener)) return this.#full('no-listener', now)
+    if (!this.#roots.some((r) => r.kind !== 'connection')) return this.#full('no-listener', now)
     if (now - this.#lastFull >= this.#rescanIntervalMs) return this.#full('interval', now)
     return this.#walk(this.#roots) ?? this.#full('listener-gone', now)
   }
@@ -105,7 +109,7 @@ export class ProcessScanner {
       for (let i = 0; i < result.sshd.length; i++) byPid.set(result.sshd[i]!.pid, result.sshd[i]!)
       this.#roots = rootsOf(result, byPid)
       this.#checkChildrenFile()
-      this.#settleFrom(result, byPid)
+      this.#settleFrom(result)
     }
     this.#logger?.debug(
       { reason, processes: result.processes, roots: this.#roots?.length ?? 0 },
@@ -120,11 +124,14 @@ export class ProcessScanner {
    * 10,000 connections that first walk's garbage set the exporter's peak memory). Their titles
    * are compared afresh on that re-read: the scan kept no raw cmdline.
    */
-  #settleFrom(result: FullScanResult, byPid: ReadonlyMap<number, SshdProcess>): void {
+  #settleFrom(result: FullScanResult): void {
     const posts = new Map<number, SshdProcess[]>()
+    /** Live sshd children by parent. */
+    const sshdKids = new Map<number, number>()
     const { sshd } = result
     for (let i = 0; i < sshd.length; i++) {
       const p = sshd[i]!
+      sshdKids.set(p.ppid, (sshdKids.get(p.ppid) ?? 0) + 1)
       if (p.title.role !== 'postauth') continue
       const siblings = posts.get(p.ppid)
       if (siblings === undefined) posts.set(p.ppid, [p])
@@ -135,12 +142,14 @@ export class ProcessScanner {
     for (let i = 0; i < all.length; i++) connections.set(all[i]!.pid, all[i]!)
     for (let i = 0; i < sshd.length; i++) {
       const m = sshd[i]!
-      if (m.title.role !== 'monitor' || byPid.get(m.ppid)?.title.role !== 'listener') continue
+      // Only a connection's root is settled: a monitor below another process is not.
+      if (m.title.role !== 'monitor') continue
       const kids = posts.get(m.pid)
       const connection = connections.get(m.pid)
-      // Every child a live post-auth process, as a walk settles them (zombies count as children).
+      // Every live sshd child a post-auth process, as a walk settles them. A zombie is not one:
+      // 10.0's `sshd -i` leaves its forked child unreaped under the monitor for good.
       if (kids === undefined || connection === undefined) continue
-      if (kids.length !== (result.children.get(m.pid) ?? 0)) continue
+      if (kids.length !== (sshdKids.get(m.pid) ?? 0)) continue
       const settledPosts = kids.map((k) =>
         settledPost(this.#procfs, k, null, result.children.get(k.pid) ?? 0),
       )
@@ -151,10 +160,10 @@ export class ProcessScanner {
     }
   }
 
-  /** Looks once, at the first listener found, whether the kernel writes children files. */
+  /** Looks once, at the first listener or holder found, whether the kernel writes children files. */
   #checkChildrenFile(): void {
     if (this.#childrenFile !== null) return
-    const listener = this.#roots?.find((r) => r.listener)
+    const listener = this.#roots?.find((r) => r.kind !== 'connection')
     if (listener === undefined) return
     let present: boolean
     try {
@@ -182,11 +191,12 @@ export class ProcessScanner {
     for (const root of roots) {
       const stat = walk.stat(root.pid)
       if (stat === null || stat.starttime !== root.starttime || hasExited(stat)) {
-        if (root.listener) return null
+        if (root.kind !== 'connection') return null
         continue // that connection has ended
       }
       kept.push(root)
-      walk.visit(root.pid, stat)
+      if (root.kind === 'holder') walk.visitChildren(root.pid)
+      else walk.visit(root.pid, stat)
     }
     this.#roots = kept
     this.#lastReason = null
@@ -302,8 +312,8 @@ class Walk {
   visit(pid: number, stat: ProcStat): SshdTitle | null {
     if (!SSHD_COMMS.has(stat.comm)) return null
     const cmdline = this.#procfs.readCmdline(pid)
-    if (cmdline === null) return null
-    const title = parseSshdTitle(cmdline)
+    const title = cmdline === null ? null : readSshdTitle(this.#procfs, pid, cmdline)
+    if (title === null) return null
     const read: SshdProcess = { pid, ppid: stat.ppid, starttime: stat.starttime, title }
     this.sshd.push(read)
     const kids = this.#kids(pid)
@@ -314,16 +324,31 @@ class Walk {
       this.#posts.set(pid, settledPost(this.#procfs, read, cmdline, kids.length))
       return title
     }
+    this.#visitKids(pid, title, read, kids)
+    return title
+  }
+
+  /** Walks the children of a socket holder (not sshd): the sshd among them and below. */
+  visitChildren(pid: number): void {
+    const kids = this.#kids(pid)
+    if (kids === null) return
+    for (const kid of kids) this.#child(kid, pid)
+  }
+
+  #visitKids(pid: number, title: SshdTitle, read: SshdProcess, kids: readonly number[]): void {
     const posts: SettledPost[] = []
+    let sshdKids = 0
     for (const kid of kids) {
-      if (this.#child(kid, pid)?.role !== 'postauth') continue
+      const role = this.#child(kid, pid)?.role
+      if (role !== undefined) sshdKids++
+      if (role !== 'postauth') continue
       const post = this.#posts.get(kid)
       if (post !== undefined) posts.push(post)
     }
-    if (title.role === 'monitor' && posts.length > 0 && posts.length === kids.length) {
+    // Every live sshd child a post-auth process (see #settleFrom).
+    if (title.role === 'monitor' && posts.length > 0 && posts.length === sshdKids) {
       this.fresh.push(settledRecord(this.#procfs, read, posts, null, this.#generation))
     }
-    return title
   }
 
   /** A child of a walked process: settled from the last walk, or read whole. */
@@ -426,6 +451,7 @@ function settledConnection(settled: Settled): Connection {
     members[0]!,
     members,
     (pid) => settled.posts.find((p) => p.pid === pid)?.sessions ?? 0,
+    settled.connection?.listener ?? null,
   )
 }
 
@@ -438,15 +464,23 @@ function rootsOf(result: FullScanResult, byPid: ReadonlyMap<number, SshdProcess>
   const roots: Root[] = result.snapshot.listeners.map((l) => ({
     pid: l.pid,
     starttime: l.starttime,
-    listener: true,
+    kind: 'listener',
   }))
+  // With no listener, new connections (and a listener started on demand) appear below the
+  // holders of sshd's socket: theirs are walked, and so are the connections among them.
+  const holders = new Set<number>()
+  if (roots.length === 0) {
+    for (const h of result.holders) {
+      holders.add(h.pid)
+      roots.push({ pid: h.pid, starttime: h.starttime, kind: 'holder' })
+    }
+  }
   const { connections } = result.snapshot
   for (let i = 0; i < connections.length; i++) {
     const c = connections[i]!
-    const parent = byPid.get(byPid.get(c.pid)?.ppid ?? -1)
-    if (parent?.title.role !== 'listener') {
-      roots.push({ pid: c.pid, starttime: c.starttime, listener: false })
-    }
+    if (c.listener !== null) continue
+    if (holders.has(byPid.get(c.pid)?.ppid ?? -1)) continue
+    roots.push({ pid: c.pid, starttime: c.starttime, kind: 'connection' })
   }
   return roots
 }

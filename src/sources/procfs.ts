@@ -175,6 +175,36 @@ export class ProcFS {
     return this.readCmdlineAt(this.cmdlinePath(pid), null)
   }
 
+  /**
+   * /proc/<pid>/cmdline as the argv it holds while the process has not set a title: split at
+   * NULs, the empty tail left out; null when the pid is gone.
+   */
+  readArgv(pid: number): string[] | null {
+    const length = this.#fill(this.cmdlinePath(pid), BUFFER_SIZE, ONE_READ)
+    if (length < 0) return null
+    const argv = this.#buffer.toString('utf8', 0, length).split('\0')
+    while (argv.length > 0 && argv.at(-1) === '') argv.pop()
+    return argv
+  }
+
+  /**
+   * How many PID namespaces below this procfs's own the process lives in, from the NSpid line of
+   * /proc/<pid>/status (0: in it; 1: in a container's namespace of its own); null when the pid
+   * is gone or the kernel writes no NSpid (before Linux 4.1).
+   */
+  readNsDepth(pid: number): number | null {
+    const status = this.readSmall(this.#pidPath(pid, 'status'))
+    if (status === null) return null
+    const at = status.indexOf('\nNSpid:')
+    if (at < 0) return null
+    const end = status.indexOf('\n', at + 1)
+    const fields = status
+      .slice(at + 7, end < 0 ? undefined : end)
+      .trim()
+      .split(/\s+/)
+    return fields.length - 1
+  }
+
   // The readers below take a path built once (statPath, cmdlinePath, childrenPath) and allocate
   // nothing when the file says what it said before: the walk re-reads each settled connection
   // every scrape, and at 10,000 connections the garbage of objects made only to be compared
@@ -226,8 +256,9 @@ export class ProcFS {
 
   /**
    * A stat file's fields for a scan of every process, without an object for each: false when
-   * the pid is gone, else `into` holds them. `sshd` says whether comm is one of SSHD_COMMS;
-   * comm itself is made only for those. Throws on a malformed file.
+   * the pid is gone, else `into` holds them. `sshd` says whether comm is one of SSHD_COMMS,
+   * `holder` whether it is one of SOCKET_HOLDER_COMMS; comm itself is never made. Throws on a
+   * malformed file.
    */
   readStatFields(pid: number, into: StatFields): boolean {
     const length = this.#fill(this.statPath(pid), BUFFER_SIZE, ONE_READ)
@@ -237,8 +268,14 @@ export class ProcFS {
     into.starttime = scanned.starttime
     into.exited = isExitedState(scanned.state)
     into.sshd = false
+    into.holder = false
     for (const comm of SSHD_COMM_NAMES) {
       if (bytesEqual(this.#buffer, scanned.commStart, scanned.commEnd, comm)) into.sshd = true
+    }
+    if (!into.sshd) {
+      for (const comm of HOLDER_COMM_NAMES) {
+        if (bytesEqual(this.#buffer, scanned.commStart, scanned.commEnd, comm)) into.holder = true
+      }
     }
     return true
   }
@@ -252,9 +289,23 @@ export interface StatFields {
   exited: boolean
   /** comm is sshd's (SSHD_COMMS). */
   sshd: boolean
+  /** comm is a socket holder's that starts sshd per connection or on demand (SOCKET_HOLDER_COMMS). */
+  holder: boolean
 }
 
+/**
+ * comm values of the programs that hold sshd's listening socket and start sshd on a connection:
+ * systemd (socket units), systemd-socket-activate (cut to 15 bytes), inetd and xinetd.
+ */
+export const SOCKET_HOLDER_COMMS: ReadonlySet<string> = new Set([
+  'systemd',
+  'systemd-socket-',
+  'inetd',
+  'xinetd',
+])
+
 const SSHD_COMM_NAMES: readonly string[] = [...SSHD_COMMS]
+const HOLDER_COMM_NAMES: readonly string[] = [...SOCKET_HOLDER_COMMS]
 const ZOMBIE = 0x5a // Z
 const DEAD = 0x58 // X
 

@@ -6,13 +6,24 @@
  * argv such as `/usr/sbin/sshd -T`, or a process caught between fork and
  * setproctitle).
  */
+import { parseSshdArgv, titleArgv } from './sshd-argv.ts'
 
 /** comm values of sshd's processes (the kernel keeps 15 bytes of the binary's name). */
 export const SSHD_COMMS: ReadonlySet<string> = new Set(['sshd', 'sshd-session', 'sshd-auth'])
 
 export type SshdTitle =
-  /** `[listener] N of B-F startups`: the daemon accepting connections. */
-  | { role: 'listener'; startups: number; begin: number; full: number }
+  /**
+   * `<argv> [listener] N of B-F startups`: the daemon accepting connections. A listener whose
+   * title is still its argv (see sshdArgvTitle) has no count or limits: null.
+   */
+  | {
+      role: 'listener'
+      startups: number | null
+      begin: number | null
+      full: number | null
+      /** Its command line: the title's words before `[listener]`, or the argv itself. */
+      argv: readonly string[]
+    }
   /** `[accepted]`, `[rexeced]` (8.4+, just after the re-exec): a connection's process before it knows anything. */
   | { role: 'accepted' }
   /**
@@ -58,6 +69,20 @@ function bracketOnly(title: string): SshdTitle | null {
   }
 }
 
+/**
+ * An sshd process whose cmdline is still its argv (the title parsed as `other`): setproctitle
+ * writes no title that would reach 1024 bytes (a long command line), and none is set yet at the
+ * moment of a SIGHUP re-exec or in a per-connection `sshd -i` before privilege separation. Its
+ * options say what it is: `-i` or a re-exec'd connection (`-R`) is a connection; `-t`, `-T`,
+ * `-V`, `-G` are one-shot tools; any other sshd is a listener, without a count or limits.
+ */
+export function sshdArgvTitle(argv: readonly string[]): SshdTitle {
+  const parsed = parseSshdArgv(argv)
+  if (parsed.test) return OTHER
+  if (parsed.inetd) return ACCEPTED
+  return { role: 'listener', startups: null, begin: null, full: null, argv }
+}
+
 /** Parses one title (cmdline cut at its first NUL). Never throws. */
 export function parseSshdTitle(cmdline: string): SshdTitle {
   const prefix = PREFIX_RE.exec(cmdline)
@@ -71,6 +96,7 @@ export function parseSshdTitle(cmdline: string): SshdTitle {
       startups: Number(listener[1]),
       begin: Number(listener[2]),
       full: Number(listener[3]),
+      argv: titleArgv(cmdline) ?? NO_TTYS,
     }
   }
   if (title.startsWith('[')) return bracketOnly(title) ?? OTHER

@@ -52,9 +52,9 @@ describe('config collector on bad input', () => {
       }),
     )
     assert.equal(sample(text, 'sshd_scrape_collector_success{collector="config"}'), 1)
-    assert.equal(sample(text, 'sshd_config_max_sessions'), 2)
-    assert.equal(sample(text, 'sshd_config_client_alive_interval_seconds'), 30)
-    assert.ok((sample(text, 'sshd_config_problems') ?? 0) >= 1)
+    assert.equal(sample(text, 'sshd_config_max_sessions{port="22"}'), 2)
+    assert.equal(sample(text, 'sshd_config_client_alive_interval_seconds{port="22"}'), 30)
+    assert.ok((sample(text, 'sshd_config_problems{port="22"}') ?? 0) >= 1)
   })
 
   it('a 10 MB Include and a binary Include are skipped, the rest read', async () => {
@@ -66,14 +66,14 @@ describe('config collector on bad input', () => {
       }),
     )
     assert.equal(sample(text, 'sshd_scrape_collector_success{collector="config"}'), 1)
-    assert.equal(sample(text, 'sshd_config_max_sessions'), 4)
-    assert.equal(sample(text, 'sshd_config_problems'), 2)
+    assert.equal(sample(text, 'sshd_config_max_sessions{port="22"}'), 4)
+    assert.equal(sample(text, 'sshd_config_problems{port="22"}'), 2)
   })
 
   it('no sshd_config at all: the collector fails, the processes collector still answers', async () => {
     const text = await scrape(rootfs({ 'etc/hostname': 'x\n' }))
     assert.equal(sample(text, 'sshd_scrape_collector_success{collector="config"}'), 0)
-    assert.equal(sample(text, 'sshd_config_max_sessions'), undefined)
+    assert.equal(sample(text, 'sshd_config_max_sessions{port="22"}'), undefined)
     assert.equal(sample(text, 'sshd_scrape_collector_success{collector="processes"}'), 1)
     assert.equal(sample(text, 'sshd_connections_at_max_sessions'), undefined)
   })

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { processValues, sessionsByUser } from '../../src/collectors/processes.ts'
+import {
+  connectionsAtMaxSessions,
+  instanceStartups,
+  processValues,
+  sessionsByUser,
+} from '../../src/collectors/processes.ts'
+import type { SshdInstance } from '../../src/model/instances.ts'
 import type { Connection, SshdSnapshot } from '../../src/model/snapshot.ts'
 
 let nextPid = 1000
@@ -8,6 +14,7 @@ function conn(user: string | null, sessions: number): Connection {
   return {
     pid: nextPid++,
     starttime: 1,
+    listener: null,
     state: user === null ? 'preauth' : 'authenticated',
     user,
     sessions,
@@ -26,6 +33,7 @@ function snapshot(
       startups,
       maxStartupsBegin: begin,
       maxStartupsFull: full,
+      argv: ['/usr/sbin/sshd', '-D'],
     })),
     connections,
   }
@@ -70,35 +78,50 @@ describe('processValues', () => {
     const v = processValues(
       snapshot([conn('alice', 3), conn('bob', 1), conn('bob', 2), conn(null, 0)], [[1, 10, 100]]),
     )
-    assert.deepEqual(v, {
-      up: 1,
-      startups: 1,
-      maxStartups: { begin: 10, full: 100 },
-      preauth: 1,
-      authenticated: 3,
-      multiplexed: 2,
-      sessionsMax: 3,
-    })
+    assert.deepEqual(v, { preauth: 1, authenticated: 3, multiplexed: 2, sessionsMax: 3 })
   })
+})
 
-  it('sums two listeners (two sshd instances)', () => {
-    const v = processValues(
-      snapshot(
-        [],
-        [
-          [1, 10, 100],
-          [2, 5, 20],
-        ],
-      ),
+describe('connectionsAtMaxSessions', () => {
+  it("compares each connection with its own instance's MaxSessions", () => {
+    const a = conn('alice', 4)
+    const b = conn('bob', 4)
+    const c = conn('carol', 9)
+    const pre = conn(null, 0)
+    const max = new Map([
+      [a.pid, 4],
+      [b.pid, 10],
+      [pre.pid, 0],
+    ])
+    // carol's instance is unknown: not counted; a pre-auth connection never is.
+    assert.equal(
+      connectionsAtMaxSessions(snapshot([a, b, c, pre]), (pid) => max.get(pid)),
+      1,
     )
-    assert.equal(v.startups, 3)
-    assert.deepEqual(v.maxStartups, { begin: 15, full: 120 })
+  })
+})
+
+describe('instanceStartups', () => {
+  const s = snapshot([], [[2, 10, 100]])
+  const listener = s.listeners[0]!
+  const base = { port: '22', config: null, connections: [conn(null, 0), conn('x', 1)] }
+
+  it("a titled listener's own count and limits", () => {
+    const i: SshdInstance = { ...base, mode: 'process', listener }
+    assert.deepEqual(instanceStartups(i), { startups: 2, limits: { begin: 10, full: 100 } })
   })
 
-  it('without a listener: down, startups from pre-auth connections, no limits', () => {
-    const v = processValues(snapshot([conn(null, 0), conn(null, 0), conn('x', 1)]))
-    assert.equal(v.up, 0)
-    assert.equal(v.startups, 2)
-    assert.equal(v.maxStartups, null)
+  it('an untitled listener: its pre-auth connections, limits from its configuration', () => {
+    const untitled = { ...listener, startups: null, maxStartupsBegin: null, maxStartupsFull: null }
+    const i: SshdInstance = { ...base, mode: 'process', listener: untitled }
+    assert.deepEqual(instanceStartups(i), { startups: 1, limits: null })
+  })
+
+  it('a socket held for sshd: 0 startups, no limits; per-connection sshd: none at all', () => {
+    assert.deepEqual(
+      instanceStartups({ ...base, connections: [], mode: 'socket_activated', listener: null }),
+      { startups: 0, limits: null },
+    )
+    assert.equal(instanceStartups({ ...base, mode: 'per_connection', listener: null }), null)
   })
 })

@@ -17,6 +17,11 @@ export interface FakeProcess {
   cmdline?: string
   state?: string
   starttime?: number
+  /**
+   * /proc/<pid>/status's NSpid: its pid in this procfs's namespace and in each nested one (a
+   * container's sshd: `[pid, 1]`). No status file when absent, as on a kernel before 4.1.
+   */
+  nspid?: readonly number[]
 }
 
 export function statLine(p: FakeProcess): string {
@@ -54,6 +59,14 @@ export function writeProcTree(
     writeFileSync(join(dir, 'stat'), statLine(p))
     // sshd pads its title with NULs to the length of the original argv.
     writeFileSync(join(dir, 'cmdline'), `${p.cmdline ?? p.comm}\0\0\0\0`)
+    if (p.nspid !== undefined) {
+      // The lines around NSpid as Linux 6.x writes them (fs/proc/array.c, task_state).
+      const ns = p.nspid.join('\t')
+      writeFileSync(
+        join(dir, 'status'),
+        `Name:\t${p.comm}\nState:\tS (sleeping)\nTgid:\t${p.pid}\nNgid:\t0\nPid:\t${p.pid}\nPPid:\t${p.ppid}\nNStgid:\t${ns}\nNSpid:\t${ns}\nNSpgid:\t${ns}\nNSsid:\t${ns}\n`,
+      )
+    }
     if (options.childrenFiles === false) continue
     const task = join(dir, 'task', String(p.pid))
     mkdirSync(task, { recursive: true })

@@ -64,7 +64,14 @@ describe('scanFull and buildSnapshot', () => {
     assert.equal(malformed, 0)
     assert.equal(processes, 18)
     assert.deepEqual(snapshot.listeners, [
-      { pid: 100, starttime: 1100, startups: 2, maxStartupsBegin: 10, maxStartupsFull: 100 },
+      {
+        pid: 100,
+        starttime: 1100,
+        startups: 2,
+        maxStartupsBegin: 10,
+        maxStartupsFull: 100,
+        argv: ['/usr/sbin/sshd', '-D'],
+      },
     ])
     assert.deepEqual(summary(snapshot), [
       [200, 'preauth', null, 0, 0],
@@ -167,9 +174,94 @@ describe('scanFull and buildSnapshot', () => {
     assert.deepEqual(summary(snapshot), [[200, 'preauth', null, 0, 0]])
   })
 
+  it('a listener whose title is still its argv is told by its children and options; its connections stay apart', () => {
+    // setproctitle keeps argv when the title would not fit: a listener with a long command line.
+    const argv = [
+      '/usr/sbin/sshd',
+      '-D',
+      '-f',
+      '/etc/ssh/sshd_config_sftp',
+      '-o',
+      `Banner=${'x'.repeat(990)}`,
+    ]
+    const { snapshot } = scan([
+      init,
+      { pid: 100, ppid: 1, comm: 'sshd', cmdline: argv.join('\u0000') },
+      { pid: 200, ppid: 100, comm: 'sshd', cmdline: 'sshd: alice [priv]' },
+      { pid: 201, ppid: 200, comm: 'sshd', cmdline: 'sshd: alice@notty' },
+      bash(202, 201),
+      { pid: 300, ppid: 100, comm: 'sshd', cmdline: 'sshd: bob [priv]' },
+      { pid: 301, ppid: 300, comm: 'sshd', cmdline: 'sshd: bob@pts/0' },
+      bash(302, 301),
+      bash(303, 301),
+      // A listener's child between fork and exec still has the listener's title.
+      { pid: 400, ppid: 100, comm: 'sshd', cmdline: argv.join('\u0000') },
+    ])
+    assert.deepEqual(snapshot.listeners, [
+      {
+        pid: 100,
+        starttime: 1100,
+        startups: null,
+        maxStartupsBegin: null,
+        maxStartupsFull: null,
+        argv,
+      },
+    ])
+    assert.deepEqual(summary(snapshot), [
+      [200, 'authenticated', 'alice', 1, 0],
+      [300, 'authenticated', 'bob', 2, 1],
+      [400, 'preauth', null, 0, 0],
+    ])
+    assert.ok(snapshot.connections.every((c) => c.listener === 100))
+  })
+
+  it("a titled listener's forked child, before its exec, is a connection, not a second listener", () => {
+    const l = 'sshd: /usr/sbin/sshd -D [listener] 1 of 10-100 startups'
+    const { snapshot } = scan([
+      init,
+      { pid: 100, ppid: 1, comm: 'sshd', cmdline: l },
+      { pid: 200, ppid: 100, comm: 'sshd', cmdline: l },
+    ])
+    assert.deepEqual(
+      snapshot.listeners.map((x) => x.pid),
+      [100],
+    )
+    assert.deepEqual(summary(snapshot), [[200, 'preauth', null, 0, 0]])
+  })
+
+  it("a container's sshd (another PID namespace, NSpid) is not the host's; the host's is kept", () => {
+    const l = 'sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups'
+    const { snapshot, holders } = scan([
+      { ...init, nspid: [1] },
+      { pid: 100, ppid: 1, comm: 'sshd', cmdline: l, nspid: [100] },
+      { pid: 110, ppid: 100, comm: 'sshd', cmdline: 'sshd: alice [priv]', nspid: [110] },
+      { pid: 111, ppid: 110, comm: 'sshd', cmdline: 'sshd: alice@pts/0', nspid: [111] },
+      bash(112, 111),
+      // containerd-shim -> the container's init (systemd, pid 1 inside) -> its sshd.
+      { pid: 800, ppid: 1, comm: 'containerd-shim', cmdline: 'containerd-shim', nspid: [800] },
+      { pid: 801, ppid: 800, comm: 'systemd', cmdline: '/sbin/init', nspid: [801, 1] },
+      { pid: 900, ppid: 801, comm: 'sshd', cmdline: l, nspid: [900, 30] },
+      { pid: 910, ppid: 900, comm: 'sshd', cmdline: 'sshd: bob [priv]', nspid: [910, 31] },
+      { pid: 911, ppid: 910, comm: 'sshd', cmdline: 'sshd: bob@pts/0', nspid: [911, 32] },
+      bash(912, 911),
+      // A container's per-connection sshd, re-parented to the container's init.
+      { pid: 920, ppid: 801, comm: 'sshd', cmdline: 'sshd: carol [priv]', nspid: [920, 40] },
+    ])
+    assert.deepEqual(
+      snapshot.listeners.map((x) => x.pid),
+      [100],
+    )
+    assert.deepEqual(summary(snapshot), [[110, 'authenticated', 'alice', 1, 1]])
+    assert.deepEqual(
+      holders.map((h) => h.pid),
+      [1],
+    )
+  })
+
   it('no listener: nothing to report, and no error', () => {
-    const { snapshot } = scan([init, bash(2, 1)])
+    const { snapshot, holders } = scan([init, bash(2, 1)])
     assert.deepEqual(snapshot, { listeners: [], connections: [] })
+    assert.deepEqual(holders, [{ pid: 1, starttime: 1001 }])
   })
 
   it('skips and counts malformed stat files, and keeps the rest', () => {

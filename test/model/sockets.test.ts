@@ -35,6 +35,7 @@ function sock(remoteAddress: string, state: TcpSocket['state'] = 'ESTABLISHED'):
 
 const sockets: SshdSockets = {
   ports: [22],
+  listening: [22],
   permitted: true,
   malformed: 0,
   connections: [
@@ -95,6 +96,7 @@ describe('connectionSockets', () => {
     connections: [10, 11].map((pid) => ({
       pid,
       starttime: 1000 + pid,
+      listener: null,
       state: 'authenticated' as const,
       user: 'alice',
       sessions: 1,
@@ -228,7 +230,14 @@ describe('readSshdSockets', () => {
     `${state} 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0000000000000000 100 0 0 10 0\n`
   const snapshot: SshdSnapshot = {
     listeners: [
-      { pid: 100, starttime: 1100, startups: 0, maxStartupsBegin: 10, maxStartupsFull: 100 },
+      {
+        pid: 100,
+        starttime: 1100,
+        startups: 0,
+        maxStartupsBegin: 10,
+        maxStartupsFull: 100,
+        argv: ['/usr/sbin/sshd', '-D'],
+      },
     ],
     connections: [],
   }

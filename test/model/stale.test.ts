@@ -22,6 +22,7 @@ function conn(pid: number, state: Connection['state']): Connection {
   return {
     pid,
     starttime: 0,
+    listener: null,
     state,
     user: state === 'preauth' ? null : 'alice',
     sessions: 1,

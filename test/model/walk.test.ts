@@ -202,18 +202,85 @@ describe('ProcessScanner', () => {
     assert.deepEqual(s.scan().snapshot, scanFull(procfs).snapshot)
   })
 
-  it('reads every process while no listener is known', () => {
-    const { root, procfs } = tree([init, host92.at(-1)!])
-    const { s } = scanner(procfs)
+  it('with no listener, walks the socket holders (pid 1, systemd-socket-activate) instead of every process', () => {
+    const { root, procfs } = tree([init, host92.at(-1)!, host92.at(-2)!])
+    const { s, logger } = scanner(procfs)
     assert.equal(s.scan().mode, 'full')
-    assert.equal(s.scan().mode, 'full')
-    assert.equal(s.lastFullScanReason, 'no-listener')
-    writeProcTree(root, [{ pid: 100, ppid: 1, comm: 'sshd', cmdline: LISTENER }])
+    assert.equal(s.lastFullScanReason, 'first')
+    assert.equal(s.scan().mode, 'walk')
+    // ssh.socket (Accept=no) starts the listener below pid 1 at the first connection.
+    writeProcTree(root, [
+      init,
+      host92.at(-1)!,
+      host92.at(-2)!,
+      { pid: 100, ppid: 1, comm: 'sshd', cmdline: LISTENER },
+      { pid: 101, ppid: 100, comm: 'sshd', cmdline: 'sshd: [accepted]' },
+    ])
+    const found = s.scan()
+    assert.equal(found.mode, 'walk')
     assert.deepEqual(
-      s.scan().snapshot.listeners.map((l) => l.pid),
+      found.snapshot.listeners.map((l) => l.pid),
       [100],
     )
-    assert.equal(s.scan().mode, 'walk')
+    assert.deepEqual(
+      found.snapshot.connections.map((c) => [c.pid, c.listener]),
+      [[101, 100]],
+    )
+    assert.equal(logger.lines.filter((l) => /read every process/.test(l.msg)).length, 1)
+  })
+
+  it('per-connection sshd -i below a socket holder: every connection, walked, each re-read from three files', () => {
+    const holder: FakeProcess = {
+      pid: 50,
+      ppid: 1,
+      comm: 'systemd-socket-',
+      cmdline: 'systemd-socket-activate\u0000--inetd\u0000-a',
+    }
+    const perConnection: FakeProcess[] = [
+      init,
+      holder,
+      // Before privilege separation: still its argv.
+      {
+        pid: 600,
+        ppid: 50,
+        comm: 'sshd',
+        cmdline: '/usr/sbin/sshd\u0000-i\u0000-f\u0000/etc/ssh/c',
+      },
+      { pid: 610, ppid: 50, comm: 'sshd', cmdline: 'sshd: unknown [priv]' },
+      { pid: 611, ppid: 610, comm: 'sshd', cmdline: 'sshd: unknown [net]' },
+      { pid: 620, ppid: 50, comm: 'sshd', cmdline: 'sshd: alice [priv]' },
+      { pid: 621, ppid: 620, comm: 'sshd', cmdline: 'sshd: alice@notty' },
+      { pid: 622, ppid: 621, comm: 'cat', cmdline: 'cat' },
+      { pid: 623, ppid: 621, comm: 'cat', cmdline: 'cat' },
+    ]
+    const { root, procfs } = tree(perConnection)
+    const { s } = scanner(procfs)
+    const full = s.scan()
+    const summary = (r: ReturnType<typeof s.scan>) =>
+      r.snapshot.connections.map((c) => [c.pid, c.listener, c.state, c.user, c.sessions])
+    const want = [
+      [600, null, 'preauth', null, 0],
+      [610, null, 'preauth', null, 0],
+      [620, null, 'authenticated', 'alice', 2],
+    ]
+    assert.deepEqual(summary(full), want)
+    assert.deepEqual(full.snapshot.listeners, [])
+    const walked = s.scan()
+    assert.equal(walked.mode, 'walk')
+    assert.deepEqual(summary(walked), want)
+    // A new connection is found below the holder at the next walk; one gone is gone.
+    rmSync(join(root, '600'), { recursive: true })
+    writeProcTree(root, [
+      { ...holder, cmdline: holder.cmdline! },
+      ...perConnection.slice(3),
+      { pid: 630, ppid: 50, comm: 'sshd', cmdline: 'sshd: bob [priv]' },
+      { pid: 631, ppid: 630, comm: 'sshd', cmdline: 'sshd: bob@pts/0' },
+      { pid: 632, ppid: 631, comm: 'bash', cmdline: '-bash' },
+    ])
+    const next = s.scan()
+    assert.equal(next.mode, 'walk')
+    assert.deepEqual(summary(next), [...want.slice(1), [630, null, 'authenticated', 'bob', 1]])
+    assert.deepEqual(summary(next), summary(scanFull(procfs)))
   })
 
   it('without children files (CONFIG_PROC_CHILDREN unset) reads every process, and says so once', () => {

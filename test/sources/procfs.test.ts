@@ -161,19 +161,24 @@ describe('ProcFS readers for re-reads', () => {
     assert.equal(procfs.readStarttimeAt(procfs.statPath(39)), -1)
   })
 
-  it("fills a scan's fields without an object a process, and tells sshd's comms", () => {
-    const fields = { ppid: 0, starttime: 0, exited: false, sshd: false }
-    for (const [comm, sshd] of [
-      ['sshd', true],
-      ['sshd-session', true],
-      ['sshd-auth', true],
-      ['sshd-sessionx', false],
-      ['bash', false],
-      ['a) (sshd', false],
+  it("fills a scan's fields without an object a process, and tells sshd's and socket holders' comms", () => {
+    const fields = { ppid: 0, starttime: 0, exited: false, sshd: false, holder: false }
+    for (const [comm, sshd, holder] of [
+      ['sshd', true, false],
+      ['sshd-session', true, false],
+      ['sshd-auth', true, false],
+      ['sshd-sessionx', false, false],
+      ['bash', false, false],
+      ['a) (sshd', false, false],
+      ['systemd', false, true],
+      ['systemd-socket-', false, true],
+      ['systemd-journal', false, false],
+      ['inetd', false, true],
+      ['xinetd', false, true],
     ] as const) {
       write(40, 'stat', LISTENER.replace('(sshd)', `(${comm})`))
       assert.equal(procfs.readStatFields(40, fields), true)
-      assert.deepEqual(fields, { ppid: 8779, starttime: 28286, exited: false, sshd }, comm)
+      assert.deepEqual(fields, { ppid: 8779, starttime: 28286, exited: false, sshd, holder }, comm)
     }
     write(40, 'stat', LISTENER.replace(') S ', ') Z '))
     procfs.readStatFields(40, fields)

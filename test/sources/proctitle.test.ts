@@ -90,7 +90,13 @@ describe('parseSshdTitle', () => {
   const cases: [string, SshdTitle][] = [
     [
       'sshd: /usr/sbin/sshd -D -o X=[listener] [listener] 12 of 10-100 startups',
-      { role: 'listener', startups: 12, begin: 10, full: 100 },
+      {
+        role: 'listener',
+        startups: 12,
+        begin: 10,
+        full: 100,
+        argv: ['/usr/sbin/sshd', '-D', '-o', 'X=[listener]'],
+      },
     ],
     ['sshd: [accepted]', { role: 'accepted' }],
     ['sshd-session: [rexeced]', { role: 'accepted' }],
