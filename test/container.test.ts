@@ -311,8 +311,12 @@ describe('the container image', { skip: why ?? false, timeout: 15 * 60_000 }, ()
       assert.equal(sample(text, `sshd_scrape_collector_success{collector="${c}"}`), 1, c)
     }
     // Read from /host/root: the test bed's sshd_config, and its utmp (without one, no idle series).
-    assert.equal(sample(text, 'sshd_config_max_sessions'), 7)
-    assert.equal(sample(text, 'sshd_config_info{source="file"}'), 1, 'no sshd -T in the image')
+    assert.equal(sample(text, `sshd_config_max_sessions{port="${sshd.port}"}`), 7)
+    assert.equal(
+      sample(text, `sshd_config_info{port="${sshd.port}",source="file"}`),
+      1,
+      'no sshd -T in the image',
+    )
     assert.equal(sample(text, 'sshd_stale_sessions{reason="idle"}'), 0)
     assert.equal(sample(text, 'sshd_stale_sessions{reason="utmp_orphan"}'), 0)
     const node = (config.Env ?? []).find((e) => e.startsWith('NODE_VERSION='))?.slice(13)

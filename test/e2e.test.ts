@@ -149,14 +149,14 @@ describe('end to end on a fixture procfs and rootfs', () => {
       [`--path.procfs=${tree.root}`, `--path.rootfs=${root}`, '--collector.config.sshd-binary='],
       t,
     )
-    assert.match(await exporter.scrape(), /^sshd_config_max_sessions 3$/m)
+    assert.match(await exporter.scrape(), /^sshd_config_max_sessions\{port="22"\} 3$/m)
     writeFileSync(file, 'MaxSessions 8\n')
     exporter.child.kill('SIGHUP')
     let text = ''
-    for (let i = 0; i < 50 && !/^sshd_config_max_sessions 8$/m.test(text); i++) {
+    for (let i = 0; i < 50 && !/^sshd_config_max_sessions\{port="22"\} 8$/m.test(text); i++) {
       await new Promise((r) => setTimeout(r, 50))
       text = await exporter.scrape()
     }
-    assert.match(text, /^sshd_config_max_sessions 8$/m)
+    assert.match(text, /^sshd_config_max_sessions\{port="22"\} 8$/m)
   })
 })

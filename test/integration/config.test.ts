@@ -48,14 +48,20 @@ for (const version of SSHD_VERSIONS) {
           return sample(s, 'sshd_connection_sessions_max') === 3
         })
         assert.equal(sample(text, 'sshd_connections_at_max_sessions'), 1)
-        assert.equal(sample(text, 'sshd_config_max_sessions'), 3)
-        assert.equal(sample(text, 'sshd_config_login_grace_time_seconds'), 90)
-        assert.equal(sample(text, 'sshd_config_client_alive_interval_seconds'), 15)
-        assert.equal(sample(text, 'sshd_config_max_startups{bound="begin"}'), 10)
-        assert.equal(sample(text, 'sshd_config_max_startups_rate'), 0.3)
-        assert.equal(sample(text, `sshd_config_info{source="${source}"}`), 1)
-        assert.equal(sample(text, 'sshd_config_listener_mismatch'), 0)
-        assert.equal(sample(text, 'sshd_config_problems'), 0)
+        assert.equal(sample(text, `sshd_config_max_sessions{port="${sshd.port}"}`), 3)
+        assert.equal(sample(text, `sshd_config_login_grace_time_seconds{port="${sshd.port}"}`), 90)
+        assert.equal(
+          sample(text, `sshd_config_client_alive_interval_seconds{port="${sshd.port}"}`),
+          15,
+        )
+        assert.equal(
+          sample(text, `sshd_config_max_startups{port="${sshd.port}",bound="begin"}`),
+          10,
+        )
+        assert.equal(sample(text, `sshd_config_max_startups_rate{port="${sshd.port}"}`), 0.3)
+        assert.equal(sample(text, `sshd_config_info{port="${sshd.port}",source="${source}"}`), 1)
+        assert.equal(sample(text, `sshd_config_listener_mismatch{port="${sshd.port}"}`), 0)
+        assert.equal(sample(text, `sshd_config_problems{port="${sshd.port}"}`), 0)
         assert.equal(sample(text, 'sshd_scrape_collector_success{collector="config"}'), 1)
 
         for (const s of sessions) await s.close()
@@ -94,11 +100,15 @@ describe('config collector, exporter not root', () => {
     )
     const first = await exporter.scrape()
     await exporter.scrape()
-    assert.equal(sample(first, 'sshd_config_info{source="file"}'), 1)
-    assert.equal(sample(first, 'sshd_config_max_sessions'), 7, 'the Include came first')
+    assert.equal(sample(first, `sshd_config_info{port="22",source="file"}`), 1)
+    assert.equal(sample(first, `sshd_config_max_sessions{port="22"}`), 7, 'the Include came first')
     assert.equal(sample(first, 'sshd_scrape_collector_success{collector="config"}'), 1)
-    assert.equal(sample(first, 'sshd_config_problems'), 1)
-    assert.equal(sample(first, 'sshd_config_login_grace_time_seconds'), 120, 'the default')
+    assert.equal(sample(first, `sshd_config_problems{port="22"}`), 1)
+    assert.equal(
+      sample(first, `sshd_config_login_grace_time_seconds{port="22"}`),
+      120,
+      'the default',
+    )
     const problem = exporter.logs.find((l) => l.msg === 'sshd_config problem; value skipped')
     assert.match(String(problem?.file), /20-secret\.conf/)
     const said = exporter.logs.filter((l) => String(l.msg).startsWith('not running sshd -T'))

@@ -202,6 +202,7 @@ function caughtUp(
 
 const PROCESS_MODEL = [
   'sshd_up',
+  'sshd_instance_info',
   'sshd_startups',
   'sshd_max_startups',
   'sshd_connections',
@@ -323,7 +324,7 @@ for (const version of SSHD_VERSIONS) {
         )
         assert.equal(refusals(e), c.matched ? 0 : 1, `${name}: ${JSON.stringify(e.logs)}`)
         const source = e.identity.uid === 0 ? 'sshd_t' : 'file'
-        assert.equal(sample(text, `sshd_config_info{source="${source}"}`), 1, name)
+        assert.equal(sample(text, `sshd_config_info{port="${s.port}",source="${source}"}`), 1, name)
         for (const collector of COLLECTORS) {
           const success = `sshd_scrape_collector_success{collector="${collector}"}`
           assert.equal(sample(text, success), 1, `${name}: ${collector}`)
@@ -442,9 +443,9 @@ describe('privileges: logs and configuration files', () => {
     )
     const read = await capable.scrape()
     assert.equal(sample(read, 'sshd_scrape_collector_success{collector="config"}'), 1)
-    assert.equal(sample(read, 'sshd_config_info{source="file"}'), 1)
-    assert.equal(sample(read, 'sshd_config_max_sessions'), 6, 'the Include, read too')
-    assert.equal(sample(read, 'sshd_config_problems'), 0)
+    assert.equal(sample(read, 'sshd_config_info{port="22",source="file"}'), 1)
+    assert.equal(sample(read, 'sshd_config_max_sessions{port="22"}'), 6, 'the Include, read too')
+    assert.equal(sample(read, 'sshd_config_problems{port="22"}'), 0)
   })
 })
 
@@ -519,8 +520,9 @@ describe('privileges: the exporter never writes', () => {
       assert.deepEqual(filesOpenForWriting(e.pid), [], e.identity.name)
       assert.equal(writeBytes(e.pid), 0, `${e.identity.name}: write_bytes`)
     }
-    assert.equal(sample(await readOnly.scrape(), 'sshd_config_info{source="file"}'), 1)
-    assert.equal(sample(await asRoot.scrape(), 'sshd_config_info{source="sshd_t"}'), 1)
+    const info = (source: string) => `sshd_config_info{port="${s.port}",source="${source}"}`
+    assert.equal(sample(await readOnly.scrape(), info('file')), 1)
+    assert.equal(sample(await asRoot.scrape(), info('sshd_t')), 1)
 
     // The counter counts here: a shell that writes 64 KiB to a file shows them.
     const dir = mkdtempSync(join(tmpdir(), 'sshd-exporter-io-'))

@@ -40,7 +40,7 @@ for (const version of SSHD_VERSIONS) {
       const clients = await openMixedClients(sshd)
 
       const text = await scrapeUntil(exporter, 'the four sessions and two startups', (s) => {
-        return sessionsSum(s) === 4 && sample(s, 'sshd_startups') === 2
+        return sessionsSum(s) === 4 && sample(s, `sshd_startups{port="${sshd.port}"}`) === 2
       })
       assert.equal(sample(text, 'sshd_up'), 1)
       assert.equal(sample(text, 'sshd_connections{state="authenticated"}'), 2)
@@ -50,9 +50,10 @@ for (const version of SSHD_VERSIONS) {
       })
       assert.equal(sample(text, 'sshd_multiplexed_connections'), 1)
       assert.equal(sample(text, 'sshd_connection_sessions_max'), 3)
-      assert.equal(sample(text, 'sshd_startups'), 2)
-      assert.equal(sample(text, 'sshd_max_startups{bound="begin"}'), 5)
-      assert.equal(sample(text, 'sshd_max_startups{bound="full"}'), 20)
+      assert.equal(sample(text, `sshd_startups{port="${sshd.port}"}`), 2)
+      assert.equal(sample(text, `sshd_max_startups{port="${sshd.port}",bound="begin"}`), 5)
+      assert.equal(sample(text, `sshd_max_startups{port="${sshd.port}",bound="full"}`), 20)
+      assert.equal(sample(text, `sshd_instance_info{port="${sshd.port}",mode="process"}`), 1)
       assert.equal(sample(text, 'sshd_scrape_collector_success{collector="processes"}'), 1)
       assert.equal(sample(text, 'sshd_exporter_malformed_input_total{source="procfs"}'), 0)
 
@@ -67,7 +68,7 @@ for (const version of SSHD_VERSIONS) {
         return (
           sample(s, 'sshd_connections{state="authenticated"}') === 0 &&
           sample(s, 'sshd_connections{state="preauth"}') === 0 &&
-          sample(s, 'sshd_startups') === 0
+          sample(s, `sshd_startups{port="${sshd.port}"}`) === 0
         )
       })
       assert.equal(sessionsSum(after), 0)
