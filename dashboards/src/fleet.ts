@@ -73,7 +73,7 @@ export function fleetDashboard(): Dashboard {
       name: 'Most sessions on a connection',
       expr: `max by (job, instance) (${sel('sshd_connection_sessions_max')})`,
     },
-    { name: 'MaxSessions', expr: `max by (job, instance) (${sel('sshd_config_max_sessions')})` },
+    { name: 'MaxSessions', expr: `min by (job, instance) (${sel('sshd_config_max_sessions')})` },
     { name: 'Startups', expr: `sum by (job, instance) (${sel('sshd_startups')})` },
     {
       name: 'MaxStartups full used',
@@ -114,7 +114,7 @@ export function fleetDashboard(): Dashboard {
           stat({
             title: 'Hosts with sshd',
             description:
-              'SSH servers where the exporter finds a running sshd listener (sshd_up == 1). Red at 0: no selected host accepts SSH logins.',
+              'SSH servers where sshd accepts connections (sshd_up == 1): a listener process, or a socket held for sshd by systemd or inetd. Red at 0: no selected host accepts SSH logins.',
             unit: 'short',
             thresholds: levels('red', [1, 'green']),
             queries: [{ expr: `count(${sel('sshd_up')} == 1) or vector(0)` }],
@@ -124,7 +124,7 @@ export function fleetDashboard(): Dashboard {
           stat({
             title: 'Hosts with sshd down',
             description:
-              'SSH servers whose exporter runs but finds no sshd listener (sshd_up == 0): new SSH logins to them fail. Red from 1.',
+              'SSH servers whose exporter runs but finds neither an sshd listener nor a socket held for sshd (sshd_up == 0): new SSH logins to them fail. Red from 1.',
             unit: 'short',
             thresholds: levels('green', [1, 'red']),
             queries: [{ expr: `count(${sel('sshd_up')} == 0) or vector(0)` }],

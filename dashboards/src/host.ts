@@ -47,7 +47,7 @@ export function hostDashboard(): Dashboard {
           stat({
             title: 'sshd',
             description:
-              'Whether the exporter finds a running sshd listener (sshd_up). Down means new SSH logins fail; open sessions live on.',
+              'Whether sshd accepts connections here (sshd_up): a listener process, or a socket held for sshd by systemd or inetd (socket activation, per-connection sshd). Down means new SSH logins fail; open sessions live on.',
             unit: 'none',
             thresholds: levels('red', [1, 'green']),
             mappings: upDown,
@@ -91,7 +91,7 @@ export function hostDashboard(): Dashboard {
           stat({
             title: 'Startups (pre-auth)',
             description:
-              "Unauthenticated connections as sshd counts them against MaxStartups (the listener's own count). Orange from 10: MaxStartups begin by default, where sshd starts dropping connections at random; see the gauge beside it for this host's limits.",
+              "Unauthenticated connections as sshd counts them against MaxStartups (the listener's own count; every sshd instance summed). Orange from 10: MaxStartups begin by default, where sshd starts dropping connections at random; see the gauge beside it for this host's limits.",
             unit: 'short',
             thresholds: levels('green', [10, 'orange']),
             queries: [{ expr: `sum(${sel('sshd_startups')})` }],
@@ -102,12 +102,12 @@ export function hostDashboard(): Dashboard {
           gauge({
             title: 'MaxStartups used',
             description:
-              'Startups as a fraction of MaxStartups full, as the running listener reports it. At 100% sshd refuses every new connection; from begin (10% of full by default) it refuses some at random. Orange from 50%, red from 90%.',
+              'Startups as a fraction of MaxStartups full, as the running listener reports it (the fullest sshd instance). At 100% sshd refuses every new connection; from begin (10% of full by default) it refuses some at random. Orange from 50%, red from 90%.',
             unit: 'percentunit',
             thresholds: levels('green', [0.5, 'orange'], [0.9, 'red']),
             queries: [
               {
-                expr: `sum(${sel('sshd_startups')}) / sum(${sel('sshd_max_startups', 'bound="full"')})`,
+                expr: `max(${sel('sshd_startups')} / ignoring (bound) ${sel('sshd_max_startups', 'bound="full"')})`,
               },
             ],
             min: 0,
@@ -124,7 +124,7 @@ export function hostDashboard(): Dashboard {
             thresholds: levels('green', [0.8, 'orange'], [1, 'red']),
             queries: [
               {
-                expr: `max(${sel('sshd_connection_sessions_max')} / on (job, instance) ${sel('sshd_config_max_sessions')})`,
+                expr: `max(${sel('sshd_connection_sessions_max')} / on (job, instance) min by (job, instance) (${sel('sshd_config_max_sessions')}))`,
               },
             ],
             min: 0,
@@ -257,14 +257,14 @@ export function hostDashboard(): Dashboard {
           timeseries({
             title: 'Startups against MaxStartups',
             description:
-              "Unauthenticated connections (startups) next to the running listener's MaxStartups begin and full (dashed). Past begin sshd drops new connections at random (rate%, rising with the count); at full it drops every one. If these bounds differ from Configuration, sshd was not reloaded. Orange from 10, the default begin.",
+              "Unauthenticated connections (startups) next to the running listener's MaxStartups begin and full (dashed), one line each per sshd instance (:port). Per-connection sshd (socket units with Accept=yes) has no MaxStartups and no line here. Past begin sshd drops new connections at random (rate%, rising with the count); at full it drops every one. If these bounds differ from Configuration, sshd was not reloaded. Orange from 10, the default begin.",
             unit: 'short',
             thresholds: levels('green', [10, 'orange']),
             queries: [
-              { expr: `sum(${sel('sshd_startups')})`, legend: 'startups' },
+              { expr: `sum by (port) (${sel('sshd_startups')})`, legend: 'startups :{{port}}' },
               {
-                expr: `sum by (bound) (${sel('sshd_max_startups')})`,
-                legend: 'MaxStartups {{bound}}',
+                expr: `sum by (port, bound) (${sel('sshd_max_startups')})`,
+                legend: 'MaxStartups {{bound}} :{{port}}',
               },
             ],
             overrides: [
@@ -461,23 +461,26 @@ export function hostDashboard(): Dashboard {
           stat({
             title: 'Limits',
             description:
-              'The effective MaxSessions, MaxStartups (begin, rate, full) and PerSourceMaxStartups, from `sshd -T` or sshd_config with its Includes. PerSourceMaxStartups is absent when none. Red: MaxSessions 1 (no multiplexing at all).',
+              "The effective MaxSessions, MaxStartups (begin, rate, full) and PerSourceMaxStartups of each sshd instance (:port), from `sshd -T` or sshd_config with its Includes and the listener's own -f, -o, -p and -g. PerSourceMaxStartups is absent when none; MaxStartups is absent for per-connection sshd. Red: MaxSessions 1 (no multiplexing at all).",
             unit: 'none',
             thresholds: levels('red', [2, 'blue']),
             names: true,
             queries: [
-              { expr: `max(${sel('sshd_config_max_sessions')})`, legend: 'MaxSessions' },
               {
-                expr: `max by (bound) (${sel('sshd_config_max_startups')})`,
-                legend: 'MaxStartups {{bound}}',
+                expr: `max by (port) (${sel('sshd_config_max_sessions')})`,
+                legend: 'MaxSessions :{{port}}',
               },
               {
-                expr: `max(${sel('sshd_config_max_startups_rate')})`,
-                legend: 'MaxStartups rate',
+                expr: `max by (port, bound) (${sel('sshd_config_max_startups')})`,
+                legend: 'MaxStartups {{bound}} :{{port}}',
               },
               {
-                expr: `max(${sel('sshd_config_per_source_max_startups')})`,
-                legend: 'PerSourceMaxStartups',
+                expr: `max by (port) (${sel('sshd_config_max_startups_rate')})`,
+                legend: 'MaxStartups rate :{{port}}',
+              },
+              {
+                expr: `max by (port) (${sel('sshd_config_per_source_max_startups')})`,
+                legend: 'PerSourceMaxStartups :{{port}}',
               },
             ],
             overrides: [
