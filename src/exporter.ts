@@ -64,6 +64,7 @@ async function configReader(config: Config, logger: Logger): Promise<SshdConfigs
     config.config.sshdBinary === undefined ? findSshdBinary() : config.config.sshdBinary
   const reader = new SshdConfigs({
     sshdBinary,
+    sshdBinaryGiven: config.config.sshdBinary !== undefined,
     rootfs: config.path.rootfs,
     file: config.config.file ?? join(config.path.rootfs, 'etc', 'ssh', 'sshd_config'),
     fileExplicit: config.config.file !== undefined,

@@ -36,6 +36,12 @@ export interface EffectiveConfigRead {
 export interface EffectiveConfigOptions {
   /** null: never run sshd. */
   sshdBinary: string | null
+  /**
+   * True when --collector.config.sshd-binary named it. Else, on a host where an sshd was found,
+   * sshd -T runs the listener's own executable (`exe`): the version that runs, not the one first
+   * on PATH.
+   */
+  sshdBinaryGiven?: boolean
   rootfs: string
   /** The sshd_config path as the exporter sees it (under rootfs by default). */
   file: string
@@ -125,7 +131,11 @@ export class EffectiveConfigReader {
   }
 
   async #read(): Promise<EffectiveConfigRead> {
-    const { logger, sshdBinary, argv } = this.#options
+    const { logger, sshdBinaryGiven, exe, argv } = this.#options
+    const sshdBinary =
+      this.#options.sshdBinary !== null && !sshdBinaryGiven && exe !== undefined
+        ? exe
+        : this.#options.sshdBinary
     const main = this.#mainFile()
     const privileged = this.#options.privileged ?? process.getuid?.() === 0
     if (sshdBinary !== null && privileged) {
@@ -160,14 +170,15 @@ export class EffectiveConfigReader {
   }
 
   /**
-   * The running listener's executable learnt after start-up: its version replaces a guess from
-   * other files at the next read.
+   * The running listener's executable (/proc/<pid>/exe), learnt after start-up or anew when the
+   * listener was restarted: read again with it, for sshd -T or the version.
    */
   learnExecutable(exe: string): void {
-    if (this.#options.exe !== undefined) return
+    if (this.#options.exe === exe) return
     this.#options = { ...this.#options, exe }
     this.#version = undefined
-    if (this.#current?.source === 'file') this.refresh().catch(() => {})
+    // The next read uses it: sshd -T of the binary that runs, or its version for the files.
+    this.refresh().catch(() => {})
   }
 
   /**
@@ -260,7 +271,7 @@ export class SshdConfigs {
         used: now,
       }
       this.#readers.set(key, entry)
-    }
+    } else if (exe !== undefined) entry.reader.learnExecutable(exe)
     entry.used = now
     this.#readers.forEach((e, k) => {
       if (now - e.used > UNUSED_READER_MS) this.#readers.delete(k)
