@@ -52,6 +52,8 @@ export interface EffectiveConfigOptions {
   /** The running sshd's executable (/proc/<pid>/exe), to read its version from. */
   exe?: string
   logger: Logger
+  /** Messages already said, shared by the readers of one exporter: each is said once. */
+  said?: Set<string>
   ttlMs?: number
   timeoutMs?: number
   /** Whether this process may run sshd -T (root); injected by tests. */
@@ -77,13 +79,14 @@ export class EffectiveConfigReader {
   #current: EffectiveConfigRead | null = null
   #inflight: Promise<EffectiveConfigRead> | null = null
   #version: string | null | undefined
-  /** Messages already logged, so a persistent condition is said once. */
-  #said = new Set<string>()
+  /** Messages already logged, so a persistent condition is said once (shared by SshdConfigs). */
+  #said: Set<string>
 
   constructor(options: EffectiveConfigOptions) {
     this.#options = options
     this.#ttlMs = options.ttlMs ?? 60_000
     this.#timeoutMs = options.timeoutMs ?? 5_000
+    this.#said = options.said ?? new Set()
   }
 
   /**
@@ -247,8 +250,8 @@ export class SshdConfigs {
   #readers = new Map<string, { reader: EffectiveConfigReader; used: number }>()
 
   constructor(options: EffectiveConfigOptions) {
-    this.#options = options
-    this.default = new EffectiveConfigReader(options)
+    this.#options = { ...options, said: options.said ?? new Set() }
+    this.default = new EffectiveConfigReader(this.#options)
   }
 
   /** The reader for sshd started with `argv` (a listener's title), its executable at `exe`. */
