@@ -142,12 +142,10 @@ class ScrapeContext implements Scrape {
 
   instances(): Promise<{ instances: SshdInstance[]; up: boolean }> {
     this.#instances ??= (async () => {
-      const [scan, configs, sockets] = await Promise.all([
-        this.snapshot(),
-        this.#readConfigs(),
-        this.sockets(),
-      ])
+      const [scan, configs] = await Promise.all([this.snapshot(), this.#readConfigs()])
       const { snapshot } = scan
+      // A listener is up by itself; without one, a socket held on sshd's port tells.
+      const sockets = snapshot.listeners.length === 0 ? await this.sockets() : null
       // Only a connection no listener owns, on a host with two listeners, needs its socket's port.
       const ambiguous =
         snapshot.listeners.length > 1 && snapshot.connections.some((c) => c.listener === null)
