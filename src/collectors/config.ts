@@ -3,6 +3,7 @@
  * sshd_config files), and whether the running listener still uses older ones.
  */
 import { Gauge, Registry } from 'prom-client'
+import { DEFAULT_SSH_PORT } from '../model/sockets.ts'
 import type { Collector, CollectorDefinition } from './collector.ts'
 
 export const configCollector: CollectorDefinition = {
@@ -65,8 +66,12 @@ export const configCollector: CollectorDefinition = {
       async collect(scrape) {
         const { instances } = await scrape.instances()
         const configured = instances.filter((i) => i.config !== null)
-        // Not one configuration read: the default reader's error fails this collector.
-        if (configured.length === 0) await reader.default.current()
+        // No instance's configuration (sshd down, or none readable): the default one, under its
+        // own first port; its error, if it has one, fails this collector.
+        const rows =
+          configured.length > 0
+            ? configured.map((i) => ({ instance: i, read: i.config! }))
+            : [{ instance: null, read: await reader.default.current() }]
         const differing = configured.filter((i) => {
           const l = i.listener
           const v = i.config!.values
@@ -97,18 +102,13 @@ export const configCollector: CollectorDefinition = {
           )
         }
         lastMismatch = key
-        const fallback = configured.length === 0 ? await reader.default.current() : null
         return () => {
           for (const g of [maxSessions, maxStartups, rate, grace, aliveInterval, aliveCount]) {
             g.reset()
           }
           for (const g of [perSource, unused, info, problems, mismatch]) g.reset()
-          const rows =
-            fallback === null
-              ? configured.map((i) => ({ instance: i, read: i.config! }))
-              : [{ instance: null, read: fallback }]
           for (const { instance, read } of rows) {
-            const port = instance?.port ?? String(read.values.listenPorts[0] ?? 22)
+            const port = instance?.port ?? String(read.values.listenPorts[0] ?? DEFAULT_SSH_PORT)
             const v = read.values
             const labels = { port }
             maxSessions.set(labels, v.maxSessions)
@@ -126,7 +126,7 @@ export const configCollector: CollectorDefinition = {
             }
             info.set({ port, source: read.source }, 1)
             problems.set(labels, read.problems.length)
-            mismatch.set(labels, differing.includes(instance!) ? 1 : 0)
+            mismatch.set(labels, instance !== null && differing.includes(instance) ? 1 : 0)
           }
         }
       },
