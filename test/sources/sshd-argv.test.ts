@@ -1,23 +1,26 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { access, chmod, constants, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { parseSshdArgv, sshdCommandLineArgs, titleArgv } from '../../src/sources/sshd-argv.ts'
-import { runSshdT, sshdVersion } from '../../src/sources/sshd-binary.ts'
+import { runSshdT } from '../../src/sources/sshd-binary.ts'
 import {
   type EffectiveConfig,
   parseSshdConfigFiles,
   parseSshdT,
   readSshdConfig,
 } from '../../src/sources/sshd-config.ts'
+import {
+  makeHostKey,
+  oracleScratch,
+  REAL_SSHDS,
+  requireExecutable,
+  sshdOverEtcSsh,
+} from '../helpers/sshd-oracle.ts'
+import { sshdBinaries } from '../helpers/sshd.ts'
 
-const run = promisify(execFile)
-const REPO = fileURLToPath(new URL('../..', import.meta.url))
-const INSTALL = 'scripts/install-test-deps.sh'
 const MAIN = '/etc/ssh/sshd_config'
 const SSHD = '/usr/sbin/sshd'
 const LISTENER = ' [listener] 0 of 10-100 startups'
@@ -257,14 +260,9 @@ describe('parseSshdConfigFiles with commandLine', () => {
 //
 // Each case's files are written under <scratch>/<case>/etc/ssh; a wrapper script given to
 // runSshdT as the binary bind-mounts that directory over /etc/ssh in a private mount namespace
-// (as test/sources/sshd-config.test.ts does) and runs the real sshd there with a host key. Each
+// (sshdOverEtcSsh, test/helpers/sshd-oracle.ts) and runs the real sshd there with a host key. Each
 // case also runs `sshd -T` with the listener's own arguments (-D, -d, -q as given) to show that
 // sshdCommandLineArgs changes nothing.
-
-const SSHDS = [
-  { label: 'OpenSSH 9.2', path: SSHD },
-  { label: 'OpenSSH 10.0', path: join(REPO, '.tools/openssh-10.0/usr/sbin/sshd') },
-]
 
 type Case = {
   name: string
@@ -453,14 +451,6 @@ const REFUSED: { name: string; argv: string[]; message: RegExp }[] = [
   { name: 'bad -o MaxStartups', argv: ['-o', 'MaxStartups=9:50:3'], message: /MaxStartups/ },
 ]
 
-async function requireExecutable(path: string): Promise<void> {
-  try {
-    await access(path, constants.X_OK)
-  } catch {
-    throw new Error(`${path} is missing: run ${INSTALL} (as root) to install the test sshds`)
-  }
-}
-
 /** A directory whose etc/ssh holds `files`, and per sshd a script that runs it over them. */
 async function caseRoot(
   scratch: string,
@@ -475,19 +465,11 @@ async function caseRoot(
     await writeFile(join(root, path), text)
   }
   const wrappers = new Map<string, string>()
-  for (const [i, sshd] of SSHDS.entries()) {
+  const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`
+  for (const [i, sshd] of REAL_SSHDS.entries()) {
     const wrapper = join(root, `sshd-${i}`)
-    const script = [
-      'mount --bind "$1/etc/ssh" /etc/ssh',
-      'mount -t tmpfs -o mode=0755 tmpfs /run',
-      'mkdir -m 0755 /run/sshd',
-      'shift',
-      'exec "$@"',
-    ].join(' && ')
-    await writeFile(
-      wrapper,
-      `#!/bin/sh\nexec /usr/bin/unshare --mount -- /bin/sh -c '${script}' sh "${root}" "${sshd.path}" -h "${hostKey}" "$@"\n`,
-    )
+    const command = sshdOverEtcSsh(root, sshd.path, hostKey).map(quote).join(' ')
+    await writeFile(wrapper, `#!/bin/sh\nexec ${command} "$@"\n`)
     await chmod(wrapper, 0o755)
     wrappers.set(sshd.path, wrapper)
   }
@@ -495,32 +477,18 @@ async function caseRoot(
 }
 
 describe('real sshd -T with a command line equals the parser with commandLine', () => {
-  let scratch = ''
-  let hostKey = ''
-  const versions = new Map<string, string>()
-
-  before(async () => {
-    for (const sshd of SSHDS) await requireExecutable(sshd.path)
-    await requireExecutable('/usr/bin/ssh-keygen')
-    await requireExecutable('/usr/bin/unshare')
-    for (const sshd of SSHDS) {
-      const version = await sshdVersion(sshd.path, 10_000)
-      assert.ok(version, `cannot read the version of ${sshd.path}: run ${INSTALL}`)
-      versions.set(sshd.path, version)
-    }
-    scratch = await mkdtemp(join(tmpdir(), 'sshd-argv-test-'))
-    hostKey = join(scratch, 'host_ed25519')
-    await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])
-  })
-  after(async () => {
-    if (scratch) await rm(scratch, { recursive: true, force: true })
-  })
+  const oracle = oracleScratch('sshd-argv-test-')
 
   for (const [index, c] of ORACLE.entries()) {
-    for (const sshd of SSHDS) {
+    for (const sshd of REAL_SSHDS) {
       test(`${c.name}: ${sshd.label}`, async () => {
-        const { root, wrapper } = await caseRoot(scratch, index, c.files ?? {}, hostKey)
-        const version = versions.get(sshd.path)!
+        const { root, wrapper } = await caseRoot(
+          oracle.scratch,
+          index,
+          c.files ?? {},
+          oracle.hostKey,
+        )
+        const version = oracle.versions.get(sshd.path)!
         const argv = c.argv.some((a) => a.startsWith('-f')) ? c.argv : ['-f', MAIN, ...c.argv]
         const parsed = parseSshdArgv([sshd.path, ...argv])
         assert.deepEqual(parsed.problems, [])
@@ -551,10 +519,10 @@ describe('real sshd -T with a command line equals the parser with commandLine', 
   }
 
   for (const [index, c] of REFUSED.entries()) {
-    for (const sshd of SSHDS) {
+    for (const sshd of REAL_SSHDS) {
       test(`refused: ${c.name}: ${sshd.label}`, async () => {
         const files = { '/etc/ssh/extra.conf': 'MaxSessions 2\n' }
-        const { root, wrapper } = await caseRoot(scratch, 100 + index, files, hostKey)
+        const { root, wrapper } = await caseRoot(oracle.scratch, 100 + index, files, oracle.hostKey)
         const parsed = parseSshdArgv([sshd.path, '-f', MAIN, ...c.argv])
         await assert.rejects(
           runSshdT(wrapper(sshd.path), { timeoutMs: 20_000, args: sshdCommandLineArgs(parsed) }),
@@ -583,11 +551,10 @@ describe('real listener titles give back their argv', () => {
   const children: ChildProcess[] = []
 
   before(async () => {
-    for (const sshd of SSHDS) await requireExecutable(sshd.path)
+    for (const sshd of REAL_SSHDS) await requireExecutable(sshd.path)
     await requireExecutable('/usr/bin/unshare')
     scratch = await mkdtemp(join(tmpdir(), 'sshd-argv-title-'))
-    hostKey = join(scratch, 'host_ed25519')
-    await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])
+    hostKey = await makeHostKey(scratch)
     await writeFile(join(scratch, 'sshd_config'), 'MaxSessions 9\n')
   })
   after(async () => {
@@ -623,20 +590,11 @@ describe('real listener titles give back their argv', () => {
     }
   }
 
-  for (const [i, sshd] of SSHDS.entries()) {
-    const tenOnly =
-      i === 0
-        ? []
-        : [
-            ...[
-              '-o',
-              `SshdSessionPath=${join(REPO, '.tools/openssh-10.0/usr/lib/openssh/sshd-session')}`,
-            ],
-            ...[
-              '-o',
-              `SshdAuthPath=${join(REPO, '.tools/openssh-10.0/usr/lib/openssh/sshd-auth')}`,
-            ],
-          ]
+  for (const [i, sshd] of REAL_SSHDS.entries()) {
+    const { session, auth } = sshdBinaries(sshd.version)
+    const tenOnly = session
+      ? ['-o', `SshdSessionPath=${session}`, '-o', `SshdAuthPath=${auth}`]
+      : []
     const argv = () => [
       ...[sshd.path, '-D', '-f', join(scratch, 'sshd_config'), '-h', hostKey, ...tenOnly],
       ...['-o', 'ClientAliveInterval 30', '-o', 'ClientAliveCountMax\t2', '-o', 'Banner /b\\é'],

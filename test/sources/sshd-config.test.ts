@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { access, constants, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -17,11 +17,11 @@ import {
   SshdConfigError,
   type SshdConfigOptions,
 } from '../../src/sources/sshd-config.ts'
+import { oracleScratch, REAL_SSHDS, sshdOverEtcSsh } from '../helpers/sshd-oracle.ts'
 
 const run = promisify(execFile)
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
 const FIXTURES = join(REPO, 'test/fixtures/sshd-config')
-const INSTALL = 'scripts/install-test-deps.sh'
 const MAIN = '/etc/ssh/sshd_config'
 
 function defaults(): EffectiveConfig {
@@ -49,21 +49,11 @@ function parseMain(text: string, options: SshdConfigOptions = {}) {
 // real sshd see exactly those files at exactly those paths, it runs in a private mount
 // namespace (`unshare --mount`, private propagation: nothing leaks to the host) where the
 // case's etc/ssh is bind-mounted over /etc/ssh and a fresh tmpfs on /run holds the
-// /run/sshd that `sshd -T` insists on. The file parser reads the same tree with
-// rootfs = <case>. Nothing is rewritten for either side, so relative-path resolution, glob
-// order, dot-files, symlinks and Match handling are all compared for real.
+// /run/sshd that `sshd -T` insists on (sshdOverEtcSsh, test/helpers/sshd-oracle.ts). The file
+// parser reads the same tree with rootfs = <case>. Nothing is rewritten for either side, so
+// relative-path resolution, glob order, dot-files, symlinks and Match handling are all compared
+// for real.
 // sshd 10.0 needs no SshdSessionPath/SshdAuthPath for -T: it only prints them.
-
-const SSHDS = [
-  { label: 'OpenSSH 9.2', path: '/usr/sbin/sshd' },
-  { label: 'OpenSSH 10.0', path: join(REPO, '.tools/openssh-10.0/usr/sbin/sshd') },
-]
-const MOUNT_AND_RUN = [
-  'mount --bind "$1/etc/ssh" /etc/ssh',
-  'mount -t tmpfs -o mode=0755 tmpfs /run',
-  'mkdir -m 0755 /run/sshd',
-  'exec "$2" -T -f /etc/ssh/sshd_config -h "$3"',
-].join(' && ')
 
 type Expected = {
   files: string[]
@@ -73,39 +63,8 @@ type Expected = {
 
 const CASES = readdirSync(FIXTURES).sort()
 
-async function requireExecutable(path: string): Promise<void> {
-  try {
-    await access(path, constants.X_OK)
-  } catch {
-    throw new Error(`${path} is missing: run ${INSTALL} (as root) to install the test sshds`)
-  }
-}
-
-async function sshdVersion(sshd: string): Promise<string> {
-  // `sshd -V` prints "OpenSSH_9.2p1 ..., OpenSSL ..." on stderr and exits non-zero.
-  const result = await run(sshd, ['-V']).catch((error: { stderr?: string }) => error)
-  const match = /OpenSSH_(\d+\.\d+)/.exec(result.stderr ?? '')
-  assert.ok(match, `cannot read the version of ${sshd}: run ${INSTALL}`)
-  return match[1]!
-}
-
 describe('sshd -T of real sshd equals the sshd_config parser', () => {
-  let scratch = ''
-  let hostKey = ''
-  const versions = new Map<string, string>()
-
-  before(async () => {
-    for (const sshd of SSHDS) await requireExecutable(sshd.path)
-    await requireExecutable('/usr/bin/ssh-keygen')
-    await requireExecutable('/usr/bin/unshare')
-    for (const sshd of SSHDS) versions.set(sshd.path, await sshdVersion(sshd.path))
-    scratch = await mkdtemp(join(tmpdir(), 'sshd-config-test-'))
-    hostKey = join(scratch, 'host_ed25519')
-    await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])
-  })
-  after(async () => {
-    if (scratch) await rm(scratch, { recursive: true, force: true })
-  })
+  const oracle = oracleScratch('sshd-config-test-')
 
   test('there are at least ten cases, each saying what it tests', () => {
     assert.ok(CASES.length >= 10, `only ${CASES.length} cases`)
@@ -116,19 +75,18 @@ describe('sshd -T of real sshd equals the sshd_config parser', () => {
   })
 
   for (const name of CASES) {
-    for (const sshd of SSHDS) {
+    for (const sshd of REAL_SSHDS) {
       test(`${name}: ${sshd.label}`, async () => {
         const root = join(FIXTURES, name)
-        const version = versions.get(sshd.path)!
-        const { stdout } = await run(
-          '/usr/bin/unshare',
-          ['--mount', '--', 'sh', '-c', MOUNT_AND_RUN, 'sh', root, sshd.path, hostKey],
-          { timeout: 20_000 },
-        ).catch((error: { stderr?: string; message: string }) => {
-          throw new Error(
-            `sshd -T in a mount namespace (needs root) failed: ${error.stderr || error.message}`,
-          )
-        })
+        const version = oracle.versions.get(sshd.path)!
+        const [unshare, ...args] = sshdOverEtcSsh(root, sshd.path, oracle.hostKey, '-T', '-f', MAIN)
+        const { stdout } = await run(unshare, args, { timeout: 20_000 }).catch(
+          (error: { stderr?: string; message: string }) => {
+            throw new Error(
+              `sshd -T in a mount namespace (needs root) failed: ${error.stderr || error.message}`,
+            )
+          },
+        )
         const fromSshd = parseSshdT(stdout)
         const fromFiles = await readSshdConfig(root, MAIN, { opensshVersion: version })
         assert.deepEqual(fromSshd.problems, [])

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { access, constants, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import {
   type EffectiveConfig,
@@ -19,29 +18,15 @@ import {
   semanticsFor,
 } from '../../src/sources/sshd-config.ts'
 import { findOpensshVersion, readSshdVersion } from '../../src/sources/sshd-version.ts'
+import { makeHostKey, REAL_SSHDS, requireExecutable } from '../helpers/sshd-oracle.ts'
 
 const run = promisify(execFile)
-const REPO = fileURLToPath(new URL('../..', import.meta.url))
-const INSTALL = 'scripts/install-test-deps.sh'
 const MAIN = '/etc/ssh/sshd_config'
-const SSHDS = [
-  { label: 'OpenSSH 9.2', path: '/usr/sbin/sshd', version: '9.2p1' },
-  {
-    label: 'OpenSSH 10.0',
-    path: join(REPO, '.tools/openssh-10.0/usr/sbin/sshd'),
-    version: '10.0p2',
-  },
-]
+/** The real sshds with the release each binary carries. */
+const RELEASES = { '9.2': '9.2p1', '10.0': '10.0p2' } as const
+const SSHDS = REAL_SSHDS.map((sshd) => ({ ...sshd, release: RELEASES[sshd.version] }))
 /** readSshdVersion reads the file in chunks of this size. */
 const CHUNK = 1024 * 1024
-
-async function requireExecutable(path: string): Promise<void> {
-  try {
-    await access(path, constants.X_OK)
-  } catch {
-    throw new Error(`${path} is missing: run ${INSTALL} (as root) to install the test sshds`)
-  }
-}
 
 function bytes(text: string): Buffer {
   return Buffer.from(text, 'latin1')
@@ -65,14 +50,14 @@ after(async () => {
 
 describe('findOpensshVersion', () => {
   for (const sshd of SSHDS) {
-    test(`${sshd.label}: ${sshd.version}, the version sshd -V prints`, async () => {
+    test(`${sshd.label}: ${sshd.release}, the version sshd -V prints`, async () => {
       await requireExecutable(sshd.path)
       // -V prints SSH_RELEASE (10.0p2 Debian) or SSH_VERSION (9.2 Debian), then OpenSSL's.
       const result = await run(sshd.path, ['-V']).catch((error: { stderr?: string }) => error)
       const printed = /OpenSSH_(\d+\.\d+)/.exec(result.stderr ?? '')?.[1]
-      assert.equal(printed, sshd.version.split('p')[0])
-      assert.equal(findOpensshVersion(readFileSync(sshd.path)), sshd.version)
-      assert.equal(await readSshdVersion(sshd.path), sshd.version)
+      assert.equal(printed, sshd.release.split('p')[0])
+      assert.equal(findOpensshVersion(readFileSync(sshd.path)), sshd.release)
+      assert.equal(await readSshdVersion(sshd.path), sshd.release)
     })
   }
 
@@ -576,8 +561,7 @@ describe('real sshd -T agrees on what differs between 9.2 and 10.0', () => {
   let hostKey = ''
   before(async () => {
     for (const sshd of SSHDS) await requireExecutable(sshd.path)
-    hostKey = join(scratch, 'host_ed25519')
-    await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])
+    hostKey = await makeHostKey(scratch)
   })
 
   const LINES = [
@@ -608,7 +592,7 @@ describe('real sshd -T agrees on what differs between 9.2 and 10.0', () => {
           (error: { stderr?: string }) => ({ ok: false as const, stderr: error.stderr ?? '' }),
         )
         const ours = parseSshdConfigFiles(MAIN, new Map([[MAIN, text]]), {
-          opensshVersion: sshd.version,
+          opensshVersion: sshd.release,
         })
         if (result.ok) {
           assert.deepEqual(ours.problems, [])
