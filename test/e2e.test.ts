@@ -10,14 +10,16 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { sample, scrapeUntil, startExporter } from './helpers/exporter.ts'
-import { type FakeProcess, tempProcTree } from './helpers/procfs-tree.ts'
+import { sample, scrapeUntil, series, startExporter } from './helpers/exporter.ts'
+import { FIXTURE_UPTIME, type FakeProcess, tempProcTree } from './helpers/procfs-tree.ts'
 import { checkMetrics } from './helpers/promtool.ts'
+import { sshdLogin, writeUtmp } from './helpers/utmp-writer.ts'
 
 /**
  * sshd's lines as rsyslog writes them to auth.log (RFC 3164), from the real OpenSSH 10.0 and 9.2
@@ -71,10 +73,21 @@ const TREE: FakeProcess[] = [
   { pid: 511, ppid: 510, comm: 'sshd-session', cmdline: 'sshd-session: carol' },
 ]
 
-/** Values that change between runs and machines. */
+/** Seconds each pty has been idle (its device's access time), as a user's host has them. */
+const IDLE_SECONDS = { 'pts/0': 130, 'pts/1': 7230 } as const
+
+/**
+ * Values that change between runs and machines. The longest idle time grows during the test: it
+ * is checked, then kept to whole minutes.
+ */
 function normalize(text: string): string {
   return text
     .replace(/^(sshd_scrape_collector_duration_seconds\{[^}]*\}) .*$/gm, '$1 0')
+    .replace(/^(sshd_pty_session_idle_seconds_max) (.*)$/gm, (_, name: string, v: string) => {
+      const seconds = Number(v)
+      assert.ok(seconds >= IDLE_SECONDS['pts/1'] && seconds < 7260, `idle max ${v}`)
+      return `${name} ${Math.floor(seconds / 60) * 60}`
+    })
     .replace(/nodejs="[^"]*"/g, 'nodejs="NODE"')
     .replace(/version="[^"]*"/g, 'version="VERSION"')
 }
@@ -92,6 +105,26 @@ describe('end to end on a fixture procfs and rootfs', () => {
     join(rootfs, 'etc', 'ssh', 'sshd_config'),
     'MaxSessions 3\nClientAliveInterval 1m\nPerSourceMaxStartups 4\n',
   )
+  // A host with utmp, as most have: alice's and root's pty logins (glibc's login(3) writes the
+  // monitor's pid; a 9.2 root login's, its shell's), a login whose process is gone, a console
+  // login. The ttys' idle times come from their devices' access times.
+  mkdirSync(join(rootfs, 'run'), { recursive: true })
+  const now = Math.floor(Date.now() / 1000)
+  const booted = now - FIXTURE_UPTIME
+  writeUtmp(join(rootfs, 'run', 'utmp'), [
+    { type: 2, line: '~', user: 'reboot', time: booted },
+    { type: 7, pid: 90, line: 'tty1', id: 'tty1', user: 'op', time: booted + 5 },
+    sshdLogin({ pid: 300, tty: 0, user: 'alice', time: now - 900 }),
+    sshdLogin({ pid: 401, tty: 1, user: 'root', time: now - 980 }),
+    sshdLogin({ pid: 4_000_000, tty: 2, user: 'ghost', time: now - 5000 }),
+  ])
+  mkdirSync(join(rootfs, 'dev', 'pts'), { recursive: true })
+  for (const [tty, idle] of Object.entries(IDLE_SECONDS)) {
+    const device = join(rootfs, 'dev', tty)
+    writeFileSync(device, '')
+    const atime = new Date(Date.now() - idle * 1000)
+    utimesSync(device, atime, new Date())
+  }
   mkdirSync(join(rootfs, 'var', 'log'), { recursive: true })
   const authLog = join(rootfs, 'var', 'log', 'auth.log')
   // Read before the exporter starts: not counted (it starts at the end, as tail -F does).
@@ -125,6 +158,41 @@ describe('end to end on a fixture procfs and rootfs', () => {
     assert.equal(await exporter.stop(), 0, 'exits 0 on SIGTERM')
     const last = exporter.logs.at(-1)
     assert.equal(last?.msg, 'shut down')
+  })
+
+  it('an idle host without utmp: sessions sum to 0, pty sessions 0, utmp_orphan absent', async (t) => {
+    const idleTree = tempProcTree([
+      TREE[0]!,
+      TREE[1]!,
+      { pid: 503, ppid: 1, comm: 'cron', cmdline: '/usr/sbin/cron\u0000-f' },
+    ])
+    const emptyRoot = mkdtempSync(join(tmpdir(), 'sshd-exporter-rootfs-'))
+    t.after(() => {
+      idleTree.remove()
+      rmSync(emptyRoot, { recursive: true, force: true })
+    })
+    const exporter = await startExporter(
+      [
+        `--path.procfs=${idleTree.root}`,
+        `--path.rootfs=${emptyRoot}`,
+        '--collector.config.sshd-binary=',
+        '--collector.events.source=none',
+      ],
+      t,
+    )
+    const text = await exporter.scrape()
+    assert.equal(sample(text, 'sshd_up'), 1)
+    // sum(sshd_sessions) is 0, not empty: `other` is always there.
+    assert.deepEqual(Object.fromEntries(series(text, 'sshd_sessions')), { '{user="other"}': 0 })
+    assert.equal(sample(text, 'sshd_pty_sessions'), 0)
+    assert.equal(sample(text, 'sshd_pty_session_idle_seconds_max'), 0)
+    assert.equal(series(text, 'sshd_pty_sessions_idle_over').size, 6)
+    for (const v of series(text, 'sshd_pty_sessions_idle_over').values()) assert.equal(v, 0)
+    assert.equal(sample(text, 'sshd_stale_sessions{reason="idle"}'), 0)
+    assert.equal(sample(text, 'sshd_stale_sessions{reason="utmp_orphan"}'), undefined)
+    const lint = checkMetrics(text)
+    assert.equal(lint.output, '')
+    assert.equal(lint.status, 0)
   })
 
   it('logs one start-up line with the version, address and collectors', async (t) => {

@@ -26,6 +26,9 @@ import {
 
 const DAY = 86_400
 
+/** The threshold label values of sshd_pty_sessions_idle_over, shortest first. */
+const IDLE_THRESHOLDS = ['1m', '5m', '15m', '1h', '4h', '1d'] as const
+
 /** `sum(rate(<metric>{…}[$__rate_interval])) * 60`, by `by` when given: per minute. */
 function perMinute(metric: string, by: string | undefined, ...more: string[]): string {
   const rate = `rate(${sel(metric, ...more)}[$__rate_interval])`
@@ -72,7 +75,7 @@ export function hostDashboard(): Dashboard {
               "Open sessions: shell, command and subsystem (sftp) channels, counted from sshd's process tree, not `ps | grep sshd` processes nor TCP connections. Orange from 100: a starting point, tune it to the host.",
             unit: 'short',
             thresholds: levels('green', [100, 'orange']),
-            queries: [{ expr: `sum(${sel('sshd_sessions')}) or vector(0)` }],
+            queries: [{ expr: `sum(${sel('sshd_sessions')})` }],
             sparkline: true,
             w: 3,
             h: 4,
@@ -315,32 +318,36 @@ export function hostDashboard(): Dashboard {
             h: 8,
           }),
           bargauge({
-            title: 'Pty sessions by idle time',
+            title: 'Pty sessions idle',
             description:
-              "Live pty sessions by how long their tty has had no input: each bar, named by its bound in seconds, counts the sessions idle for at most that long and longer than the previous bar's bound (the cumulative sshd_pty_sessions_idle buckets, de-accumulated; +Inf: idle for more than a day). Sessions from the 14400 (4 h) bar on are candidates for ClientAliveInterval or a shell TMOUT. Colour: orange from 10 sessions in a bar.",
+              'Live pty sessions (sshd_pty_sessions), then those whose tty has had no input for longer than 1 minute, 5 minutes, 15 minutes, 1 hour, 4 hours and 1 day (sshd_pty_sessions_idle_over). Each bar counts the sessions of the bars below it too. Sessions idle past 4 hours are candidates for ClientAliveInterval or a shell TMOUT. Colour: orange from 10 sessions.',
             unit: 'short',
             thresholds: levels('green', [10, 'orange']),
             queries: [
-              {
-                expr: `sum by (le) (${sel('sshd_pty_sessions_idle')})`,
-                legend: '{{le}}',
+              { expr: `sum(${sel('sshd_pty_sessions')})`, legend: 'pty sessions', instant: true },
+              ...IDLE_THRESHOLDS.map((threshold) => ({
+                expr: `sum(${sel('sshd_pty_sessions_idle_over', `threshold="${threshold}"`)})`,
+                legend: `idle > ${threshold}`,
                 instant: true,
-                format: 'heatmap',
-              },
+              })),
             ],
             min: 0,
             w: 7,
             h: 8,
           }),
           timeseries({
-            title: 'Oldest session age',
+            title: 'Oldest session age and longest idle pty',
             description:
-              'Age of the oldest authenticated connection over time. A line that only climbs is a session that never ends; one that drops is that session closing. Dashed lines at 1 day (orange) and 7 days (red).',
+              'Age of the oldest authenticated connection over time, and the longest time a pty session has had no input (sshd_pty_session_idle_seconds_max, 0 without pty sessions). An age that only climbs is a session that never ends; one that drops is that session closing. An idle time that only climbs is a forgotten terminal. Dashed lines at 1 day (orange) and 7 days (red).',
             unit: 's',
             thresholds: levels('green', [DAY, 'orange'], [7 * DAY, 'red']),
             showThresholds: true,
             queries: [
               { expr: `max(${sel('sshd_oldest_session_age_seconds')})`, legend: 'oldest session' },
+              {
+                expr: `max(${sel('sshd_pty_session_idle_seconds_max')})`,
+                legend: 'longest idle pty',
+              },
             ],
             min: 0,
             w: 8,

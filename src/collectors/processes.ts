@@ -3,7 +3,7 @@
  * process tree.
  */
 import { Gauge, Registry } from 'prom-client'
-import { capToTop } from '../model/cap.ts'
+import { capToTop, OTHER } from '../model/cap.ts'
 import { connectionKey } from '../model/events.ts'
 import type { EventsSource } from '../model/events-source.ts'
 import type { SshdInstance } from '../model/instances.ts'
@@ -61,7 +61,9 @@ async function logSessions(
 /**
  * Sessions per user, the `max` users with the most sessions by name, the rest
  * summed under `other`. Users come from post-auth titles: authenticated local
- * accounts, never a name an unauthenticated client chose.
+ * accounts, never a name an unauthenticated client chose. `other` is always
+ * there, 0 when nobody is past the cap, so that an idle host's sum is 0, not
+ * absent.
  */
 export function sessionsByUser(snapshot: SshdSnapshot, max: number): Map<string, number> {
   const all = new Map<string, number>()
@@ -69,7 +71,9 @@ export function sessionsByUser(snapshot: SshdSnapshot, max: number): Map<string,
     if (c.state !== 'authenticated' || c.user === null) continue
     all.set(c.user, (all.get(c.user) ?? 0) + c.sessions)
   }
-  return capToTop(all, max)
+  const byUser = capToTop(all, max)
+  if (!byUser.has(OTHER)) byUser.set(OTHER, 0)
+  return byUser
 }
 
 /**
@@ -182,7 +186,7 @@ export const processesCollector: CollectorDefinition = {
     })
     const sessions = new Gauge({
       name: 'sshd_sessions',
-      help: 'Open session channels (shell, command, subsystem) by authenticated user; users past --collector.processes.max-users are summed under "other".',
+      help: 'Open session channels (shell, command, subsystem) by authenticated user; users past --collector.processes.max-users are summed under "other", which is always exported (0 when none) so that the sum is 0 on an idle host.',
       labelNames: ['user'],
       registers,
     })

@@ -1,10 +1,12 @@
 /**
  * The stale collector: sessions and connections that should be gone, by
- * reason, the idle-time distribution of pty sessions, and the oldest session.
+ * reason, how long pty sessions have been idle (their ttys from the post-auth
+ * titles, their idle times from the devices: no utmp needed), and the oldest
+ * session.
  */
 import { Gauge, Registry } from 'prom-client'
 import { deadPeers } from '../model/sockets.ts'
-import { IDLE_BUCKETS, type PidState, staleValues } from '../model/stale.ts'
+import { IDLE_THRESHOLDS, type PidState, staleValues } from '../model/stale.ts'
 import { CLOCK_TICKS_PER_SECOND, processAgeSeconds } from '../sources/procfs.ts'
 import { TtyIdle, UtmpReader } from '../sources/utmp.ts'
 import type { Collector, CollectorDefinition } from './collector.ts'
@@ -27,10 +29,20 @@ export const staleCollector: CollectorDefinition = {
       labelNames: ['reason'],
       registers,
     })
-    const idle = new Gauge({
-      name: 'sshd_pty_sessions_idle',
-      help: 'Live sshd pty sessions whose tty has been idle for at most le seconds (cumulative, as a histogram bucket; from utmp and tty access times).',
-      labelNames: ['le'],
+    const ptySessions = new Gauge({
+      name: 'sshd_pty_sessions',
+      help: 'Live sshd pty sessions: the ttys named by the post-auth process titles (alice@pts/0,pts/3).',
+      registers,
+    })
+    const idleOver = new Gauge({
+      name: 'sshd_pty_sessions_idle_over',
+      help: "Live sshd pty sessions whose tty has had no input for longer than threshold (1m, 5m, 15m, 1h, 4h, 1d; the tty's access time, as who -u shows it).",
+      labelNames: ['threshold'],
+      registers,
+    })
+    const idleMax = new Gauge({
+      name: 'sshd_pty_session_idle_seconds_max',
+      help: 'Longest time a live sshd pty session has had no input on its tty; 0 when there is no pty session.',
       registers,
     })
     const oldest = new Gauge({
@@ -38,7 +50,6 @@ export const staleCollector: CollectorDefinition = {
       help: 'Age of the oldest authenticated connection; absent when there is none.',
       registers,
     })
-    const buckets = [...IDLE_BUCKETS.map(String), '+Inf']
     let utmpMissingSaid = false
     // Kept between scrapes: utmp parsed again only when it changed, tty paths built once.
     const utmpReader = new UtmpReader(rootfs)
@@ -62,7 +73,7 @@ export const staleCollector: CollectorDefinition = {
           utmpMissingSaid = true
           logger.info(
             { rootfs },
-            'no utmp under the rootfs (run/utmp): utmp_orphan and idle are not reported',
+            'no utmp under the rootfs (run/utmp): utmp_orphan is not reported',
           )
         }
         // utmp names a connection's monitor (9.2 and later): its start is known from the scan.
@@ -93,13 +104,12 @@ export const staleCollector: CollectorDefinition = {
           stale.set({ reason: 'preauth_overdue' }, values.preauthOverdue)
           stale.set({ reason: 'dead_peer' }, dead)
           if (values.utmpOrphan !== null) stale.set({ reason: 'utmp_orphan' }, values.utmpOrphan)
-          if (values.idle !== null) stale.set({ reason: 'idle' }, values.idle)
-          idle.reset()
-          if (values.idleBuckets !== null) {
-            for (let i = 0; i < buckets.length; i++) {
-              idle.set({ le: buckets[i]! }, values.idleBuckets[i]!)
-            }
+          stale.set({ reason: 'idle' }, values.idle)
+          ptySessions.set(values.ptySessions)
+          for (let i = 0; i < IDLE_THRESHOLDS.length; i++) {
+            idleOver.set({ threshold: IDLE_THRESHOLDS[i]!.threshold }, values.idleOver[i]!)
           }
+          idleMax.set(values.idleMaxSeconds)
           if (values.oldestSessionAge === null) oldest.remove()
           else oldest.set(values.oldestSessionAge)
         }

@@ -48,14 +48,21 @@ export interface Connection {
   user: string | null
   /** Executed sessions (children of the post-auth process). */
   sessions: number
-  /** Sessions with a pty, from the post-auth title's tty list. */
+  /** Sessions with a pty, from the post-auth title's tty list: `ttys.length`. */
   ptySessions: number
+  /**
+   * The ttys of those sessions as the post-auth title names them (`pts/0`, `pts/3`), whatever
+   * utmp holds: the stale collector reads their idle times from the devices.
+   */
+  ttys: readonly string[]
 }
 
 export interface SshdSnapshot {
   listeners: Listener[]
   connections: Connection[]
 }
+
+const NO_TTYS: readonly string[] = Object.freeze([])
 
 /** Children of a pid, zombies included (as /proc/<pid>/task/<pid>/children lists them). */
 export type ChildCounter = (pid: number) => number
@@ -129,7 +136,8 @@ export function connectionOf(
   let state: ConnectionState = 'preauth'
   let user: string | null = null
   let sessions = 0
-  let ptySessions = 0
+  // Usually one post-auth process: its title's list is kept as it is, no copy.
+  let ttys = NO_TTYS
   for (let i = 0; i < members.length; i++) {
     const m = members[i]!
     const t = m.title
@@ -138,7 +146,7 @@ export function connectionOf(
     if (t.role === 'postauth') {
       user = t.user
       sessions += children(m.pid)
-      ptySessions += t.ttys.length
+      if (t.ttys.length > 0) ttys = ttys.length === 0 ? t.ttys : ttys.concat(t.ttys)
     } else if (t.role === 'monitor' && user === null) {
       user = t.user
     }
@@ -150,7 +158,8 @@ export function connectionOf(
     state,
     user,
     sessions,
-    ptySessions,
+    ptySessions: ttys.length,
+    ttys,
   }
 }
 

@@ -19,6 +19,7 @@ function conn(user: string | null, sessions: number): Connection {
     user,
     sessions,
     ptySessions: 0,
+    ttys: [],
   }
 }
 
@@ -49,12 +50,13 @@ describe('sessionsByUser', () => {
     conn(null, 0),
   ])
 
-  it('sums sessions per user, users with no session included', () => {
+  it('sums sessions per user, users with no session included, and other at 0 below the cap', () => {
     assert.deepEqual(Object.fromEntries(sessionsByUser(s, 100)), {
       alice: 4,
       bob: 2,
       carol: 2,
       dave: 0,
+      other: 0,
     })
   })
 
@@ -68,8 +70,11 @@ describe('sessionsByUser', () => {
     assert.deepEqual(Object.fromEntries(sessionsByUser(t, 2)), { alice: 1, other: 6 })
   })
 
-  it('is empty with no authenticated connection', () => {
-    assert.equal(sessionsByUser(snapshot([conn(null, 0)]), 10).size, 0)
+  it('is other at 0 with no authenticated connection: the sum is 0, not absent', () => {
+    assert.deepEqual(Object.fromEntries(sessionsByUser(snapshot([conn(null, 0)]), 10)), {
+      other: 0,
+    })
+    assert.deepEqual(Object.fromEntries(sessionsByUser(snapshot([]), 0)), { other: 0 })
   })
 })
 

@@ -211,7 +211,8 @@ const PROCESS_MODEL = [
   'sshd_connection_sessions_max',
   'sshd_connections_at_max_sessions',
   'sshd_stale_sessions',
-  'sshd_pty_sessions_idle',
+  'sshd_pty_sessions',
+  'sshd_pty_sessions_idle_over',
   'sshd_source_connections',
 ] as const
 
@@ -253,7 +254,7 @@ for (const version of SSHD_VERSIONS) {
           sample(x, 'sshd_connections{state="preauth"}') === 1 &&
           sample(x, `sshd_sessions{user="${s.user}"}`) === 3 &&
           sample(x, 'sshd_stale_sessions{reason="utmp_orphan"}') === 1 &&
-          sample(x, 'sshd_pty_sessions_idle{le="+Inf"}') === 2,
+          sample(x, 'sshd_pty_sessions') === 2,
       )
       const expected = processModel(seen)
       const text = await scrapeUntil(
@@ -515,7 +516,8 @@ describe('privileges: the exporter never writes', () => {
       }
       assert.equal(sample(text, 'sshd_events_source_up{source="file"}'), 1)
       assert.equal(sample(text, 'sshd_events_total{event="auth_accepted",method="publickey"}'), 1)
-      assert.equal(sample(text, 'sshd_pty_sessions_idle{le="+Inf"}'), 1, 'utmp and the tty read')
+      assert.equal(sample(text, 'sshd_pty_sessions'), 1, 'the post-auth title read')
+      assert.ok((sample(text, 'sshd_pty_session_idle_seconds_max') ?? 0) > 0, 'the tty read')
       assert.equal(refusals(e), 0, JSON.stringify(e.logs))
       assert.deepEqual(filesOpenForWriting(e.pid), [], e.identity.name)
       assert.equal(writeBytes(e.pid), 0, `${e.identity.name}: write_bytes`)

@@ -1,7 +1,7 @@
 /**
  * The exporter against real sshd 9.2 and 10.0 with real clients: the counts of
  * issue 2, exactly, and back to zero with no user series left once the
- * clients are gone. The exporter reads the sshd's own PID namespace through
+ * clients are gone (only `other`, at 0). The exporter reads the sshd's own PID namespace through
  * --path.procfs, as it reads a host's /proc from a container.
  */
 import assert from 'node:assert/strict'
@@ -47,6 +47,7 @@ for (const version of SSHD_VERSIONS) {
       assert.equal(sample(text, 'sshd_connections{state="preauth"}'), 2)
       assert.deepEqual(Object.fromEntries(series(text, 'sshd_sessions')), {
         [`{user="${TEST_USER}"}`]: 4,
+        '{user="other"}': 0,
       })
       assert.equal(sample(text, 'sshd_multiplexed_connections'), 1)
       assert.equal(sample(text, 'sshd_connection_sessions_max'), 3)
@@ -72,7 +73,12 @@ for (const version of SSHD_VERSIONS) {
         )
       })
       assert.equal(sessionsSum(after), 0)
-      assert.equal(series(after, 'sshd_sessions').size, 0, 'no stale user series')
+      // No user series left, and a sum of 0 rather than none: only other, at 0.
+      assert.deepEqual(
+        Object.fromEntries(series(after, 'sshd_sessions')),
+        { '{user="other"}': 0 },
+        'no stale user series',
+      )
       assert.equal(sample(after, 'sshd_multiplexed_connections'), 0)
       assert.equal(sample(after, 'sshd_connection_sessions_max'), 0)
       assert.equal(sample(after, 'sshd_up'), 1)
@@ -94,6 +100,7 @@ for (const version of SSHD_VERSIONS) {
       assert.deepEqual(Object.fromEntries(series(text, 'sshd_sessions')), {
         '{user="root"}': 1,
         [`{user="${TEST_USER}"}`]: 1,
+        '{user="other"}': 0,
       })
       assert.equal(sample(text, 'sshd_connections{state="authenticated"}'), 2)
       await root.close()

@@ -41,6 +41,7 @@ function conn(pid: number, listener: number | null): Connection {
     user: 'alice',
     sessions: 1,
     ptySessions: 0,
+    ttys: [],
   }
 }
 

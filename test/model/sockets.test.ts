@@ -101,6 +101,7 @@ describe('connectionSockets', () => {
       user: 'alice',
       sessions: 1,
       ptySessions: 0,
+      ttys: [],
     })),
   }
   const table = (...inodes: number[]): SshdSockets => ({

@@ -93,17 +93,43 @@ describe('ProcessScanner', () => {
     assert.equal(s.lastFullScanReason, null)
     assert.deepEqual(second.snapshot, scanFull(procfs).snapshot)
     assert.deepEqual(
-      second.snapshot.connections.map((c) => [c.pid, c.state, c.user, c.sessions, c.ptySessions]),
+      second.snapshot.connections.map((c) => [c.pid, c.state, c.user, c.sessions, c.ttys]),
       [
-        [210, 'preauth', null, 0, 0],
-        [300, 'authenticated', 'alice', 3, 1],
-        [400, 'authenticated', 'root', 1, 1],
+        [210, 'preauth', null, 0, []],
+        [300, 'authenticated', 'alice', 3, ['pts/0']],
+        [400, 'authenticated', 'root', 1, ['pts/1']],
       ],
     )
     // The listener, its three children, the [net] child and alice's post-auth process: not
     // the sessions, not the rest of the host.
     assert.equal(second.processes, 6)
     assert.equal(second.malformed, 0)
+  })
+
+  it("a settled connection's ttys follow its post-auth title, from the files it re-reads anyway", () => {
+    const { root, procfs } = tree(host92)
+    const counting = new CountingProcFS(procfs.root)
+    const { s } = scanner(counting)
+    s.scan()
+    s.scan()
+    counting.reads = 0
+    const steady = s.scan()
+    const steadyReads = counting.reads
+    // alice opens a second pty session: sshd retitles her post-auth process.
+    writeProcTree(root, [
+      ...host92.map((p) => (p.pid === 301 ? { ...p, cmdline: 'sshd: alice@pts/0,pts/3' } : p)),
+      { pid: 306, ppid: 301, comm: 'bash', cmdline: '-bash' },
+    ])
+    counting.reads = 0
+    const opened = s.scan()
+    assert.equal(opened.mode, 'walk')
+    assert.equal(counting.reads, steadyReads, 'no file more than a steady walk')
+    assert.deepEqual(opened.snapshot, scanFull(procfs).snapshot)
+    const alice = (r: typeof steady) => r.snapshot.connections.find((c) => c.pid === 300)
+    assert.deepEqual(alice(steady)?.ttys, ['pts/0'])
+    assert.deepEqual(alice(opened)?.ttys, ['pts/0', 'pts/3'])
+    assert.equal(alice(opened)?.ptySessions, 2)
+    assert.equal(alice(opened)?.sessions, 4)
   })
 
   it('sees connections that arrive and leave between full scans', () => {
