@@ -187,7 +187,7 @@ const STATIC_FLAGS: readonly FlagSpec[] = [
     name: 'collector.config.file',
     kind: 'string',
     default: null,
-    help: 'sshd_config to read (Include files are resolved under --path.rootfs), and to pass to `sshd -T -f`. Default: <rootfs>/etc/ssh/sshd_config.',
+    help: 'sshd_config to read (Include files are resolved under --path.rootfs), and to pass to `sshd -T -f`, for sshd instances whose command line names no -f. Default: <rootfs>/etc/ssh/sshd_config, else <rootfs>/usr/etc/ssh/sshd_config (SUSE).',
     apply: (c, v) => {
       c.config.file = v as string
     },

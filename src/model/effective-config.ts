@@ -6,8 +6,10 @@
  * first read. Shared by the config collector (the sshd_config_* gauges) and
  * the processes collector (connections at MaxSessions).
  */
+import { stat } from 'node:fs/promises'
 import { join, relative, resolve, sep } from 'node:path'
 import type { Logger } from '../logger.ts'
+import { SSHD_FLAVORS } from '../sources/proctitle.ts'
 import { parseSshdArgv, type SshdArgv, sshdCommandLineArgs } from '../sources/sshd-argv.ts'
 import { runSshdT, sshdVersion } from '../sources/sshd-binary.ts'
 import {
@@ -58,6 +60,14 @@ export interface EffectiveConfigOptions {
   timeoutMs?: number
   /** Whether this process may run sshd -T (root); injected by tests. */
   privileged?: boolean
+}
+
+/** Whether stat(2) succeeds on `path`, as sshd asks of its default config files. */
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  )
 }
 
 /** The path of `file` inside `rootfs`, and the root to read it under. */
@@ -124,11 +134,23 @@ export class EffectiveConfigReader {
     log()
   }
 
-  /** The main sshd_config as sshd names it (-f, else the default) and as the exporter sees it. */
-  #mainFile(): { named: string; seen: string; explicit: boolean } {
+  /**
+   * The main sshd_config as sshd names it and as the exporter sees it: the listener's -f, else
+   * --collector.config.file, else sshd's default <rootfs>/etc/ssh/sshd_config, or SUSE's vendor
+   * file <rootfs>/usr/etc/ssh/sshd_config when that one exists and the first does not
+   * (openSUSE's openssh-8.4p1-vendordir.patch, sshd.c main). Its relative Includes still
+   * resolve against /etc/ssh: the patch leaves servconf.c's SSHDIR alone.
+   */
+  async #mainFile(): Promise<{ named: string; seen: string; explicit: boolean }> {
     const { argv, file, fileExplicit, rootfs } = this.#options
     if (argv?.configFile !== undefined) {
       return { named: argv.configFile, seen: join(rootfs, argv.configFile), explicit: true }
+    }
+    if (!fileExplicit) {
+      const vendor = join(rootfs, 'usr', 'etc', 'ssh', 'sshd_config')
+      if (!(await exists(file)) && (await exists(vendor))) {
+        return { named: vendor, seen: vendor, explicit: false }
+      }
     }
     return { named: file, seen: file, explicit: fileExplicit }
   }
@@ -139,7 +161,7 @@ export class EffectiveConfigReader {
       this.#options.sshdBinary !== null && !sshdBinaryGiven && exe !== undefined
         ? exe
         : this.#options.sshdBinary
-    const main = this.#mainFile()
+    const main = await this.#mainFile()
     const privileged = this.#options.privileged ?? process.getuid?.() === 0
     if (sshdBinary !== null && privileged) {
       try {
@@ -187,11 +209,12 @@ export class EffectiveConfigReader {
   /**
    * The OpenSSH version whose rules read the files: the one in the running listener's
    * executable, else in the sshd binary the exporter was given or found, else in
-   * <rootfs>/usr/sbin/sshd (or Alpine's sshd.pam), else `sshd -V`; null when none tells.
+   * <rootfs>/usr/sbin/sshd (or a flavoured build: Alpine's sshd.pam), else `sshd -V`; null when
+   * none tells.
    */
   async #detectVersion(): Promise<string | null> {
     const { exe, rootfs, sshdBinary } = this.#options
-    const installed = ['sshd', 'sshd.pam'].map((name) => join(rootfs, 'usr', 'sbin', name))
+    const installed = SSHD_FLAVORS.map((flavor) => join(rootfs, 'usr', 'sbin', `sshd${flavor}`))
     for (const path of [exe, sshdBinary ?? undefined, ...installed]) {
       if (path === undefined) continue
       const version = await readSshdVersion(path)

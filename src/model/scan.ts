@@ -1,6 +1,7 @@
 /**
  * The full scan: /proc/<pid>/stat of every process, cmdline only of sshd's
- * (comm sshd, sshd-session, sshd-auth). A pid that vanishes mid-scan is
+ * (SSHD_COMMS: sshd, sshd-session, sshd-auth and their .pam and .krb5 builds),
+ * and the socket holders that start sshd. A pid that vanishes mid-scan is
  * skipped; a malformed file is skipped and counted, never fatal.
  */
 import { isExporterError } from '../errors.ts'

@@ -28,9 +28,14 @@
  */
 import { execa } from 'execa'
 import type { LogRecord, LogSource } from './log-record.ts'
+import { SSHD_PROGNAMES } from './proctitle.ts'
 
-/** The syslog identifiers of sshd's programs, as journalctl matches them (see isSshdIdentifier). */
-export const SSHD_IDENTIFIERS = ['sshd', 'sshd-session', 'sshd-auth'] as const
+/**
+ * The syslog identifiers of sshd's programs (SSHD_PROGNAMES: `sshd-session.pam` too), each a
+ * `--identifier=` match of SYSLOG_IDENTIFIER, which journald takes whole from the tag before
+ * `[pid]:` (see isSshdIdentifier).
+ */
+export const SSHD_IDENTIFIERS: readonly string[] = SSHD_PROGNAMES
 
 /** Longest JSON line handled; a longer one is counted as not understood and skipped unread. */
 export const MAX_LINE_BYTES = 64 * 1024

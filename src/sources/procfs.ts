@@ -270,7 +270,10 @@ export class ProcFS {
     into.sshd = false
     into.holder = false
     for (const comm of SSHD_COMM_NAMES) {
-      if (bytesEqual(this.#buffer, scanned.commStart, scanned.commEnd, comm)) into.sshd = true
+      if (bytesEqual(this.#buffer, scanned.commStart, scanned.commEnd, comm)) {
+        into.sshd = true
+        break
+      }
     }
     if (!into.sshd) {
       for (const comm of HOLDER_COMM_NAMES) {
@@ -287,7 +290,7 @@ export interface StatFields {
   starttime: number
   /** A zombie (Z) or dead (X) process. */
   exited: boolean
-  /** comm is sshd's (SSHD_COMMS). */
+  /** comm is sshd's (SSHD_COMMS: `sshd-session.pa` for Alpine's sshd-session.pam too). */
   sshd: boolean
   /** comm is a socket holder's that starts sshd per connection or on demand (SOCKET_HOLDER_COMMS). */
   holder: boolean

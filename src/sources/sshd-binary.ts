@@ -6,17 +6,26 @@
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { execa } from 'execa'
+import { SSHD_FLAVORS } from './proctitle.ts'
 
-/** `sshd` on PATH, else /usr/sbin/sshd; null when neither is executable. */
-export function findSshdBinary(path = process.env.PATH ?? ''): string | null {
-  const candidates = [...path.split(delimiter).filter(Boolean), '/usr/sbin']
-  for (const dir of candidates) {
-    const file = join(dir, 'sshd')
-    try {
-      accessSync(file, constants.X_OK)
-      return file
-    } catch {
-      // not here
+/** The listener's names, in the order they are looked for: `sshd`, then `sshd.pam`, `sshd.krb5`. */
+const LISTENER_NAMES: readonly string[] = SSHD_FLAVORS.map((flavor) => `sshd${flavor}`)
+
+/**
+ * The first executable `sshd` on PATH or in /usr/sbin (`sbin`), else the first of Alpine's
+ * flavoured builds (`sshd.pam`, then `sshd.krb5`) there; null when none is.
+ */
+export function findSshdBinary(path = process.env.PATH ?? '', sbin = '/usr/sbin'): string | null {
+  const dirs = [...path.split(delimiter).filter(Boolean), sbin]
+  for (const name of LISTENER_NAMES) {
+    for (const dir of dirs) {
+      const file = join(dir, name)
+      try {
+        accessSync(file, constants.X_OK)
+        return file
+      } catch {
+        // not here
+      }
     }
   }
   return null

@@ -1,12 +1,21 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { createLogger } from '../../src/logger.ts'
-import { EffectiveConfigReader, splitRoot } from '../../src/model/effective-config.ts'
-import { SshdConfigError } from '../../src/sources/sshd-config.ts'
+import {
+  EffectiveConfigReader,
+  type EffectiveConfigOptions,
+  splitRoot,
+} from '../../src/model/effective-config.ts'
+import { parseSshdArgv } from '../../src/sources/sshd-argv.ts'
+import {
+  type EffectiveConfig,
+  readSshdConfig,
+  SshdConfigError,
+} from '../../src/sources/sshd-config.ts'
 import { sshdBinaries } from '../helpers/sshd.ts'
 
 function capture() {
@@ -161,5 +170,97 @@ describe('EffectiveConfigReader', () => {
       reader.refresh(),
       (err) => err instanceof SshdConfigError && err.code === 'NOT_FOUND',
     )
+  })
+})
+
+describe('EffectiveConfigReader on SUSE’s layout (test/fixtures/sshd-config/suse-vendor)', () => {
+  const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'sshd-config', 'suse-vendor')
+  const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as {
+    files: string[]
+    values: EffectiveConfig
+  }
+
+  /** A copy of the fixture to change. */
+  function copy(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'suse-vendor-'))
+    after(() => rmSync(dir, { recursive: true, force: true }))
+    cpSync(FIXTURE, dir, { recursive: true })
+    return dir
+  }
+
+  function reader(rootfs: string, options: Partial<EffectiveConfigOptions> = {}) {
+    return new EffectiveConfigReader({
+      sshdBinary: null,
+      rootfs,
+      file: join(rootfs, 'etc', 'ssh', 'sshd_config'),
+      fileExplicit: false,
+      logger: capture().logger,
+      ...options,
+    })
+  }
+
+  it('reads the vendor file when /etc/ssh/sshd_config does not exist, /etc drop-ins first', async () => {
+    const read = await reader(FIXTURE).refresh()
+    assert.equal(read.source, 'file')
+    assert.equal(read.file, join(FIXTURE, 'usr', 'etc', 'ssh', 'sshd_config'))
+    assert.deepEqual(read.problems, [])
+    assert.deepEqual(read.values, expected.values)
+    const files = await readSshdConfig(FIXTURE, '/usr/etc/ssh/sshd_config')
+    assert.deepEqual(files.files, expected.files)
+  })
+
+  it('the vendor drop-ins fill what /etc’s leave unset; /etc’s win where both set a keyword', async () => {
+    const dir = copy()
+    writeFileSync(
+      join(dir, 'usr', 'etc', 'ssh', 'sshd_config.d', '60-vendor.conf'),
+      'MaxSessions 9\nClientAliveCountMax 7\n',
+    )
+    const read = await reader(dir).refresh()
+    assert.equal(read.values.maxSessions, 4)
+    assert.equal(read.values.clientAliveCountMax, 7)
+  })
+
+  it('a relative Include in the vendor layout resolves against /etc/ssh, not /usr/etc/ssh', async () => {
+    const dir = copy()
+    writeFileSync(
+      join(dir, 'etc', 'ssh', 'sshd_config.d', '60-relative.conf'),
+      'Include extra.conf\n',
+    )
+    writeFileSync(join(dir, 'etc', 'ssh', 'extra.conf'), 'LoginGraceTime 30\n')
+    writeFileSync(join(dir, 'usr', 'etc', 'ssh', 'extra.conf'), 'LoginGraceTime 99\n')
+    const read = await reader(dir).refresh()
+    assert.equal(read.values.loginGraceTimeSeconds, 30)
+  })
+
+  it('an /etc/ssh/sshd_config, even an empty one, is read instead of the vendor file', async () => {
+    const dir = copy()
+    writeFileSync(join(dir, 'etc', 'ssh', 'sshd_config'), 'MaxSessions 2\n')
+    const read = await reader(dir).refresh()
+    assert.equal(read.file, join(dir, 'etc', 'ssh', 'sshd_config'))
+    assert.equal(read.values.maxSessions, 2)
+    writeFileSync(join(dir, 'etc', 'ssh', 'sshd_config'), '')
+    assert.equal((await reader(dir).refresh()).values.maxSessions, 10)
+  })
+
+  it('--collector.config.file and a listener’s -f name the file: no vendor fallback', async () => {
+    await assert.rejects(
+      reader(FIXTURE, { fileExplicit: true }).refresh(),
+      (err) => err instanceof SshdConfigError && err.code === 'NOT_FOUND',
+    )
+    await assert.rejects(
+      reader(FIXTURE, {
+        argv: parseSshdArgv(['/usr/sbin/sshd', '-D', '-f', '/etc/ssh/sshd_config']),
+      }).refresh(),
+      (err) => err instanceof SshdConfigError && err.code === 'NOT_FOUND',
+    )
+    const other = await reader(FIXTURE, {
+      argv: parseSshdArgv([
+        '/usr/sbin/sshd',
+        '-D',
+        '-f',
+        '/usr/etc/ssh/sshd_config.d/40-suse-crypto-policies.conf',
+      ]),
+    }).refresh()
+    assert.equal(other.file, '/usr/etc/ssh/sshd_config.d/40-suse-crypto-policies.conf')
   })
 })

@@ -292,8 +292,14 @@ describe('JournalFollower on real journal files', () => {
       '--quiet',
       '--lines=0',
       '--identifier=sshd',
+      '--identifier=sshd.pam',
+      '--identifier=sshd.krb5',
       '--identifier=sshd-session',
+      '--identifier=sshd-session.pam',
+      '--identifier=sshd-session.krb5',
       '--identifier=sshd-auth',
+      '--identifier=sshd-auth.pam',
+      '--identifier=sshd-auth.krb5',
     ])
     const dir = new JournalFollower({ logger, onRecord, directory: '/x/journal' })
     const args = dir.journalctlArgs('s=1;i=2')
@@ -330,7 +336,7 @@ describe('JournalFollower on real journal files', () => {
     )
   })
 
-  it('delivers sshd, sshd-session and sshd-auth only', async (t) => {
+  it("delivers sshd, sshd-session and sshd-auth only, Alpine's .pam builds included", async (t) => {
     const dir = scratch('ids')
     const f = follow(t, { directory: dir })
     await synced(dir, f)
@@ -341,12 +347,26 @@ describe('JournalFollower on real journal files', () => {
       { identifier: 'sshd-session', pid: 8, message: 'sshd-session 1' },
       { identifier: 'ssh', pid: 9, message: 'ssh 1' },
       { identifier: 'sshd-auth', pid: 10, message: 'sshd-auth 1' },
+      // Alpine's openssh-server-pam: the tag is the binary's name (aports main/openssh).
+      { identifier: 'sshd.pam', pid: 12, message: 'sshd.pam 1' },
+      { identifier: 'sshd-session.pam', pid: 13, message: 'sshd-session.pam 1' },
+      // comm is cut to 15 bytes, the identifier is not: the cut name is not sshd's tag.
+      { identifier: 'sshd-session.pa', pid: 14, message: 'cut 1' },
+      { identifier: 'sshd-auth.pam', pid: 15, message: 'sshd-auth.pam 1' },
       { identifier: 'sshd', pid: 11, message: 'last' },
     ])
     await untilDelivered(dir, f, 'the last entry', () =>
       f.records.some((r) => r.message === 'last'),
     )
-    assert.deepEqual(messages(f.records), ['sshd 1', 'sshd-session 1', 'sshd-auth 1', 'last'])
+    assert.deepEqual(messages(f.records), [
+      'sshd 1',
+      'sshd-session 1',
+      'sshd-auth 1',
+      'sshd.pam 1',
+      'sshd-session.pam 1',
+      'sshd-auth.pam 1',
+      'last',
+    ])
   })
 
   it('after journalctl is killed, restarts after the last entry: none lost, none repeated', async (t) => {

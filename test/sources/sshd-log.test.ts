@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import type { LogRecord } from '../../src/sources/log-record.ts'
+import { isSshdIdentifier, type LogRecord } from '../../src/sources/log-record.ts'
 import {
   AUTH_METHODS,
   EVENTS,
@@ -213,6 +213,56 @@ describe('syslog datagrams captured from real sshd 9.2 and 10.0, as rsyslog writ
           }
         })
       }
+    })
+  }
+})
+
+const ALPINE_SYSLOG = readdirSync(FIXTURES).filter((f) => /^alpine-.*\.syslog\.tsv$/.test(f))
+
+describe("syslog datagrams of Alpine's openssh-server-pam (sshd.pam, sshd-session.pam)", () => {
+  it('has 9.8 and 10.0', () => {
+    assert.deepEqual(ALPINE_SYSLOG.sort(), [
+      'alpine-openssh-10.0-pam.syslog.tsv',
+      'alpine-openssh-9.8-pam.syslog.tsv',
+    ])
+  })
+  for (const file of ALPINE_SYSLOG) {
+    describe(file, () => {
+      const rows = captureRows(file)
+      it('every tag is a .pam name of sshd, and one of its identifiers', () => {
+        const tags = new Set(rows.map((r) => DATAGRAM_RE.exec(r.line)?.[2]))
+        assert.deepEqual([...tags].sort(), ['sshd-session.pam', 'sshd.pam'])
+        for (const tag of tags) assert.ok(isSshdIdentifier(tag), tag)
+      })
+      for (const row of rows) {
+        it(`${row.line.slice(0, 110)} is ${row.expected}`, () => {
+          const m = DATAGRAM_RE.exec(row.line)
+          assert.ok(m !== null, 'a syslog(3) datagram')
+          const [, stamp, tag, pid, message] = m as unknown as string[]
+          for (const line of [
+            `${stamp} web1 ${tag}[${pid}]: ${message}`,
+            `2026-11-21T08:21:40.123456+00:00 web1 ${tag}[${pid}]: ${message}`,
+          ]) {
+            assert.deepEqual(parseSyslogLine(line), { identifier: tag, pid: Number(pid), message })
+            assert.equal(formatEvent(parseSshdMessage(message!)), row.expected)
+          }
+        })
+      }
+      // Alpine's own syslogd (busybox syslogd.c timestamp_and_log, without -S) writes the facility
+      // and priority between the host and the tag: `Nov 21 10:00:11 web1 auth.info sshd.pam[1]: …`.
+      it(
+        'busybox syslogd lines (/var/log/messages on Alpine) keep their tag and message',
+        {
+          todo: 'parseSyslogLine (src/sources/sshd-log.ts HOST_TAG_RE) takes `auth.info` for the tag',
+        },
+        () => {
+          for (const row of rows) {
+            const [, stamp, tag, pid, message] = DATAGRAM_RE.exec(row.line) as unknown as string[]
+            const line = `${stamp} web1 auth.info ${tag}[${pid}]: ${message}`
+            assert.deepEqual(parseSyslogLine(line), { identifier: tag, pid: Number(pid), message })
+          }
+        },
+      )
     })
   }
 })
