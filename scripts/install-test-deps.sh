@@ -3,6 +3,8 @@
 #   - openssh-server and openssh-client (OpenSSH 9.2, bookworm), started by the tests;
 #   - OpenSSH 10.0 from bookworm-backports, unpacked with dpkg -x into
 #     .tools/openssh-10.0 (never installed over the system one);
+#   - a Debian 13 (trixie) root in .tools/trixie with trixie's own openssh-server (OpenSSH 10.0p2),
+#     made by scripts/make-trixie-root.sh with debootstrap; the tests run its sshd chrooted there;
 #   - prometheus (promtool and the server);
 #   - util-linux (unshare, setpriv) and iproute2 (tc, to drop packets in a test's own
 #     network namespace);
@@ -63,6 +65,8 @@ if [ ! -x .tools/openssh-10.0/usr/sbin/sshd ]; then
   dpkg -x "$tmp"/openssh-server_*.deb .tools/openssh-10.0
   rm -rf "$tmp"
 fi
+bash scripts/make-trixie-root.sh
 echo "sshd 9.2: $(/usr/sbin/sshd -V 2>&1 | head -n1)"
 echo "sshd 10:  $(.tools/openssh-10.0/usr/sbin/sshd -V 2>&1 | head -n1)"
+echo "sshd 13:  $(chroot .tools/trixie /usr/sbin/sshd -V 2>&1 | head -n1) (Debian 13, .tools/trixie)"
 echo "promtool: $(promtool --version 2>&1 | head -n1)"

@@ -48,7 +48,11 @@ wait $!
 
 export interface StartCommand {
   mode: StartMode
-  sshd: string
+  /**
+   * What runs sshd: its path (`['/usr/sbin/sshd']`), or a command that execs it in place (same
+   * pid), e.g. `['chroot', root, '/usr/sbin/sshd']` for a build in a root of its own.
+   */
+  sshd: readonly string[]
   configFile: string
   logFile: string
   args: readonly string[]
@@ -64,16 +68,16 @@ export function startCommand(c: StartCommand): string[] {
   const listen = ['-l', `${c.host}:${c.port}`]
   switch (c.mode) {
     case 'daemon':
-      return [c.sshd, '-D', ...sshdArgs]
+      return [...c.sshd, '-D', ...sshdArgs]
     case 'socket':
       return [
         ...[SYSTEMD_SOCKET_ACTIVATE, ...listen, '--'],
-        ...['/bin/bash', path.join(c.dir, SOCKET_HOLDER_SCRIPT_NAME), c.sshd, '-D', ...sshdArgs],
+        ...['/bin/bash', path.join(c.dir, SOCKET_HOLDER_SCRIPT_NAME), ...c.sshd, '-D', ...sshdArgs],
       ]
     case 'inetd':
       return [
         ...[SYSTEMD_SOCKET_ACTIVATE, '--inetd', '-a', ...listen, '--'],
-        ...['/usr/bin/setpriv', '--pdeathsig', 'clear', '--', c.sshd, '-i', ...sshdArgs],
+        ...['/usr/bin/setpriv', '--pdeathsig', 'clear', '--', ...c.sshd, '-i', ...sshdArgs],
       ]
   }
 }

@@ -1,5 +1,6 @@
-// The real-sshd test bed itself: both OpenSSH versions, real clients, and what the namespace's
-// procfs shows, read here with plain readFile (independent of the helper's own reader).
+// The real-sshd test bed itself: the three real OpenSSH builds (Debian 12's 9.2, bookworm-backports'
+// 10.0, Debian 13's 10.0p2 in its own root), real clients, and what the namespace's procfs shows,
+// read here with plain readFile (independent of the helper's own reader).
 
 import assert from 'node:assert/strict'
 import { access, readdir, readFile, readlink } from 'node:fs/promises'
@@ -9,7 +10,10 @@ import { test } from 'node:test'
 import {
   type SshdInstance,
   type SshdServer,
-  SSHD_VERSIONS,
+  defaultUtmp,
+  openSshVersion,
+  SSHD_BUILDS,
+  sshdBinaries,
   startSshd,
   TEST_USER,
   waitFor,
@@ -117,7 +121,7 @@ async function waitForIdle(server: SshdServer): Promise<Proc[]> {
   })
 }
 
-for (const version of SSHD_VERSIONS) {
+for (const version of SSHD_BUILDS) {
   test(`sshd ${version}: isolated server, real clients, process tree and cleanup`, async (t) => {
     const server = await startSshd({ version, t })
     const prefix = version === '9.2' ? 'sshd' : 'sshd-session'
@@ -136,7 +140,13 @@ for (const version of SSHD_VERSIONS) {
       /^sshd: \S+sshd -D -f \S+ -E \S+ \[listener\] 0 of 10-100 startups$/,
     )
     assert.match(await readFile(server.logFile, 'utf8'), /Server listening on 127\.0\.0\.1 port/)
-    assert.match(server.versionString, new RegExp(`^OpenSSH_${version.replace('.', '\\.')}`))
+    assert.match(
+      server.versionString,
+      new RegExp(`^OpenSSH_${openSshVersion(version).replace('.', '\\.')}`),
+    )
+    // The build's own binaries run (Debian 13's: its root's, chrooted).
+    const bins = sshdBinaries(version)
+    assert.equal(await readlink(path.join(server.procfs, String(listener.pid), 'exe')), bins.sshd)
 
     const plain = [await server.connect(), await server.connect({ command: 'exec cat' })]
     const master = await server.controlMaster()
@@ -160,6 +170,10 @@ for (const version of SSHD_VERSIONS) {
     // Plain connections: [priv] monitor -> user@notty -> the command.
     for (const conn of plain) {
       const monitor = one(procs, (p) => p.pid === conn.connectionPid, 'monitor')
+      assert.equal(
+        await readlink(path.join(server.procfs, String(monitor.pid), 'exe')),
+        bins.session ?? bins.sshd,
+      )
       assert.equal(monitor.ppid, server.listenerPid, tree)
       assert.equal(monitor.comm, prefix, tree)
       assert.equal(monitor.title, `${prefix}: ${TEST_USER} [priv]`, tree)
@@ -243,7 +257,7 @@ for (const version of SSHD_VERSIONS) {
   })
 }
 
-for (const version of SSHD_VERSIONS) {
+for (const version of SSHD_BUILDS) {
   test(`sshd ${version}: config overrides apply (MaxSessions 1, LogLevel VERBOSE)`, async (t) => {
     const server = await startSshd({ version, t, config: { MaxSessions: 1, LogLevel: 'VERBOSE' } })
     assert.match(server.configText, /^MaxSessions 1$/m)
@@ -258,7 +272,7 @@ for (const version of SSHD_VERSIONS) {
   })
 }
 
-for (const version of SSHD_VERSIONS) {
+for (const version of SSHD_BUILDS) {
   for (const start of ['socket', 'inetd'] as const) {
     test(`sshd ${version}, start ${start}: socket holder, clients, stopping the holder`, async (t) => {
       const server = await startSshd({ version, start, t })
@@ -351,7 +365,7 @@ for (const version of SSHD_VERSIONS) {
   }
 }
 
-for (const version of SSHD_VERSIONS) {
+for (const version of SSHD_BUILDS) {
   test(`sshd ${version}: args are passed to sshd (-o MaxSessions=1)`, async (t) => {
     const args = ['-o', 'MaxSessions=1', '-o', 'MaxStartups=3:50:9']
     const server = await startSshd({ version, t, start: 'socket', args })
@@ -371,7 +385,7 @@ for (const version of SSHD_VERSIONS) {
   })
 }
 
-for (const version of SSHD_VERSIONS) {
+for (const version of SSHD_BUILDS) {
   test(`sshd ${version}: instances side by side, each its own port and config`, async (t) => {
     const server = await startSshd({ version, t })
     const second = await server.startInstance({
@@ -435,4 +449,61 @@ test('waitFor: returns the first truthy value, times out with a clear message', 
     waitFor('never', () => false, { timeoutMs: 50, describe: () => 'context here' }),
     /timed out after 50 ms waiting for never\ncontext here/,
   )
+})
+
+/** utmp's USER_PROCESS records (glibc x86_64: 384 bytes each), read here by offset. */
+function userProcesses(buf: Buffer): Array<{ pid: number; line: string; user: string }> {
+  const text = (at: number, size: number): string =>
+    buf
+      .subarray(at, at + size)
+      .toString('latin1')
+      .replace(/\0.*$/s, '')
+  const records = []
+  for (let at = 0; at + 384 <= buf.length; at += 384) {
+    if (buf.readInt16LE(at) !== 7) continue
+    records.push({ pid: buf.readInt32LE(at + 4), line: text(at + 8, 32), user: text(at + 44, 32) })
+  }
+  return records
+}
+
+for (const version of SSHD_BUILDS) {
+  test(`sshd ${version}: /run/utmp there or not, as the test chooses; sshd logs ptys into it`, async (t) => {
+    for (const utmp of [true, false]) {
+      const server = await startSshd({ version, t, utmp })
+      assert.equal(server.utmp, utmp)
+      const pty = await server.connect({ pty: true })
+      await server.connect()
+      if (utmp) {
+        // One login, the pty's, under its [priv] monitor; none for the connection without a pty.
+        const records = await server.waitFor('the pty login in utmp', async () => {
+          const found = userProcesses(await readFile(server.utmpFile))
+          return found.length > 0 ? found : undefined
+        })
+        assert.equal(records.length, 1, JSON.stringify(records))
+        assert.equal(records[0]!.pid, pty.connectionPid)
+        assert.equal(records[0]!.user, TEST_USER)
+        assert.match(records[0]!.line, /^pts\/\d+$/)
+      } else {
+        // sshd (glibc's login(3)) never creates it.
+        await assert.rejects(access(server.utmpFile), { code: 'ENOENT' })
+      }
+      await server.stop()
+    }
+  })
+}
+
+test("defaultUtmp: SSHD_TEST_UTMP when set, else the build's distribution's", (t) => {
+  const saved = process.env.SSHD_TEST_UTMP
+  t.after(() => {
+    if (saved === undefined) delete process.env.SSHD_TEST_UTMP
+    else process.env.SSHD_TEST_UTMP = saved
+  })
+  delete process.env.SSHD_TEST_UTMP
+  assert.deepEqual(SSHD_BUILDS.map(defaultUtmp), [true, true, false])
+  process.env.SSHD_TEST_UTMP = 'absent'
+  assert.deepEqual(SSHD_BUILDS.map(defaultUtmp), [false, false, false])
+  process.env.SSHD_TEST_UTMP = 'present'
+  assert.deepEqual(SSHD_BUILDS.map(defaultUtmp), [true, true, true])
+  process.env.SSHD_TEST_UTMP = 'yes'
+  assert.throws(() => defaultUtmp('9.2'), /SSHD_TEST_UTMP is yes/)
 })

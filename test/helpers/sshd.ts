@@ -1,6 +1,8 @@
-// A real-sshd test bed: starts OpenSSH 9.2 (the system's /usr/sbin/sshd) or 10.0 (unpacked into
-// .tools/openssh-10.0 by scripts/install-test-deps.sh) on 127.0.0.1, each in its own PID namespace
-// with its own /proc, and drives it with real OpenSSH clients.
+// A real-sshd test bed: starts OpenSSH 9.2 (the system's /usr/sbin/sshd), 10.0 (unpacked into
+// .tools/openssh-10.0 by scripts/install-test-deps.sh) or Debian 13's own 10.0p2 (`10.0-trixie`,
+// chrooted into the trixie root that scripts/make-trixie-root.sh makes in .tools/trixie) on
+// 127.0.0.1, each in its own PID namespace with its own /proc, and drives it with real OpenSSH
+// clients (the host's).
 //
 // Layout of one server (host view):
 //
@@ -10,9 +12,17 @@
 //
 // The namespace's /proc is visible from the host as /proc/<init's host pid>/root/proc (`procfs`);
 // every pid this module hands out for a server-side process is a pid in that namespace.
-// Inside the namespace a private tmpfs is mounted on /run (sshd's privsep directory /run/sshd and
-// an empty /run/utmp) and on /var/log (wtmp, btmp, lastlog), so tests never write the host's
-// login records and can read the server's own utmp (`utmpFile`).
+// Inside the namespace a private tmpfs is mounted on /run (sshd's privsep directory /run/sshd and,
+// unless `utmp: false`, an empty /run/utmp) and on /var/log (wtmp, btmp, lastlog), so tests never
+// write the host's login records and can read the server's own utmp (`utmpFile`).
+//
+// The trixie build runs as `chroot <root> /usr/sbin/sshd` (same pid: chroot execs it), with its
+// own libraries, sshd-session and sshd-auth, PAM configuration and /etc/passwd. The init mounts,
+// in the namespace only, the namespace's /proc on <root>/proc, a /dev with a devpts instance of
+// its own (so its ptys are /dev/pts/0, 1, … as on a fresh host), a tmpfs on /tmp with the test's
+// directory bound at its own path (config, host key, authorized_keys, log), and tmpfs on /run
+// and /var/log (where it writes wtmp, wtmp.db and lastlog). `rootfs` is that root as the host
+// sees it through the namespace.
 //
 // `start: 'socket' | 'inetd'` starts sshd as systemd's socket units do (Accept=no, Accept=yes),
 // with systemd-socket-activate holding the socket; `server.startInstance()` starts a further sshd
@@ -50,32 +60,64 @@ export { START_MODES, type StartMode } from './sshd-start.ts'
 
 const execFileAsync = promisify(execFile)
 
+/** The builds on Debian 12 that most integration tests loop over (SSHD_VERSIONS). */
 export type SshdVersion = '9.2' | '10.0'
 export const SSHD_VERSIONS: readonly SshdVersion[] = ['9.2', '10.0']
+/**
+ * Every real OpenSSH build: `9.2` (Debian 12's), `10.0` (bookworm-backports', beside it) and
+ * `10.0-trixie`, Debian 13's own 10.0p2 in a trixie root of its own.
+ */
+export type SshdBuild = SshdVersion | '10.0-trixie'
+export const SSHD_BUILDS: readonly SshdBuild[] = [...SSHD_VERSIONS, '10.0-trixie']
+
+/** The upstream OpenSSH version of a build: what its titles, log lines and config rules follow. */
+export function openSshVersion(version: SshdBuild): SshdVersion {
+  return version === '9.2' ? '9.2' : '10.0'
+}
 
 /** The unprivileged test user, created once (useradd) when missing. */
 export const TEST_USER = 'sshdexp'
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..')
-const INSTALL_HINT = 'run scripts/install-test-deps.sh (as root) to install OpenSSH 9.2 and 10.0'
+const INSTALL_HINT =
+  'run scripts/install-test-deps.sh (as root) to install OpenSSH 9.2, 10.0 and the Debian 13 root'
 const OPENSSH_10_ROOT = path.join(REPO_ROOT, '.tools', 'openssh-10.0')
+/** Debian 13 (trixie) with its openssh-server, made by scripts/make-trixie-root.sh. */
+export const TRIXIE_ROOT = path.join(REPO_ROOT, '.tools', 'trixie')
 const HOST = '127.0.0.1'
 const SFTP_SERVER = '/usr/lib/openssh/sftp-server'
 
-interface SshdBinaries {
+export interface SshdBinaries {
+  /** sshd, as the host sees it. */
   sshd: string
   session?: string
   auth?: string
+  /**
+   * For a build in a root of its own (Debian 13's): that root. Its binaries run only chrooted
+   * there (trixie's glibc and OpenSSL), where they are /usr/sbin/sshd and /usr/lib/openssh/….
+   */
+  root?: string
 }
 
-/** Where each version's binaries are; sshd-session and sshd-auth only exist from 9.8 and 10.0 on. */
-export function sshdBinaries(version: SshdVersion): SshdBinaries {
+/**
+ * Where each build's binaries are, as the host sees them; sshd-session and sshd-auth only exist
+ * from 9.8 and 10.0 on.
+ */
+export function sshdBinaries(version: SshdBuild): SshdBinaries {
   if (version === '9.2') return { sshd: '/usr/sbin/sshd' }
+  const root = version === '10.0-trixie' ? TRIXIE_ROOT : OPENSSH_10_ROOT
   return {
-    sshd: path.join(OPENSSH_10_ROOT, 'usr/sbin/sshd'),
-    session: path.join(OPENSSH_10_ROOT, 'usr/lib/openssh/sshd-session'),
-    auth: path.join(OPENSSH_10_ROOT, 'usr/lib/openssh/sshd-auth'),
+    sshd: path.join(root, 'usr/sbin/sshd'),
+    session: path.join(root, 'usr/lib/openssh/sshd-session'),
+    auth: path.join(root, 'usr/lib/openssh/sshd-auth'),
+    ...(version === '10.0-trixie' ? { root } : {}),
   }
+}
+
+/** The command that runs a build's sshd (inside the namespace); chroot execs it in place. */
+export function sshdCommand(version: SshdBuild): string[] {
+  const bins = sshdBinaries(version)
+  return bins.root ? ['/usr/sbin/chroot', bins.root, '/usr/sbin/sshd'] : [bins.sshd]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,14 +306,14 @@ function killQuietly(pid: number | undefined, signal: NodeJS.Signals): void {
 // ---------------------------------------------------------------------------------------------
 // Prerequisites
 
-const versionCache = new Map<SshdVersion, Promise<string>>()
+const versionCache = new Map<SshdBuild, Promise<string>>()
 
 /**
  * Checks that the binaries for `version` are there and really are that version; returns the first
  * line of `sshd -V`. Throws an error naming scripts/install-test-deps.sh otherwise (tests must
  * fail, never skip, without a real sshd).
  */
-export function checkSshd(version: SshdVersion): Promise<string> {
+export function checkSshd(version: SshdBuild): Promise<string> {
   let cached = versionCache.get(version)
   if (!cached) {
     cached = probeSshd(version)
@@ -280,7 +322,7 @@ export function checkSshd(version: SshdVersion): Promise<string> {
   return cached
 }
 
-async function probeSshd(version: SshdVersion): Promise<string> {
+async function probeSshd(version: SshdBuild): Promise<string> {
   if (process.getuid?.() !== 0) {
     throw new Error(
       `the real-sshd tests must run as root (sshd ${version}, PID namespaces, useradd); ${INSTALL_HINT}`,
@@ -306,16 +348,20 @@ async function probeSshd(version: SshdVersion): Promise<string> {
     }
   }
   // sshd -V prints the version on stderr and exits non-zero (9.2) or zero (10.0).
+  const [command, ...args] = sshdCommand(version)
   let output: string
   try {
-    const r = await execFileAsync(bins.sshd, ['-V'])
+    const r = await execFileAsync(command!, [...args, '-V'])
     output = `${r.stderr}${r.stdout}`
   } catch (error) {
     const e = error as { stderr?: string; stdout?: string }
     output = `${e.stderr ?? ''}${e.stdout ?? ''}`
   }
   const line = output.split('\n')[0]?.trim() ?? ''
-  if (!new RegExp(`^OpenSSH_${version.replace('.', '\\.')}(?![0-9])`).test(line)) {
+  const expected = new RegExp(
+    `^OpenSSH_${openSshVersion(version).replace('.', '\\.')}(?![0-9])${bins.root ? '.* Debian-\\S+deb13' : ''}`,
+  )
+  if (!expected.test(line)) {
     throw new Error(
       `${bins.sshd} is not OpenSSH ${version} (sshd -V said ${JSON.stringify(line)}); ${INSTALL_HINT}`,
     )
@@ -355,6 +401,42 @@ export function ensureTestUser(): Promise<void> {
     await execFileAsync('usermod', ['-p', '*', TEST_USER])
   })()
   return userReady
+}
+
+const rootUserReady = new Map<string, Promise<void>>()
+
+/**
+ * The test user in a build's own root too (its sshd reads that root's /etc/passwd), made there
+ * with the root's own groupadd and useradd, with the host's uid and gid, so that both sides name
+ * the same user for every uid.
+ */
+function ensureTestUserIn(root: string): Promise<void> {
+  let ready = rootUserReady.get(root)
+  if (!ready) {
+    ready = (async () => {
+      await ensureTestUser()
+      const passwd = await readFile(path.join(root, 'etc', 'passwd'), 'utf8')
+      if (passwd.split('\n').some((line) => line.startsWith(`${TEST_USER}:`))) return
+      const id = async (flag: string): Promise<string> =>
+        (await execFileAsync('id', [flag, TEST_USER])).stdout.trim()
+      const [uid, gid] = [await id('-u'), await id('-g')]
+      const inRoot = async (args: string[]): Promise<void> => {
+        try {
+          await execFileAsync('chroot', [root, ...args])
+        } catch (error) {
+          // 9: the name is taken already (a run that stopped half-way)
+          if ((error as { code?: number }).code !== 9) throw error
+        }
+      }
+      await inRoot(['groupadd', '--gid', gid, TEST_USER])
+      await inRoot([
+        ...['useradd', '--create-home', '--home-dir', `/home/${TEST_USER}`],
+        ...['--shell', '/bin/bash', '--uid', uid, '--gid', gid, '--password', '*', TEST_USER],
+      ])
+    })()
+    rootUserReady.set(root, ready)
+  }
+  return ready
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -586,7 +668,7 @@ export interface SftpOptions {
 }
 
 export interface StartSshdOptions {
-  version: SshdVersion
+  version: SshdBuild
   /** Keyword overrides of the base config (see `baseConfig`). */
   config?: SshdConfig
   /** Raw text appended at the end of sshd_config (Match blocks). */
@@ -608,6 +690,25 @@ export interface StartSshdOptions {
   start?: StartMode
   /** Extra sshd arguments, after `-f <config> -E <log>` (e.g. `['-o', 'MaxSessions=4']`). */
   args?: readonly string[]
+  /**
+   * Whether the namespace has a /run/utmp (an empty one, which sshd fills with its pty logins):
+   * `false` leaves none, as on Debian 13 and other hosts that keep no utmp (glibc's login(3)
+   * then writes nothing). Default: SSHD_TEST_UTMP (`present` or `absent`) when set, else what
+   * the build's distribution does: present for Debian 12's builds, absent for Debian 13's.
+   */
+  utmp?: boolean
+}
+
+/**
+ * The utmp setting of a server whose test does not choose one: SSHD_TEST_UTMP=present|absent
+ * (CI runs the real-sshd tests both ways), else the build's distribution's.
+ */
+export function defaultUtmp(version: SshdBuild): boolean {
+  const setting = process.env.SSHD_TEST_UTMP
+  if (setting === 'present') return true
+  if (setting === 'absent') return false
+  if (setting) throw new Error(`SSHD_TEST_UTMP is ${setting}: 'present', 'absent' or unset`)
+  return sshdBinaries(version).root === undefined
 }
 
 /** A further sshd in a server's namespace: its own port, config file and log. */
@@ -624,7 +725,7 @@ export interface SshdInstanceOptions {
 
 /** One sshd (the server's first, or one from `startInstance`) and clients bound to its port. */
 export interface SshdInstance {
-  readonly version: SshdVersion
+  readonly version: SshdBuild
   /** First line of `sshd -V`, e.g. `OpenSSH_9.2, OpenSSL 3.0.…`. */
   readonly versionString: string
   readonly host: string
@@ -640,8 +741,13 @@ export interface SshdInstance {
   readonly procfs: string
   /** The namespace's root as seen from the host (absolute symlinks in it resolve on the host!). */
   readonly rootfs: string
-  /** The namespace's private utmp (sshd writes pty sessions there), readable from the host. */
+  /**
+   * The namespace's private utmp (sshd writes pty sessions there), readable from the host; there
+   * is no such file when `utmp` is false.
+   */
   readonly utmpFile: string
+  /** Whether the namespace has a /run/utmp (StartSshdOptions.utmp). */
+  readonly utmp: boolean
   /** How this sshd was started. */
   readonly start: StartMode
   /** The extra sshd arguments it was started with. */
@@ -726,7 +832,7 @@ export interface SshdServer extends SshdInstance {
 export function baseConfig(args: {
   port: number
   dir: string
-  version: SshdVersion
+  version: SshdBuild
 }): Array<[string, SshdConfigValue]> {
   const bins = sshdBinaries(args.version)
   return [
@@ -753,7 +859,8 @@ export function baseConfig(args: {
     ['PrintLastLog', false],
     ['X11Forwarding', false],
     ['Subsystem', 'sftp internal-sftp'],
-    ...(bins.session
+    // A build in a root of its own finds its sshd-session and sshd-auth where it was built to.
+    ...(bins.session && !bins.root
       ? ([
           ['SshdSessionPath', bins.session],
           ['SshdAuthPath', bins.auth ?? null],
@@ -765,33 +872,50 @@ export function baseConfig(args: {
 /** `Subsystem` value for the external sftp-server (the base config uses internal-sftp). */
 export const SFTP_SERVER_SUBSYSTEM = `sftp ${SFTP_SERVER}`
 
-// The namespace's init: private /run and /var/log, then sshd (or its socket holder) as a job
-// (set -m: with its own process group and default SIGINT/SIGQUIT), and `wait`, which also reaps
-// orphans re-parented to it. When the job ends the init ends, and the namespace with it, unless
-// stopSocketHolder() asked it to linger.
+// The namespace's init: private /run and /var/log (in the build's own root, R, if it has one,
+// with that root's /proc, /dev, /tmp and the test's directory), then sshd (or its socket holder)
+// as a job (set -m: with its own process group and default SIGINT/SIGQUIT), and `wait`, which also
+// reaps orphans re-parented to it. When the job ends the init ends, and the namespace with it,
+// unless stopSocketHolder() asked it to linger.
 const INIT_SCRIPT = `set -e
+R=$SSHD_TEST_ROOT
 if [ -n "$SSHD_TEST_PRIVATE_NET" ]; then ip link set lo up; fi
-mount -t tmpfs -o mode=0755,size=16m sshd-test-run /run
-mkdir -m 0755 /run/sshd
-install -m 0664 /dev/null /run/utmp
-mount -t tmpfs -o mode=0755,size=16m sshd-test-log /var/log
-install -m 0664 /dev/null /var/log/wtmp
-install -m 0660 /dev/null /var/log/btmp
-install -m 0664 /dev/null /var/log/lastlog
-mkfifo -m 0600 /run/sshd-test-idle
+if [ -n "$R" ]; then
+  mount -t proc sshd-test-proc "$R/proc"
+  mount -t tmpfs -o mode=0755,size=1m sshd-test-dev "$R/dev"
+  for node in null zero full random urandom tty; do
+    touch "$R/dev/$node"
+    mount --bind "/dev/$node" "$R/dev/$node"
+  done
+  mkdir -m 0755 "$R/dev/pts"
+  mkdir -m 1777 "$R/dev/shm"
+  mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 sshd-test-pts "$R/dev/pts"
+  ln -s pts/ptmx "$R/dev/ptmx"
+  mount -t tmpfs -o mode=1777,size=16m sshd-test-tmp "$R/tmp"
+  mkdir -p "$R$SSHD_TEST_DIR"
+  mount --bind "$SSHD_TEST_DIR" "$R$SSHD_TEST_DIR"
+fi
+mount -t tmpfs -o mode=0755,size=16m sshd-test-run "$R/run"
+mkdir -m 0755 "$R/run/sshd"
+if [ -n "$SSHD_TEST_WITH_UTMP" ]; then install -m 0664 /dev/null "$R/run/utmp"; fi
+mount -t tmpfs -o mode=0755,size=16m sshd-test-log "$R/var/log"
+install -m 0664 /dev/null "$R/var/log/wtmp"
+install -m 0660 /dev/null "$R/var/log/btmp"
+install -m 0664 /dev/null "$R/var/log/lastlog"
+mkfifo -m 0600 "$R/run/sshd-test-idle"
 set +e -m
 "$@" &
 wait $!
 # restartListener(): the listener was told to stop; start another, as systemd does on restart.
-while [ -e /run/sshd-test-restart ]; do
-  rm -f /run/sshd-test-restart
+while [ -e "$R/run/sshd-test-restart" ]; do
+  rm -f "$R/run/sshd-test-restart"
   "$@" &
   wait $!
 done
 # stopSocketHolder(): connections live on without holder and listener. Sleep on a FIFO that is
 # never written (no child process to show), and reap orphans between reads (wait does).
-while [ -e /run/sshd-test-linger ]; do
-  read -r -t 0.2 <>/run/sshd-test-idle
+while [ -e "$R/run/sshd-test-linger" ]; do
+  read -r -t 0.2 <>"$R/run/sshd-test-idle"
   wait
 done
 `
@@ -801,7 +925,8 @@ export async function startSshd(opts: StartSshdOptions): Promise<SshdServer> {
   const versionString = await checkSshd(opts.version)
   const start = opts.start ?? 'daemon'
   await checkStartMode(start, INSTALL_HINT)
-  await ensureTestUser()
+  const root = sshdBinaries(opts.version).root
+  await (root === undefined ? ensureTestUser() : ensureTestUserIn(root))
   const server = new Server({
     version: opts.version,
     versionString,
@@ -809,6 +934,7 @@ export async function startSshd(opts: StartSshdOptions): Promise<SshdServer> {
     privateNet: opts.network === 'private',
     start,
     args: opts.args ?? [],
+    utmp: opts.utmp ?? defaultUtmp(opts.version),
   })
   opts.t?.after(() => server.stop())
   try {
@@ -821,12 +947,13 @@ export async function startSshd(opts: StartSshdOptions): Promise<SshdServer> {
 }
 
 interface ServerSettings {
-  version: SshdVersion
+  version: SshdBuild
   versionString: string
   timeoutMs: number
   privateNet: boolean
   start: StartMode
   args: readonly string[]
+  utmp: boolean
 }
 
 /**
@@ -834,12 +961,13 @@ interface ServerSettings {
  * namespace, directory and client key of its `root`, which stops it and its clients.
  */
 class Server implements SshdServer, Resource {
-  readonly version: SshdVersion
+  readonly version: SshdBuild
   readonly versionString: string
   readonly host = HOST
   readonly user = TEST_USER
   readonly start: StartMode
   readonly args: readonly string[]
+  readonly utmp: boolean
   port = 0
   dir = ''
   configFile = ''
@@ -887,6 +1015,7 @@ class Server implements SshdServer, Resource {
     this.privateNet = settings.privateNet
     this.start = settings.start
     this.args = settings.args
+    this.utmp = settings.utmp
     if (root) {
       this.root = root
       this.number = root.instances.length + 2
@@ -943,7 +1072,9 @@ class Server implements SshdServer, Resource {
   }
 
   private async prepareDir(): Promise<void> {
-    this.dir = await mkdtemp(path.join(tmpdir(), `sshd-exporter-test-${this.version}-`))
+    // A build in a root of its own sees the directory at the same path, in a tmpfs on its /tmp.
+    const parent = sshdBinaries(this.version).root ? '/tmp' : tmpdir()
+    this.dir = await mkdtemp(path.join(parent, `sshd-exporter-test-${this.version}-`))
     // sshd reads authorized_keys as the user: the directory must be searchable by it.
     await chmod(this.dir, 0o755)
     if (/^\/(run|var\/log)(\/|$)/.test(this.dir)) {
@@ -980,7 +1111,7 @@ class Server implements SshdServer, Resource {
   private command(): string[] {
     return startCommand({
       mode: this.start,
-      sshd: sshdBinaries(this.version).sshd,
+      sshd: sshdCommand(this.version),
       configFile: this.configFile,
       logFile: this.logFile,
       args: this.args,
@@ -1028,7 +1159,13 @@ class Server implements SshdServer, Resource {
       ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, SSHD_TEST_PRIVATE_NET: this.privateNet ? '1' : '' },
+        env: {
+          ...process.env,
+          SSHD_TEST_PRIVATE_NET: this.privateNet ? '1' : '',
+          SSHD_TEST_ROOT: sshdBinaries(this.version).root ?? '',
+          SSHD_TEST_DIR: this.dir,
+          SSHD_TEST_WITH_UTMP: this.utmp ? '1' : '',
+        },
       },
     )
     this.unshare = child
@@ -1071,8 +1208,10 @@ class Server implements SshdServer, Resource {
     ).catch(async (error) => {
       throw new Error(await failed(errorText(error)))
     })
-    this.rootfs = `/proc/${this.initHostPid}/root`
-    this.procfs = `${this.rootfs}/proc`
+    // The namespace's root, or the build's own root as seen through the namespace's mounts.
+    const namespaceRoot = `/proc/${this.initHostPid}/root`
+    this.rootfs = `${namespaceRoot}${sshdBinaries(this.version).root ?? ''}`
+    this.procfs = `${namespaceRoot}/proc`
     this.utmpFile = `${this.rootfs}/run/utmp`
 
     await this.ready(notExited)
@@ -1188,6 +1327,7 @@ class Server implements SshdServer, Resource {
         privateNet: root.privateNet,
         start,
         args: opts.args ?? [],
+        utmp: root.utmp,
       },
       root,
     )

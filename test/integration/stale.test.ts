@@ -1,14 +1,17 @@
 /**
  * The stale collector against real sshd 9.2 and 10.0: a utmp ghost beside a
  * live pty session, a pre-auth hanger past its threshold, and an idle tty
- * that a keystroke wakes. The exporter reads the server's namespace through
- * --path.procfs and --path.rootfs (its own /run/utmp).
+ * that a keystroke wakes, with the namespace's /run/utmp and without one (as
+ * on Debian 13): the ttys come from the post-auth titles either way. The
+ * exporter reads the server's namespace through --path.procfs and
+ * --path.rootfs (its own /run/utmp).
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { appendFileSync, utimesSync } from 'node:fs'
+import { appendFileSync, existsSync, utimesSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { sample, scrapeUntil, startExporter } from '../helpers/exporter.ts'
+import { sample, scrapeUntil, series, startExporter } from '../helpers/exporter.ts'
+import { checkMetrics } from '../helpers/promtool.ts'
 import { SSHD_VERSIONS, type SshdServer, startSshd, waitFor } from '../helpers/sshd.ts'
 import { encodeUtmpRecord, sshdLogin } from '../helpers/utmp-writer.ts'
 import { resolveInRoot } from '../../src/sources/rootfs.ts'
@@ -25,11 +28,11 @@ function exporterArgs(s: SshdServer, extra: string[] = []): string[] {
   ]
 }
 
-/** An ssh client with a pty running `cat`, to type into. */
+/** An ssh client with a pty running `cat`, to type into; `tty` is its line (`pts/0`). */
 async function ptyClient(s: SshdServer, t: { after: (fn: () => void) => void }) {
   const client = spawn(
     'ssh',
-    [...s.sshArgs(), '-tt', `${s.user}@${s.host}`, 'echo READY; exec cat'],
+    [...s.sshArgs(), '-tt', `${s.user}@${s.host}`, 'echo "READY $(tty)"; exec cat'],
     {
       stdio: ['pipe', 'pipe', 'pipe'],
     },
@@ -37,24 +40,31 @@ async function ptyClient(s: SshdServer, t: { after: (fn: () => void) => void }) 
   t.after(() => client.kill('SIGKILL'))
   let output = ''
   client.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  await waitFor('the remote command', () => output.includes('READY'))
-  const record = await s.waitFor('its USER_PROCESS record', () =>
-    readUtmp(s.rootfs)?.records.find((r) => r.type === UtmpType.USER_PROCESS),
-  )
-  return { client, record, output: () => output }
+  const ready = await waitFor('the remote command', () => /READY \/dev\/(pts\/\d+)/.exec(output))
+  return { client, tty: ready[1]!, output: () => output }
 }
+
+/** utmp as hosts have it: the namespace's own /run/utmp, or none (Debian 13 keeps none). */
+const UTMP_CASES = [
+  { name: 'with utmp', utmp: true },
+  { name: 'without utmp', utmp: false },
+] as const
 
 for (const version of SSHD_VERSIONS) {
   describe(`stale collector on real OpenSSH ${version}`, () => {
     it('a utmp record of a dead pid is an orphan; the live pty session beside it is not', async (t) => {
-      const s = await startSshd({ version, t })
+      const s = await startSshd({ version, t, utmp: true })
       const live = await ptyClient(s, t)
+      const record = await s.waitFor('its USER_PROCESS record', () =>
+        readUtmp(s.rootfs)?.records.find((r) => r.type === UtmpType.USER_PROCESS),
+      )
+      assert.equal(record.line, live.tty)
       // A login sshd wrote for a process that has since died, in the real binary format.
       const dead = sshdLogin({
         pid: 4_000_000,
         tty: 77,
         user: 'ghost',
-        time: live.record.time - 60,
+        time: record.time - 60,
       })
       appendFileSync(s.utmpFile, encodeUtmpRecord(dead, 384))
       const exporter = await startExporter(exporterArgs(s), t)
@@ -67,9 +77,13 @@ for (const version of SSHD_VERSIONS) {
       assert.equal(sample(text, 'sshd_stale_sessions{reason="idle"}'), 0)
       // The live connection's monitor holds its socket, found in the table: not a dead peer.
       assert.equal(sample(text, 'sshd_stale_sessions{reason="dead_peer"}'), 0)
-      assert.equal(sample(text, 'sshd_pty_sessions_idle{le="+Inf"}'), 1, 'the live one only')
+      assert.equal(sample(text, 'sshd_pty_sessions'), 1, 'the live one only')
       assert.equal(sample(text, 'sshd_scrape_collector_success{collector="stale"}'), 1)
       assert.ok((sample(text, 'sshd_oldest_session_age_seconds') ?? -1) >= 0)
+      // A utmp with records and a pty session: what every ordinary host has, and lint-clean.
+      const lint = checkMetrics(text)
+      assert.equal(lint.output, '', 'promtool check metrics complains')
+      assert.equal(lint.status, 0)
       live.client.stdin.end()
     })
 
@@ -93,35 +107,52 @@ for (const version of SSHD_VERSIONS) {
       )
     })
 
-    it('a pty with no input past the idle threshold is idle, until a keystroke', async (t) => {
-      const s = await startSshd({ version, t })
-      const exporter = await startExporter(
-        exporterArgs(s, ['--collector.stale.idle-threshold=2s']),
-        t,
-      )
-      const pty = await ptyClient(s, t)
-      await new Promise((r) => setTimeout(r, 3_000))
-      const text = await scrapeUntil(
-        exporter,
-        'the idle pty',
-        (x) => sample(x, 'sshd_stale_sessions{reason="idle"}') === 1,
-      )
-      assert.equal(sample(text, 'sshd_pty_sessions_idle{le="60"}'), 1)
-      // The kernel moves a tty's atime on input only when it is more than 8 s old
-      // (tty_update_time): age it past that, then type.
-      const device = resolveInRoot(s.rootfs, `/dev/${pty.record.line}`)
-      assert.ok(device)
-      const tenAgo = new Date(Date.now() - 10_000)
-      utimesSync(device, tenAgo, tenAgo)
-      pty.client.stdin.write('typed\r')
-      await waitFor('the echo of the input', () => pty.output().includes('typed'))
-      await scrapeUntil(
-        exporter,
-        'the pty no longer idle',
-        (x) => sample(x, 'sshd_stale_sessions{reason="idle"}') === 0,
-      )
-      pty.client.stdin.end()
-    })
+    for (const { name, utmp } of UTMP_CASES) {
+      it(`a pty with no input past the idle threshold is idle, until a keystroke (${name})`, async (t) => {
+        const s = await startSshd({ version, t, utmp })
+        const exporter = await startExporter(
+          exporterArgs(s, ['--collector.stale.idle-threshold=2s']),
+          t,
+        )
+        const pty = await ptyClient(s, t)
+        await new Promise((r) => setTimeout(r, 3_000))
+        const text = await scrapeUntil(
+          exporter,
+          'the idle pty',
+          (x) => sample(x, 'sshd_stale_sessions{reason="idle"}') === 1,
+        )
+        assert.equal(sample(text, 'sshd_pty_sessions'), 1)
+        assert.ok((sample(text, 'sshd_pty_session_idle_seconds_max') ?? 0) > 2)
+        assert.deepEqual(
+          [...series(text, 'sshd_pty_sessions_idle_over').values()],
+          [0, 0, 0, 0, 0, 0],
+          'idle for seconds, not a minute',
+        )
+        if (utmp) {
+          assert.equal(sample(text, 'sshd_stale_sessions{reason="utmp_orphan"}'), 0)
+        } else {
+          assert.equal(existsSync(s.utmpFile), false, 'sshd made no utmp')
+          assert.equal(sample(text, 'sshd_stale_sessions{reason="utmp_orphan"}'), undefined)
+        }
+        const lint = checkMetrics(text)
+        assert.equal(lint.output, '', 'promtool check metrics complains')
+        // The kernel moves a tty's atime on input only when it is more than 8 s old
+        // (tty_update_time): age it past that, then type.
+        const device = resolveInRoot(s.rootfs, `/dev/${pty.tty}`)
+        assert.ok(device)
+        const tenAgo = new Date(Date.now() - 10_000)
+        utimesSync(device, tenAgo, tenAgo)
+        pty.client.stdin.write('typed\r')
+        await waitFor('the echo of the input', () => pty.output().includes('typed'))
+        const woken = await scrapeUntil(
+          exporter,
+          'the pty no longer idle',
+          (x) => sample(x, 'sshd_stale_sessions{reason="idle"}') === 0,
+        )
+        assert.ok((sample(woken, 'sshd_pty_session_idle_seconds_max') ?? 99) < 2)
+        pty.client.stdin.end()
+      })
+    }
 
     it('a client whose packets are dropped while its session writes is a dead peer', async (t) => {
       // sshd and its client in a network namespace of their own, where tc may drop packets.
