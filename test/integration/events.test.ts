@@ -154,6 +154,11 @@ for (const version of SSHD_VERSIONS) {
       const args = s.sshArgs()
       args[args.indexOf('-i') + 1] = stranger
       await failingLogin(args, `${s.user}@${s.host}`)
+      // MaxStartups 1:100:1 drops the next connection while sshd still counts this one: wait
+      // for the listener's own count to be back at 0.
+      await s.waitFor('the listener counting no startup', async () =>
+        (await s.processes()).some((p) => / 0 of 1-1 startups$/.test(p.title)),
+      )
       await failingLogin(s.sshArgs(), `nosuchuser@${s.host}`)
       await relay.flush()
       await caughtUp(fromFile, relay, 'the lines before the copytruncate')
