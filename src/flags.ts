@@ -44,7 +44,7 @@ export interface Config {
   sockets: { maxSources: number }
   events: {
     source: EventsSource
-    /** undefined: <rootfs>/var/log/auth.log, else <rootfs>/var/log/secure. */
+    /** undefined: the first of <rootfs>/var/log/auth.log, secure and messages that exists. */
     file: string | undefined
     /** undefined: the system journal. */
     journalDirectory: string | undefined
@@ -232,7 +232,7 @@ const STATIC_FLAGS: readonly FlagSpec[] = [
     name: 'collector.events.file',
     kind: 'string',
     default: null,
-    help: 'Log file to follow like `tail -F` (rotation by rename and copytruncate). Default: <rootfs>/var/log/auth.log, else <rootfs>/var/log/secure.',
+    help: 'Log file to follow like `tail -F` (rotation by rename and copytruncate). Default: the first of <rootfs>/var/log/auth.log, <rootfs>/var/log/secure and <rootfs>/var/log/messages that exists.',
     apply: (c, v) => {
       c.events.file = v as string
     },

@@ -7,8 +7,9 @@
  * `--collector.events.source`:
  * - `journal`: the system journal, or `--collector.events.journal-directory`;
  * - `file`: `--collector.events.file`, else the first of <rootfs>/var/log/auth.log (Debian,
- *   Ubuntu) and <rootfs>/var/log/secure (RHEL, Fedora) that exists, else auth.log (followed once
- *   it appears);
+ *   Ubuntu), <rootfs>/var/log/secure (RHEL, Fedora) and <rootfs>/var/log/messages (busybox
+ *   syslogd on Alpine, hosts that log auth to messages) that exists, else auth.log (followed
+ *   once it appears);
  * - `auto`: the journal when one is readable (a directory given counts as asked for), else the
  *   first log file that exists; with neither, the collector does not apply on this host;
  * - `none`: the collector does not apply.
@@ -42,7 +43,7 @@ export interface EventsSource {
 }
 
 /** Log files looked for under the rootfs, in order. */
-export const LOG_FILES = ['/var/log/auth.log', '/var/log/secure'] as const
+export const LOG_FILES = ['/var/log/auth.log', '/var/log/secure', '/var/log/messages'] as const
 
 class Source implements EventsSource {
   readonly kind: LogSourceKind

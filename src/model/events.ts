@@ -10,7 +10,8 @@
  * untagged `sshd -E` line when `untaggedIsSshd`) that gave no event: most of those are sshd's
  * informational lines (`Received disconnect …`, `Connection from …`, PAM's messages under sshd's
  * tag), so the number is a baseline whose sudden change says the log's format changed. Other
- * programs' lines are read and skipped.
+ * programs' lines are read and skipped. A record with a `count` (rsyslog's `message repeated N
+ * times`) adds its event N times, and is one line.
  *
  * ## MaxStartups summaries (sources/sshd-log.ts has the source's account)
  *
@@ -139,17 +140,18 @@ export class EventAccumulator {
       this.#linesUnparsed++
       return undefined
     }
-    return this.addEvent(event, record.pid)
+    return this.addEvent(event, record.pid, record.count)
   }
 
   /**
-   * One parsed event, from the process `pid` (the listener, for MaxStartups lines). Returns the
+   * One parsed event, from the process `pid` (the listener, for MaxStartups lines), logged
+   * `times` times (rsyslog's `message repeated N times`: the same message each time). Returns the
    * event as counted: the ambiguous close resolved to disconnected or preauth_closed.
    */
-  addEvent(event: SshdEvent, pid?: number): SshdEvent {
+  addEvent(event: SshdEvent, pid?: number, times = 1): SshdEvent {
     switch (event.event) {
       case 'auth_accepted': {
-        this.#accepted[METHOD_INDEX.get(event.method)!]!++
+        this.#accepted[METHOD_INDEX.get(event.method)!]! += times
         // A connection authenticates once: what an earlier one on this address and port left
         // (its end unlogged) is gone.
         const conn = this.#touch(event.address, event.port)
@@ -158,12 +160,12 @@ export class EventAccumulator {
         break
       }
       case 'auth_failed':
-        this.#failed[METHOD_INDEX.get(event.method)!]!++
+        this.#failed[METHOD_INDEX.get(event.method)!]! += times
         break
       case 'session_opened': {
         const conn = this.#touch(event.address, event.port)
         if (!conn.sessions.includes(event.id)) conn.sessions.push(event.id)
-        this.#count('session_opened', 1)
+        this.#count('session_opened', times)
         break
       }
       case 'session_closed': {
@@ -173,25 +175,28 @@ export class EventAccumulator {
           const at = conn.sessions.indexOf(event.id)
           if (at !== -1) conn.sessions.splice(at, 1)
         }
-        this.#count('session_closed', 1)
+        this.#count('session_closed', times)
         break
       }
       case 'startups_throttling_started':
         this.#setDrops(pid, 0)
-        this.#count(event.event, 1)
+        this.#count(event.event, times)
         break
       case 'startups_dropped':
-        this.#count(event.event, this.#startupDrops(event.count, event.kind, pid))
+        this.#count(event.event, this.#repeatedStartupDrops(event.count, event.kind, pid, times))
         break
       case 'penalty_dropped':
-        this.#count(event.event, event.count)
+        this.#count(event.event, event.count * times)
         break
       case 'preauth_closed':
       case 'disconnected':
       case 'login_grace_timeout':
       case 'client_alive_timeout':
       case 'unused_connection_timeout':
-      case 'max_auth_tries_exceeded': {
+      case 'max_auth_tries_exceeded':
+      case 'negotiation_failed':
+      case 'banner_invalid':
+      case 'connection_refused': {
         let counted: SshdEvent = event
         if (event.address !== undefined && event.port !== undefined) {
           const key = connectionKey(event.address, event.port)
@@ -200,11 +205,11 @@ export class EventAccumulator {
           }
           this.#connections.delete(key)
         }
-        this.#count(counted.event, 1)
+        this.#count(counted.event, times)
         return counted
       }
       default:
-        this.#count(event.event, 1)
+        this.#count(event.event, times)
     }
     return event
   }
@@ -281,6 +286,28 @@ export class EventAccumulator {
       if (oldest.done !== true) this.#dropsSinceBeginning.delete(oldest.value)
     }
     this.#dropsSinceBeginning.set(key, n)
+  }
+
+  /**
+   * #startupDrops for the same summary logged `times` times in a row: the repeats of a `periodic`
+   * one add nothing more, each repeat of an `exited` one (an episode of its own) adds N.
+   */
+  #repeatedStartupDrops(
+    count: number,
+    kind: DropKind,
+    pid: number | undefined,
+    times: number,
+  ): number {
+    if (times === 1) return this.#startupDrops(count, kind, pid)
+    switch (kind) {
+      case 'line':
+      case 'additional':
+        return this.#startupDrops(count * times, kind, pid)
+      case 'periodic':
+        return this.#startupDrops(count, kind, pid)
+      case 'exited':
+        return this.#startupDrops(count, kind, pid) + count * (times - 1)
+    }
   }
 
   /** What a startups_dropped event adds (module comment), and the episode's state after it. */

@@ -14,6 +14,11 @@ export interface LogRecord {
   readonly pid: number | undefined
   /** The message after the tag, as sshd wrote it (`error: ` prefix and `[preauth]` suffix kept). */
   readonly message: string
+  /**
+   * How many times the message was logged, when more than this line's one: rsyslog's
+   * `message repeated N times: [ <message>]` stands for N (parseSyslogLine). Absent: once.
+   */
+  readonly count?: number
 }
 
 /** Where a record came from, for `sshd_events_source_up{source}` and the logs. */

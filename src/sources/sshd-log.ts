@@ -13,6 +13,12 @@
  *   tag is the program's name (`sshd`; 9.8+ `sshd-session` for per-connection lines, which 10.0's
  *   `sshd-auth` also sends through its monitor; `sshd` for the listener's) and the pid is always
  *   there; messages are cut at 500 bytes.
+ * - Other syslog daemons' forms (test/fixtures/sshd-log/syslog-forms.tsv names each one's source):
+ *   RFC 5424 (`<pri>1 <stamp> <host> <app> <procid> <msgid> <sd> [BOM]<msg>`), RFC 3164 with an
+ *   unpadded day, without a host (busybox syslogd -S, a datagram's `<pri>`), with busybox's
+ *   `facility.level` before the tag or Solaris's `[ID <n> <facility.level>]` after it, and ISO
+ *   stamps (`+0000`, a space for the `T`). rsyslog's `message repeated N times: [ <msg>]`
+ *   (RepeatedMsgReduction) gives `<msg>` with `count` N: N more of the line before it.
  * - `sshd -E file`: `do_log` writes `"%s\r\n"` of the bare message (`log_on_stderr` is 1, so no
  *   progname prefix): no timestamp, no tag, no pid, and a trailing `\r` before the `\n`. Checked on
  *   real 9.2 and 10.0, whose sshd-session and sshd-auth write into the same file.
@@ -59,7 +65,13 @@
  * | session_closed | `Close session: user <user> from <addr> port <n> id <id>` | VERBOSE | session.c session_close |
  * | startups_throttling_started | `beginning MaxStartups throttling` | ERROR (8.4–9.9) | sshd.c drop_connection |
  * | startups_dropped | `drop connection #<n> from [<addr>]:<p> on [<addr>]:<p> past MaxStartups` (≤ 9.7), `… past Maxstartups` (9.8, 9.9), `… Maxstartups` (10.0+) | see below | sshd.c drop_connection |
- * | penalty_dropped | `drop connection #<n> from … on … penalty: <reason>` | INFO (9.8+) | sshd.c drop_connection, srclimit.c |
+ * | penalty_dropped | `drop connection #<n> from … on … penalty: <reason>`, `… too many penalised addresses` | INFO (9.8+) | sshd.c drop_connection, srclimit.c |
+ * | negotiation_failed | `Unable to negotiate with <addr> port <n>: no matching …` (before authentication) | INFO | packet.c sshpkt_vfatal |
+ * | banner_invalid | `banner exchange: Connection from <addr> port <n>: invalid format` | INFO | sshd.c (10.0 sshd-session.c), packet.c |
+ * | connection_refused | `administratively prohibited connection for [invalid user ]<user> from <addr> port <n>` | INFO (9.9+) | monitor.c mm_answer_pwnamallow |
+ * | login_not_allowed | `User <user> [from <host> ]not allowed because <reason>` | INFO | auth.c allowed_user |
+ * | root_login_refused | `ROOT LOGIN REFUSED FROM <addr> port <n>` | INFO | auth.c auth_root_allowed |
+ * | penalty_imposed_<kind> | `srclimit_penalise: …: new … active penalty …`, `…: activating … penalty …` | INFO 10.1+, VERBOSE 9.8–10.0 | srclimit.c srclimit_penalise |
  *
  * `<id>` in `Starting session`/`Close session` is the session's number (`s->self`, reused once
  * the session is gone), not the SSH channel's.
@@ -90,7 +102,9 @@
  * ## The end of a connection
  *
  * Each connection end is exactly one of: preauth_closed, disconnected, login_grace_timeout,
- * client_alive_timeout, unused_connection_timeout, max_auth_tries_exceeded. The lines:
+ * client_alive_timeout, unused_connection_timeout, max_auth_tries_exceeded, negotiation_failed,
+ * banner_invalid, connection_refused (the last three are preauth_closed's lines that say why).
+ * The lines:
  *
  * - packet.c sshpkt_fatal (logdie, INFO): `Connection closed by <id>`, `Connection reset by <id>`,
  *   `Disconnected from <id>`, `Unable to negotiate with <id>: …`, `<tag>: Connection from <id>:
@@ -152,6 +166,17 @@ export const EVENTS = [
   'session_opened',
   'session_closed',
   'disconnected',
+  'negotiation_failed',
+  'banner_invalid',
+  'connection_refused',
+  'login_not_allowed',
+  'root_login_refused',
+  'penalty_imposed_authfail',
+  'penalty_imposed_noauth',
+  'penalty_imposed_grace_exceeded',
+  'penalty_imposed_refuseconnection',
+  'penalty_imposed_invaliduser',
+  'penalty_imposed_crash',
 ] as const
 export type SshdEventName = (typeof EVENTS)[number]
 
@@ -194,6 +219,12 @@ export type ConnectionEndEvent =
   | 'client_alive_timeout'
   | 'unused_connection_timeout'
   | 'max_auth_tries_exceeded'
+  | 'negotiation_failed'
+  | 'banner_invalid'
+  | 'connection_refused'
+
+/** A penalty PerSourcePenalties imposed, by its sshd_config keyword (srclimit.c srclimit_penalise). */
+export type PenaltyImposedEvent = Extract<SshdEventName, `penalty_imposed_${string}`>
 
 export type SshdEvent =
   | {
@@ -225,7 +256,13 @@ export type SshdEvent =
     }
   | {
       readonly event:
-        'invalid_user' | 'no_more_sessions' | 'channel_timeout' | 'startups_throttling_started'
+        | 'invalid_user'
+        | 'no_more_sessions'
+        | 'channel_timeout'
+        | 'startups_throttling_started'
+        | 'login_not_allowed'
+        | 'root_login_refused'
+        | PenaltyImposedEvent
     }
 
 /** sshd's message buffer (log.c MSGBUFSIZ): no message of sshd's is longer. */
@@ -237,35 +274,133 @@ export const MAX_LINE_LENGTH = 1024 + 512
 
 // --- Lines ---------------------------------------------------------------------------------
 
-/** `Nov 21 10:00:00 ` or `Nov  1 10:00:00 ` (RFC 3164). */
-const RFC3164_RE = /^[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d /
-/** `2026-11-21T10:00:00[.123456](Z|+00:00) ` (RFC 3339). */
-const RFC3339_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) /
-/** After the timestamp: `host tag[pid]: ` or `host tag: `. */
-const HOST_TAG_RE = /^\S{1,255} ([^\s[\]:]{1,64})(?:\[(\d{1,10})\])?: /
+/** `<pri>` before the header: RFC 5424 always, a datagram or raw remote log in RFC 3164. */
+const PRI_RE = /^<\d{1,3}>/
+/**
+ * RFC 5424 after `<pri>`: version (`0` is rsyslog's %PROTOCOL-VERSION% for a legacy message),
+ * timestamp or `-`, host, APP-NAME, PROCID, MSGID (each `-` when nil), then the structured data.
+ */
+const RFC5424_RE =
+  /^[01] (?:-|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)) [!-~]{1,255} ([!-~]{1,48}) ([!-~]{1,128}) [!-~]{1,32} /
+const PROCID_PID_RE = /^\d{1,10}$/
+/** `Nov 21 10:00:00 `, `Nov  1 …`, `Nov 01 …`, `Feb 8 …` (RFC 3164), `.123456` (short-precise). */
+const RFC3164_RE = /^[A-Z][a-z]{2} (?: ?\d|\d\d) \d\d:\d\d:\d\d(?:\.\d{1,9})? /
+/**
+ * ISO 8601: `2026-11-21T10:00:00[.123456](Z|+00:00) ` (RFC 3339, rsyslog's RSYSLOG_FileFormat),
+ * `+0000` (journalctl's short-iso before systemd 256), a space for the `T`, no zone.
+ */
+const ISO_RE = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)? /
+/**
+ * After the timestamp: `[host ][facility.level ]tag[[pid]]: ` (no host: busybox syslogd -S, a
+ * datagram; facility.level: busybox syslogd). A host never ends in `:`, so `tag: error: …` is
+ * not taken for host `tag:` and tag `error`; the usual form with a host matches first time.
+ */
+const HOST_TAG_RE =
+  /^(?:\S{0,254}[^\s:] )?(?:[a-z0-9]{1,12}\.[a-z]{1,8} )?([^\s[\]:]{1,64})(?:\[(\d{1,10})\])?: /
+/** Solaris and illumos syslogd's message ID after the tag: `[ID 800047 auth.info] `. */
+const SOLARIS_ID_RE = /^\[ID \d{1,10} [a-z0-9]{1,12}\.[a-z]{1,8}\] /
+/** rsyslog runtime/ratelimit.c ratelimitGenRepMsg: `message repeated %d times: [%.800s]`. */
+const REPEATED_RE = /^message repeated (\d{1,9}) times: \[ ?/
 
 /**
  * One line of a log file (without its `\n`; a trailing `\r` is dropped) to a LogRecord. Returns
  * undefined for an empty line, a line longer than MAX_LINE_LENGTH, and a syslog line whose
- * header has no tag. A line with no syslog timestamp is taken as an `sshd -E` line: the whole
- * line is the message, identifier and pid undefined. Never throws.
+ * header is not understood or has no tag. A line with no `<pri>` and no syslog timestamp is taken
+ * as an `sshd -E` line: the whole line is the message, identifier and pid undefined. Never throws.
  */
 export function parseSyslogLine(line: string): LogRecord | undefined {
   if (line.length > MAX_LINE_LENGTH) return undefined
   const end = line.endsWith('\r') ? line.length - 1 : line.length
   if (end === 0) return undefined
-  const stamp = RFC3164_RE.exec(line) ?? RFC3339_RE.exec(line)
-  if (stamp === null) {
-    return { identifier: undefined, pid: undefined, message: line.slice(0, end) }
+  let body = end === line.length ? line : line.slice(0, end)
+  let pri = false
+  if (body.charCodeAt(0) === 0x3c) {
+    const p = PRI_RE.exec(body)
+    if (p !== null) {
+      pri = true
+      body = body.slice(p[0].length)
+      if (body.charCodeAt(1) === 0x20) return parseRfc5424(body)
+    }
   }
-  const rest = line.slice(stamp[0].length, end)
+  const stamp = RFC3164_RE.exec(body) ?? ISO_RE.exec(body)
+  if (stamp === null) {
+    return pri ? undefined : { identifier: undefined, pid: undefined, message: body }
+  }
+  const rest = body.slice(stamp[0].length)
   const tag = HOST_TAG_RE.exec(rest)
   if (tag === null) return undefined
-  return {
-    identifier: tag[1]!,
-    pid: tag[2] === undefined ? undefined : Number(tag[2]),
-    message: rest.slice(tag[0].length),
+  let message = rest.slice(tag[0].length)
+  if (message.startsWith('[ID ')) {
+    const id = SOLARIS_ID_RE.exec(message)
+    if (id !== null) message = message.slice(id[0].length)
   }
+  return tagged(tag[1]!, tag[2] === undefined ? undefined : Number(tag[2]), message)
+}
+
+/** `1 <stamp> <host> <app> <procid> <msgid> <sd>[ [BOM]<msg>]` (RFC 5424 section 6). */
+function parseRfc5424(body: string): LogRecord | undefined {
+  const m = RFC5424_RE.exec(body)
+  if (m === null) return undefined
+  const app = m[1]!
+  if (app === '-') return undefined
+  let i = m[0].length
+  if (body.charCodeAt(i) === 0x2d) {
+    i++ // `-`: no structured data
+  } else {
+    if (body.charCodeAt(i) !== 0x5b) return undefined
+    while (body.charCodeAt(i) === 0x5b) {
+      i = sdElementEnd(body, i)
+      if (i === -1) return undefined
+    }
+  }
+  let message = ''
+  if (i < body.length) {
+    if (body.charCodeAt(i) !== 0x20) return undefined
+    i++
+    if (body.charCodeAt(i) === 0xfeff) i++ // the BOM of a UTF-8 MSG
+    // rsyslog's %msg% of a message it received as RFC 3164 keeps that message's leading space.
+    if (body.charCodeAt(i) === 0x20) i++
+    message = body.slice(i)
+  }
+  const procid = m[2]!
+  return tagged(app, PROCID_PID_RE.test(procid) ? Number(procid) : undefined, message)
+}
+
+/**
+ * The index after the SD-ELEMENT starting at `start` (`[id param="value" …]`, where a value may
+ * hold `\"`, `\\` and `\]`), or -1 when it does not end.
+ */
+function sdElementEnd(body: string, start: number): number {
+  let quoted = false
+  for (let i = start + 1; i < body.length; i++) {
+    const c = body.charCodeAt(i)
+    if (quoted) {
+      // A backslash escapes the next character.
+      if (c === 0x5c) i++
+      else if (c === 0x22) quoted = false
+    } else if (c === 0x22) {
+      quoted = true
+    } else if (c === 0x5d) {
+      return i + 1
+    }
+  }
+  return -1
+}
+
+/**
+ * A tagged record. rsyslog's `message repeated N times: [ <message>]` (RepeatedMsgReduction;
+ * N counts the repeats after the message's own line, the leading space is rsyslog's MSG's own)
+ * gives the inner message with `count` N; a cut or odd one stays as it is, not understood.
+ */
+function tagged(identifier: string, pid: number | undefined, message: string): LogRecord {
+  if (message.startsWith('message repeated ') && message.endsWith(']')) {
+    const m = REPEATED_RE.exec(message)
+    const count = m === null ? 0 : Number(m[1])
+    if (count > 0) {
+      return { identifier, pid, message: message.slice(m![0].length, -1), count }
+    }
+  }
+  return { identifier, pid, message }
 }
 
 // --- Messages ------------------------------------------------------------------------------
@@ -296,6 +431,27 @@ const SUMMARY_RE =
 const RATE_LIMITED_RE =
   /^(Maxstartups|PerSourcePenalties) logging rate-limited: additional (\d{1,10}) connections dropped$/
 
+/**
+ * auth.c allowed_user (V_9_2_P1, V_10_0_P1, V_10_5_P1), INFO: AllowUsers, DenyUsers, AllowGroups,
+ * DenyGroups, a locked account, a missing or non-executable shell. `<user>` is a local account
+ * (getpwnam found it), `<host>` the client's name or address; the reason at the end is sshd's.
+ */
+const NOT_ALLOWED_RE =
+  /^User .+ not allowed because (?:listed in DenyUsers|not listed in AllowUsers|not in any group|a group is listed in DenyGroups|not listed in AllowGroups|account is locked|shell .+ (?:does not exist|is not executable))$/
+/** auth.c auth_root_allowed (V_8_2_P1 to V_10_5_P1, upstream), INFO. */
+const ROOT_REFUSED_RE = /^ROOT LOGIN REFUSED FROM \S+ port \d{1,5}$/
+/**
+ * srclimit.c srclimit_penalise (V_9_8_P1 to V_10_5_P1): a penalty becoming active, new or
+ * accumulated: `<fn>: ipv4: new <net> active penalty of <s> seconds for <reason>` and
+ * `<fn>: <net>: activating ipv4 penalty of <s> seconds for <reason>` (VERBOSE up to 10.0, INFO
+ * from 10.1; `%d`/`%lld` seconds up to 10.2, `%.3f` from 10.3). `deferred` penalties are not yet
+ * in force and give no event.
+ */
+const PENALISE_RE =
+  /^srclimit_penalise: (?:ipv[46]: new \S+ active|\S+: activating ipv[46]) penalty of \d{1,10}(?:\.\d{1,3})? seconds for penalty: (.+)$/
+/** `… from <addr> port <n>` at the end (RefuseConnection). */
+const FROM_TAIL_RE = / from (\S+) port (\d{1,5})$/
+
 const PREAUTH_SUFFIX = ' [preauth]'
 const POSTAUTH_SUFFIX = ' [postauth]'
 const CONNECTION_FROM = ': Connection from '
@@ -315,6 +471,25 @@ const ONE_PENALTY_DROP: SshdEvent = Object.freeze({
   count: 1,
   kind: 'line',
 })
+const LOGIN_NOT_ALLOWED: SshdEvent = Object.freeze({ event: 'login_not_allowed' })
+const ROOT_LOGIN_REFUSED: SshdEvent = Object.freeze({ event: 'root_login_refused' })
+
+/**
+ * srclimit.c srclimit_penalise's reasons (V_9_8_P1 to V_10_5_P1) to their events, named after
+ * the PerSourcePenalties keywords. `invalid user` is 10.3+, `RefuseConnection` 9.9+.
+ */
+const PENALTY_REASONS: ReadonlyMap<string, SshdEvent> = new Map(
+  (
+    [
+      ['failed authentication', 'penalty_imposed_authfail'],
+      ['connections without attempting authentication', 'penalty_imposed_noauth'],
+      ['exceeded LoginGraceTime', 'penalty_imposed_grace_exceeded'],
+      ['connection prohibited by RefuseConnection', 'penalty_imposed_refuseconnection'],
+      ['attempted authentication by invalid user', 'penalty_imposed_invaliduser'],
+      ['caused crash', 'penalty_imposed_crash'],
+    ] as const
+  ).map(([reason, event]) => [reason, Object.freeze({ event })]),
+)
 
 /** A method name as auth_log prints it (`keyboard-interactive/pam`) to the label's set. */
 export function authMethod(name: string): AuthMethod {
@@ -444,6 +619,9 @@ export function parseSshdMessage(message: string): SshdEvent | undefined {
     case 0x50: // P
       return rateLimited(msg)
     case 0x52: // R
+      if (msg.startsWith('ROOT LOGIN REFUSED FROM ')) {
+        return ROOT_REFUSED_RE.test(msg) ? ROOT_LOGIN_REFUSED : undefined
+      }
       if (msg.startsWith('Read error from remote host ')) {
         const colon = msg.indexOf(': ', 28)
         const m = colon === -1 ? null : ID_TAIL_RE.exec(msg.slice(28, colon))
@@ -472,9 +650,19 @@ export function parseSshdMessage(message: string): SshdEvent | undefined {
       if (msg.startsWith('Unable to negotiate with ')) {
         // Key exchange fails before authentication, in the child ([preauth]); a rekey after it
         // names `user …`. The end of this line is the client's offer: only its start is read.
-        return closed(msg.startsWith('user ', 25) ? 'postauth' : 'preauth', undefined, undefined)
+        if (msg.startsWith('user ', 25)) return closed('postauth', undefined, undefined)
+        return end('negotiation_failed', undefined, undefined, 'preauth')
       }
+      if (msg.startsWith('User ')) return NOT_ALLOWED_RE.test(msg) ? LOGIN_NOT_ALLOWED : undefined
       return undefined
+    case 0x61: // a
+      if (msg.startsWith('administratively prohibited connection for ')) {
+        // monitor.c mm_answer_pwnamallow (V_9_9_P1 to V_10_5_P1), INFO, then cleanup_exit: the
+        // connection's end, with no other end line. The user name is the client's.
+        const m = FROM_TAIL_RE.exec(msg)
+        return end('connection_refused', m?.[1], m?.[2], 'preauth')
+      }
+      break
     case 0x62: // b
       if (msg === 'beginning MaxStartups throttling') return THROTTLING_STARTED
       break
@@ -507,6 +695,12 @@ export function parseSshdMessage(message: string): SshdEvent | undefined {
     case 0x6e: // n
       if (msg === 'no more sessions') return NO_MORE_SESSIONS
       break
+    case 0x73: // s
+      if (msg.startsWith('srclimit_penalise: ')) {
+        const m = PENALISE_RE.exec(msg)
+        return m === null ? undefined : PENALTY_REASONS.get(m[1]!)
+      }
+      break
     case 0x74: // t
       if (msg.startsWith('terminating inactive connection from ')) {
         const m = ID_TAIL_RE.exec(msg.slice(37))
@@ -538,8 +732,17 @@ function dropped(msg: string): SshdEvent | undefined {
   if (reason === 'past MaxStartups' || reason === 'past Maxstartups' || reason === 'Maxstartups') {
     return ONE_STARTUP_DROP
   }
-  // 9.8+: the penalty's reason (srclimit.c), or 10.0's `PerSourcePenalties` without one.
-  if (reason.startsWith('penalty: ') || reason === 'PerSourcePenalties') return ONE_PENALTY_DROP
+  // 9.8+: the penalty's reason (srclimit.c), or 10.0's `PerSourcePenalties` without one; and
+  // srclimit.c srclimit_penalty_check_allow's `too many penalised addresses` (9.8+, the table
+  // full and PerSourcePenalties `overflow=deny-all`): a PerSourcePenalties drop too,
+  // whose 10.0+ rate limiter and `PerSourcePenalties … additional N` summary it shares.
+  if (
+    reason.startsWith('penalty: ') ||
+    reason === 'PerSourcePenalties' ||
+    reason === 'too many penalised addresses'
+  ) {
+    return ONE_PENALTY_DROP
+  }
   return undefined
 }
 
@@ -552,7 +755,14 @@ function fatalConnection(msg: string, suffix: Phase | undefined): SshdEvent | un
   // tag alone says it is an end; the address is there when the message was not cut.
   const m = FATAL_ID_RE.exec(id)
   let phase = suffix ?? idPhase(id)
-  // The banner exchange runs before any child exists, so it has no suffix.
-  if (phase === 'unknown' && msg.startsWith('banner exchange')) phase = 'preauth'
+  if (msg.startsWith('banner exchange')) {
+    // Before any child exists, so no suffix and no user in the id: the error is sshd's
+    // (ssh_err). `invalid format` is a banner that is not SSH's (kex.c
+    // kex_exchange_identification logged why just before: that line gives no event).
+    if (phase === 'unknown') phase = 'preauth'
+    if (phase === 'preauth' && m !== null && msg.endsWith(': invalid format')) {
+      return end('banner_invalid', m[1], m[2], phase)
+    }
+  }
   return closed(phase, m?.[1], m?.[2])
 }

@@ -332,6 +332,9 @@ const END_EVENTS: readonly SshdEventName[] = [
   'client_alive_timeout',
   'unused_connection_timeout',
   'max_auth_tries_exceeded',
+  'negotiation_failed',
+  'banner_invalid',
+  'connection_refused',
 ]
 
 /** `Connection from <addr> port <n> on …` (VERBOSE): one per accepted TCP connection. */
@@ -379,4 +382,53 @@ describe('captured -E logs: each connection ends with exactly one end event', ()
       })
     }
   }
+})
+
+describe('EventAccumulator: repeated messages (rsyslog `message repeated N times`)', () => {
+  it('counts each line of syslog-forms.tsv as many times as it stands for', () => {
+    const rows = readFileSync(join(FIXTURES, 'syslog-forms.tsv'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('#'))
+    for (const row of rows) {
+      const [expected, times, json] = row.split('\t') as [string, string, string]
+      const acc = new EventAccumulator()
+      acc.addLine(JSON.parse(json) as string)
+      const event = expected.split(' ')[0] as SshdEventName | '-'
+      const snap = acc.snapshot()
+      assert.equal(snap.linesRead, 1)
+      if (event === '-') {
+        assert.deepEqual(nonZero(acc), {}, row)
+        assert.equal(snap.linesUnparsed, Number(times) === 0 ? 0 : 1, row)
+      } else {
+        assert.deepEqual(
+          nonZero(acc),
+          {
+            [expected.startsWith('auth_')
+              ? `${event}/${/method=(\S+)/.exec(expected)![1]}`
+              : event]: Number(times),
+          },
+          row,
+        )
+        assert.equal(snap.linesUnparsed, 0)
+      }
+    }
+  })
+
+  it('adds N of each kind of drop without breaking the episode', () => {
+    const acc = new EventAccumulator()
+    const repeated = (m: string, n: number) =>
+      acc.addRecord({ identifier: 'sshd', pid: 100, message: m, count: n })
+    acc.addLine(line('error: beginning MaxStartups throttling'))
+    repeated('drop connection #10 from [1.2.3.4]:5 on [1.2.3.5]:22 past MaxStartups', 3)
+    // The episode's summary counts the 3 drops already logged and one that was not.
+    acc.addLine(line('exited MaxStartups throttling after 00:00:01, 4 connections dropped'))
+    assert.equal(count(acc.snapshot(), 'startups_dropped'), 4)
+    repeated('Maxstartups logging rate-limited: additional 5 connections dropped', 2)
+    assert.equal(count(acc.snapshot(), 'startups_dropped'), 14)
+    repeated(
+      'drop connection #1 from [1.2.3.4]:5 on [1.2.3.5]:22 penalty: failed authentication',
+      4,
+    )
+    assert.equal(count(acc.snapshot(), 'penalty_dropped'), 4)
+  })
 })

@@ -40,6 +40,17 @@ describe('EVENTS and AUTH_METHODS', () => {
       'session_opened',
       'session_closed',
       'disconnected',
+      'negotiation_failed',
+      'banner_invalid',
+      'connection_refused',
+      'login_not_allowed',
+      'root_login_refused',
+      'penalty_imposed_authfail',
+      'penalty_imposed_noauth',
+      'penalty_imposed_grace_exceeded',
+      'penalty_imposed_refuseconnection',
+      'penalty_imposed_invaliduser',
+      'penalty_imposed_crash',
     ])
     assert.deepEqual(AUTH_METHODS, [
       'publickey',
@@ -250,19 +261,14 @@ describe("syslog datagrams of Alpine's openssh-server-pam (sshd.pam, sshd-sessio
       }
       // Alpine's own syslogd (busybox syslogd.c timestamp_and_log, without -S) writes the facility
       // and priority between the host and the tag: `Nov 21 10:00:11 web1 auth.info sshd.pam[1]: …`.
-      it(
-        'busybox syslogd lines (/var/log/messages on Alpine) keep their tag and message',
-        {
-          todo: 'parseSyslogLine (src/sources/sshd-log.ts HOST_TAG_RE) takes `auth.info` for the tag',
-        },
-        () => {
-          for (const row of rows) {
-            const [, stamp, tag, pid, message] = DATAGRAM_RE.exec(row.line) as unknown as string[]
-            const line = `${stamp} web1 auth.info ${tag}[${pid}]: ${message}`
-            assert.deepEqual(parseSyslogLine(line), { identifier: tag, pid: Number(pid), message })
-          }
-        },
-      )
+      it('busybox syslogd lines (/var/log/messages on Alpine) keep their tag and message', () => {
+        for (const row of rows) {
+          const [, stamp, tag, pid, message] = DATAGRAM_RE.exec(row.line) as unknown as string[]
+          const line = `${stamp} web1 auth.info ${tag}[${pid}]: ${message}`
+          assert.deepEqual(parseSyslogLine(line), { identifier: tag, pid: Number(pid), message })
+          assert.equal(formatEvent(parseSshdMessage(message!)), row.expected)
+        }
+      })
     })
   }
 })
@@ -374,8 +380,31 @@ const TEMPLATES: Template[] = [
   { text: 'Received disconnect from 192.0.2.7 port 22:11: {u}', expected: undefined },
   {
     text: 'Unable to negotiate with 192.0.2.7 port 22: no matching host key type found. Their offer: {u} [preauth]',
-    expected: 'preauth_closed',
+    expected: 'negotiation_failed',
   },
+  // The events of issue 16, with the client's text where sshd puts it.
+  {
+    text: 'administratively prohibited connection for invalid user {u} from 192.0.2.7 port 22',
+    max: 100,
+    expected: 'connection_refused',
+  },
+  {
+    text: 'Failed publickey for {u} from 192.0.2.7 port 22 ssh2: ED25519 SHA256:x',
+    max: 100,
+    expected: 'auth_failed',
+    method: 'publickey',
+  },
+  {
+    text: 'Accepted publickey for alice from 192.0.2.7 port 22 ssh2: ED25519-CERT SHA256:x ID {u} (serial 1) CA ED25519 SHA256:y',
+    max: 500,
+    expected: 'auth_accepted',
+    method: 'publickey',
+  },
+  {
+    text: 'kex_exchange_identification: client sent invalid protocol identifier "{u}"',
+    expected: undefined,
+  },
+  { text: 'Invalid user {u} from 192.0.2.7 port 22', max: 100, expected: 'invalid_user' },
   {
     text: 'error: kex_exchange_identification: client sent invalid protocol identifier "{u}"',
     expected: undefined,
