@@ -446,53 +446,75 @@ function* knownUser(ctx: Context, style: Style): Scenario {
 }
 
 /**
- * How a scanner's connection ends: its weight, then its lines (`err` is ≤ 9.7's `error: `); the
- * last line is the `preauth_closed`.
+ * How a scanner's connection ends: its weight, then its lines (`err` is ≤ 9.7's `error: `) and
+ * the event of the last one, which ends the connection.
  */
-const SCANNER_ENDS: readonly (readonly [
-  number,
-  (a: string, p: number, err: string) => readonly string[],
-])[] = [
+type ScannerEnd = {
+  lines: (a: string, p: number, err: string) => readonly string[]
+  event: 'preauth_closed' | 'banner_invalid' | 'negotiation_failed'
+}
+const SCANNER_ENDS: readonly (readonly [number, ScannerEnd])[] = [
   // The ambiguous close: no suffix, no user (a banner-exchange close here).
   [
     40,
-    (a, p, err) => [
-      `${err}kex_exchange_identification: Connection closed by remote host`,
-      `Connection closed by ${a} port ${p}`,
-    ],
+    {
+      lines: (a, p, err) => [
+        `${err}kex_exchange_identification: Connection closed by remote host`,
+        `Connection closed by ${a} port ${p}`,
+      ],
+      event: 'preauth_closed',
+    },
   ],
   [
     15,
-    (a, p, err) => [
-      `${err}kex_exchange_identification: read: Connection reset by peer`,
-      `Connection reset by ${a} port ${p}`,
-    ],
+    {
+      lines: (a, p, err) => [
+        `${err}kex_exchange_identification: read: Connection reset by peer`,
+        `Connection reset by ${a} port ${p}`,
+      ],
+      event: 'preauth_closed',
+    },
   ],
   [
     12,
-    (a, p) => [
-      `error: kex_exchange_identification: client sent invalid protocol identifier "GET / HTTP/1.1"`,
-      `banner exchange: Connection from ${a} port ${p}: invalid format`,
-    ],
+    {
+      lines: (a, p) => [
+        `error: kex_exchange_identification: client sent invalid protocol identifier "GET / HTTP/1.1"`,
+        `banner exchange: Connection from ${a} port ${p}: invalid format`,
+      ],
+      event: 'banner_invalid',
+    },
   ],
   [
     13,
-    (a, p) => [
-      `Unable to negotiate with ${a} port ${p}: no matching key exchange method found. Their offer: diffie-hellman-group14-sha1,diffie-hellman-group-exchange-sha1,diffie-hellman-group1-sha1 [preauth]`,
-    ],
+    {
+      lines: (a, p) => [
+        `Unable to negotiate with ${a} port ${p}: no matching key exchange method found. Their offer: diffie-hellman-group14-sha1,diffie-hellman-group-exchange-sha1,diffie-hellman-group1-sha1 [preauth]`,
+      ],
+      event: 'negotiation_failed',
+    },
   ],
   [
     5,
-    (a, p) => [
-      `Unable to negotiate with ${a} port ${p}: no matching host key type found. Their offer: ssh-rsa,ssh-dss [preauth]`,
-    ],
+    {
+      lines: (a, p) => [
+        `Unable to negotiate with ${a} port ${p}: no matching host key type found. Their offer: ssh-rsa,ssh-dss [preauth]`,
+      ],
+      event: 'negotiation_failed',
+    },
   ],
-  [12, (a, p) => [`Connection closed by ${a} port ${p} [preauth]`]],
+  [
+    12,
+    { lines: (a, p) => [`Connection closed by ${a} port ${p} [preauth]`], event: 'preauth_closed' },
+  ],
   [
     3,
-    (a, p) => [
-      `ssh_dispatch_run_fatal: Connection from ${a} port ${p}: message authentication code incorrect [preauth]`,
-    ],
+    {
+      lines: (a, p) => [
+        `ssh_dispatch_run_fatal: Connection from ${a} port ${p}: message authentication code incorrect [preauth]`,
+      ],
+      event: 'preauth_closed',
+    },
   ],
 ]
 
@@ -505,7 +527,8 @@ function* scanner(ctx: Context, style: Style): Scenario {
   const err = style.modern ? '' : 'error: '
   try {
     yield connectionFrom(say, a, p, ctx)
-    yield* ending(say, r.weighted(SCANNER_ENDS)(a, p, err), count('preauth_closed'))
+    const end = r.weighted(SCANNER_ENDS)
+    yield* ending(say, end.lines(a, p, err), count(end.event))
   } finally {
     ctx.release(a, p)
   }
@@ -671,15 +694,16 @@ function* penalty(ctx: Context): Scenario {
   const r = ctx.rng
   const a = ctx.attacker()
   const say = speaker('sshd', MODERN.listener)
-  const reason = r.weighted([
-    [60, 'failed authentication'],
-    [25, 'connections without attempting authentication'],
-    [10, 'exceeded LoginGraceTime'],
-    [5, 'attempted authentication by invalid user'],
+  const [reason, imposed] = r.weighted([
+    [60, ['failed authentication', 'penalty_imposed_authfail']],
+    [25, ['connections without attempting authentication', 'penalty_imposed_noauth']],
+    [10, ['exceeded LoginGraceTime', 'penalty_imposed_grace_exceeded']],
+    [5, ['attempted authentication by invalid user', 'penalty_imposed_invaliduser']],
   ] as const)
   const net = a.includes(':') ? `ipv6: new ${a}/64` : `ipv4: new ${a}/32`
   yield say(
     `srclimit_penalise: ${net} active penalty of ${r.pick([30, 60, 120])} seconds for penalty: ${reason}`,
+    count(imposed),
   )
   const n = r.int(1, 6)
   for (let i = 0; i < n; i++) {

@@ -24,13 +24,19 @@ export interface RunningExporter {
   stop(): Promise<void>
 }
 
-/** Starts the exporter with `flags` (plus a listen address) and waits until it answers. */
-export async function startExporter(flags: readonly string[]): Promise<RunningExporter> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`)
+/**
+ * Starts the exporter with `flags` (plus a listen address) and waits until it answers. `cli`:
+ * another build's dist/cli.js (bench/before-after.ts), default this checkout's.
+ */
+export async function startExporter(
+  flags: readonly string[],
+  cli: string = CLI,
+): Promise<RunningExporter> {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`)
   const port = await freePort()
   const child: ChildProcess = spawn(
     process.execPath,
-    [...NODE_FLAGS, CLI, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...flags],
+    [...NODE_FLAGS, cli, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...flags],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...NODE_ENV } },
   )
   let stderr = ''

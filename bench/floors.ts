@@ -5,7 +5,7 @@
  * - full-scan: every <pid>/stat under the procfs root, plus the sshd titles;
  *   what any process exporter must read;
  * - tree-walk: only the reads of the exporter's walk down from the listener
- *   through task/<pid>/children.
+ *   (per-connection sshd: from pid 1) through task/<pid>/children.
  *
  * Both include floors/procread.h (the procfs reading, parsing and timing they
  * share), which gcc finds next to them. buildFloors compiles them with gcc -O2;
@@ -87,7 +87,9 @@ function isFloorOutput(v: unknown): v is FloorOutput {
 /**
  * Runs one floor `runs` times on `root` (plus one warm-up run, dropped). For
  * tree-walk, `listenerPids` names the listeners (an empty list: none); without
- * it the program finds them with one untimed full scan.
+ * it the program finds them with one untimed full scan. `holderPids` names the
+ * processes holding sshd's socket that per-connection sshd is walked from
+ * (pid 1), with `listenerPids` given.
  */
 export function runFloor(
   binary: string,
@@ -95,10 +97,14 @@ export function runFloor(
   root: string,
   runs: number,
   listenerPids?: readonly number[],
+  holderPids: readonly number[] = [],
 ): FloorFigures {
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`runs must be a positive integer`)
   const args = [root, String(runs + 1)]
-  if (kind === 'tree-walk' && listenerPids !== undefined) args.push(listenerPids.join(','))
+  if (kind === 'tree-walk' && listenerPids !== undefined) {
+    args.push(listenerPids.join(','))
+    if (holderPids.length > 0) args.push(holderPids.join(','))
+  }
   const run = spawnSync(binary, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
   if (run.error !== undefined) throw run.error
   if (run.status !== 0) {

@@ -12,7 +12,7 @@
  *   <pid>/task/<pid>/… (the same files) and task/<pid>/children
  *
  * and the root gets stat, uptime, loadavg, meminfo, sys/kernel/{pid_max,threads-max}, and the
- * listener's net/tcp and net/tcp6 (a LISTEN socket on port 22 in each, one ESTABLISHED socket
+ * listener's (per connection, pid 1's) net/tcp and net/tcp6 (a LISTEN socket on port 22 in each, one ESTABLISHED socket
  * per connection whose inode the connection's fd links name, and other services' sockets), with
  * `net` linked to them. process-exporter needs `limits` (a process without it is skipped) and
  * the `Uid:` line of `status`; node_exporter needs sys/kernel/pid_max and threads-max.
@@ -37,6 +37,15 @@
  *   10.0  the same listener; per-connection processes are comm sshd-session and titled
  *         `sshd-session: …`; the pre-auth child is comm sshd-auth, `sshd-auth: unknown [net]`.
  *
+ *   per_connection (`mode`, 9.2 only): no listener. systemd (pid 1) holds port 22's sockets, as
+ *         ssh.socket with Accept=yes, and starts one `sshd -i` per connection as its child, in
+ *         a unit of its own (ssh@<n>-….service); pid 1's net/tcp{,6} are the tables.
+ *         authenticated: sshd: alice [priv] -> sshd: alice@pts/3 -> sessions, and one in 20 a
+ *                        root login: sshd: root@pts/3 (root), no post-auth child, the sessions
+ *                        its own children (9.2 forks none for root)
+ *         pre-auth:      sshd: [accepted] alone (no banner yet), or, every other one,
+ *                        sshd: unknown [priv] -> sshd: unknown [net]
+ *
  * Each authenticated connection carries `sessions` sessions, the first with a pty (`-bash`),
  * the others without (sftp-server, sleep, rsync …), some started long after the connection so
  * that their pids are far from it. Users come from a bounded pool (user0 … user49).
@@ -52,7 +61,7 @@
  * link costs a fifth of a write on tmpfs, and no inode.
  *
  * CLI: node bench/procfs-builder.ts --connections 1000 --sessions 3 --preauth 100 \
- *        --unrelated 20000 --version 9.2 --out DIR
+ *        --unrelated 20000 --version 9.2 [--mode per_connection] --out DIR
  * writes DIR/proc and DIR/rootfs (DIR absent or empty) and prints the BuiltTree as JSON.
  */
 import { linkSync, mkdirSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
@@ -64,6 +73,13 @@ import { encodeUtmp, sshdLogin, type UtmpFields } from '../test/helpers/utmp-wri
 
 export type OpensshVersion = '9.2' | '10.0'
 
+/**
+ * How sshd runs: `daemon`, a listener (`sshd -D`) forking each connection; `per_connection`, no
+ * listener, systemd's ssh.socket (Accept=yes) holding port 22 and starting one `sshd -i` per
+ * connection as pid 1's child.
+ */
+export type SshdMode = 'daemon' | 'per_connection'
+
 export interface TreeSpec {
   /** Authenticated connections. */
   connections: number
@@ -74,6 +90,8 @@ export interface TreeSpec {
   /** Every process that is neither sshd's nor a session: init, kernel threads, daemons … (at least 2). */
   unrelated: number
   version: OpensshVersion
+  /** Default `daemon`. `per_connection` is modelled on OpenSSH 9.2 only. */
+  mode?: SshdMode
   /**
    * The first pid after boot: boot-time kernel threads and daemons (the listener among them) take
    * the pids below it, everything else from it upwards. Default 1000.
@@ -96,9 +114,13 @@ export interface BuiltTree {
   rootfs: string
   utmpPath: string
   version: OpensshVersion
+  mode: SshdMode
   /** <pid> directories written. */
   processes: number
+  /** The listener's pid; 0 in per_connection mode, which has none. */
   listenerPid: number
+  /** The socket holder whose children the connections are in per_connection mode (1); else null. */
+  holderPid: number | null
   /** Processes of sshd (comm sshd, sshd-session or sshd-auth), the listener included. */
   sshdPids: number
   /** Session processes (children of the post-auth processes). */
@@ -112,9 +134,12 @@ export interface BuiltTree {
     preauth: number
     sessions: number
     ptySessions: number
-    /** The listener title's count (sshd_startups). */
-    startups: number
-    maxStartups: { begin: number; full: number }
+    /**
+     * The listener title's count (sshd_startups) and MaxStartups; null in per_connection mode,
+     * where no listener counts startups and the exporter reports neither.
+     */
+    startups: number | null
+    maxStartups: { begin: number; full: number } | null
     /** Authenticated connections with two or more sessions. */
     multiplexed: number
     /** Most sessions on one connection. */
@@ -136,6 +161,8 @@ const SSHD_UID = 100 // Debian's sshd user
 const NOGROUP = 65534
 const FIRST_USER_UID = 1000
 const MAX_STARTUPS_BEGIN = 10
+/** Per-connection mode: the share of authenticated connections that are root logins. */
+const ROOT_LOGIN_SHARE = 0.05
 const SSH_PORT = 22
 /** The server's own address, in every sshd socket. */
 const SERVER_V4 = [10, 0, 0, 1] as const
@@ -236,6 +263,8 @@ function title(text: string, argvBytes: number): string {
 const SSHD_REEXEC_ARGV = argv('/usr/sbin/sshd', '-D', '-R').length
 const SSHD_SESSION_ARGV = argv('/usr/lib/openssh/sshd-session', '-D', '-R').length
 const SSHD_AUTH_ARGV = argv('/usr/lib/openssh/sshd-auth', '-R').length
+/** systemd's ssh@.service: `sshd -i` does not re-execute. */
+const SSHD_INETD_ARGV = argv('/usr/sbin/sshd', '-i').length
 
 /** comm as the kernel keeps it: TASK_COMM_LEN 16, so 15 bytes (kernel threads may show more). */
 function commOf(name: string): string {
@@ -481,7 +510,12 @@ class Writer {
 
 interface Plan {
   procs: Proc[]
-  listener: Proc
+  /** The listener; null in per_connection mode. */
+  listener: Proc | null
+  /** The process whose net/tcp{,6} are written: the listener, or pid 1 holding port 22. */
+  netHolder: Proc
+  /** MaxStartups full, for sshd_config. */
+  full: number
   sockets4: Socket[]
   sockets6: Socket[]
   logins: UtmpFields[]
@@ -500,6 +534,13 @@ function validate(spec: TreeSpec): void {
   if (spec.unrelated < 2) throw new Error('unrelated must be at least 2 (init and kthreadd)')
   if (spec.version !== '9.2' && spec.version !== '10.0') {
     throw new Error(`version must be 9.2 or 10.0, not ${String(spec.version)}`)
+  }
+  const mode = spec.mode ?? 'daemon'
+  if (mode !== 'daemon' && mode !== 'per_connection') {
+    throw new Error(`mode must be daemon or per_connection, not ${String(mode)}`)
+  }
+  if (mode === 'per_connection' && spec.version !== '9.2') {
+    throw new Error('per_connection mode is modelled on OpenSSH 9.2 only')
   }
 }
 
@@ -581,6 +622,7 @@ function plan(spec: TreeSpec, buildEpoch: number): Plan {
   validate(spec)
   const random = mulberry32(spec.seed ?? 1)
   const v10 = spec.version === '10.0'
+  const perConnection = spec.mode === 'per_connection'
   const users = spec.users ?? 50
   const uptime = spec.uptimeSeconds ?? 30 * 86400
   const firstPid = spec.firstPid ?? 1000
@@ -706,16 +748,23 @@ function plan(spec: TreeSpec, buildEpoch: number): Plan {
   let inode = 31000
   const listen4 = ++inode
   const listen6 = ++inode
-  const listener = add(init, {
-    comm: 'sshd',
-    cmdline: title(
-      `sshd: /usr/sbin/sshd -D [listener] ${startups} of ${MAX_STARTUPS_BEGIN}-${full} startups`,
-      argv('/usr/sbin/sshd', '-D').length,
-    ),
-    profile: prof.listener[0]!,
-    cgroup: '0::/system.slice/ssh.service\n',
-    fds: [...devNull(), [3, `socket:[${listen4}]`], [4, `socket:[${listen6}]`]],
-  })
+  // Port 22's sockets: the listener's, or systemd's for ssh.socket (Accept=yes), which accepts
+  // each connection and starts `sshd -i` on it.
+  const listener = perConnection
+    ? null
+    : add(init, {
+        comm: 'sshd',
+        cmdline: title(
+          `sshd: /usr/sbin/sshd -D [listener] ${startups} of ${MAX_STARTUPS_BEGIN}-${full} startups`,
+          argv('/usr/sbin/sshd', '-D').length,
+        ),
+        profile: prof.listener[0]!,
+        cgroup: '0::/system.slice/ssh.service\n',
+        fds: [...devNull(), [3, `socket:[${listen4}]`], [4, `socket:[${listen6}]`]],
+      })
+  if (listener === null) {
+    init.fds = [...devNull(), [48, `socket:[${listen4}]`], [49, `socket:[${listen6}]`]]
+  }
   const anyV4 = [0, 0, 0, 0]
   const anyV6 = new Array<number>(16).fill(0)
   const sockets4: Socket[] = [listening(anyV4, SSH_PORT, 0, listen4)]
@@ -758,7 +807,7 @@ function plan(spec: TreeSpec, buildEpoch: number): Plan {
   }
 
   let pts = 0
-  let sshdPids = 1
+  let sshdPids = listener === null ? 0 : 1
   let sessionPids = 0
   const sessionsByUser: Record<string, number> = {}
   const logins: UtmpFields[] = []
@@ -767,27 +816,64 @@ function plan(spec: TreeSpec, buildEpoch: number): Plan {
   const deferred = new Map<number, (() => void)[]>()
   let unit = 0
 
+  // Per-connection mode: the connections are pid 1's children, each in a unit of its own.
+  const connectionParent = listener ?? init
+  let unitInstance = 0
+  let perConnectionPreauth = 0
+
   const connection = (authenticated: boolean): void => {
     const { socket, host } = connect()
     const n = int(random, 0, users - 1)
-    const user = authenticated ? `user${n}` : 'unknown'
-    const uid = FIRST_USER_UID + n
+    // `sshd -i` (per_connection only): one in ROOT_LOGIN_SHARE authenticated connections is root's.
+    const asRoot = perConnection && authenticated && random() < ROOT_LOGIN_SHARE
+    const user = asRoot ? 'root' : authenticated ? `user${n}` : 'unknown'
+    const uid = asRoot ? 0 : FIRST_USER_UID + n
     const prog = v10 ? 'sshd-session' : 'sshd'
-    const argvBytes = v10 ? SSHD_SESSION_ARGV : SSHD_REEXEC_ARGV
-    const sshdFds = (): [number, string][] => [
-      ...devNull(),
-      [3, `socket:[${socket.inode}]`],
-      [4, `socket:[${++inode}]`], // the monitor's socketpair
-    ]
-    sshdPids += 2
-    const monitor = add(listener, {
+    const argvBytes = perConnection ? SSHD_INETD_ARGV : v10 ? SSHD_SESSION_ARGV : SSHD_REEXEC_ARGV
+    // `sshd -i` keeps the socket systemd passed as stdin and stdout in two dups of it.
+    const sshdFds = (): [number, string][] =>
+      perConnection
+        ? [
+            ...devNull(),
+            [3, `socket:[${socket.inode}]`],
+            [4, `socket:[${socket.inode}]`],
+            [5, `socket:[${++inode}]`], // the monitor's socketpair
+          ]
+        : [
+            ...devNull(),
+            [3, `socket:[${socket.inode}]`],
+            [4, `socket:[${++inode}]`], // the monitor's socketpair
+          ]
+    const sessionCgroup = `0::/user.slice/user-${uid}.slice/session-${socket.inode - 999_000}.scope\n`
+    const serviceCgroup =
+      listener === null
+        ? `0::/system.slice/system-ssh.slice/ssh@${unitInstance++}-10.0.0.1:22-${host}:${socket.remotePort}.service\n`
+        : listener.cgroup
+    // 9.2's `sshd -i` before the banner exchange: alone, titled `[accepted]` (every other
+    // per-connection pre-auth connection; the others are at the user prompt, as a listener's).
+    if (perConnection && !authenticated && perConnectionPreauth++ % 2 === 0) {
+      sshdPids += 1
+      add(connectionParent, {
+        comm: prog,
+        cmdline: title(`${prog}: [accepted]`, argvBytes),
+        profile: pick(random, prof.monitor),
+        cgroup: serviceCgroup,
+        fds: sshdFds(),
+      })
+      return
+    }
+    // A root login: 9.2 forks no post-auth child for root; the monitor itself turns `root@…`
+    // and runs the sessions.
+    const tty0 = asRoot && spec.sessions > 0 ? pts++ : -1
+    sshdPids += asRoot ? 1 : 2
+    const monitor = add(connectionParent, {
       comm: prog,
-      cmdline: title(`${prog}: ${user} [priv]`, argvBytes),
+      cmdline: asRoot
+        ? title(`${prog}: root@${tty0 < 0 ? 'notty' : `pts/${tty0}`}`, argvBytes)
+        : title(`${prog}: ${user} [priv]`, argvBytes),
       profile: pick(random, prof.monitor),
-      cgroup: authenticated
-        ? `0::/user.slice/user-${uid}.slice/session-${socket.inode - 999_000}.scope\n`
-        : listener.cgroup,
-      fds: sshdFds(),
+      cgroup: authenticated ? sessionCgroup : serviceCgroup,
+      fds: asRoot && tty0 >= 0 ? [...sshdFds(), [7, '/dev/ptmx']] : sshdFds(),
     })
     if (!authenticated) {
       add(monitor, {
@@ -804,15 +890,17 @@ function plan(spec: TreeSpec, buildEpoch: number): Plan {
       })
       return
     }
-    const tty = spec.sessions > 0 ? pts++ : -1
-    const postauth = add(monitor, {
-      comm: prog,
-      cmdline: title(`${prog}: ${user}@${tty < 0 ? 'notty' : `pts/${tty}`}`, argvBytes),
-      profile: pick(random, prof.postauth),
-      uid,
-      fds: tty < 0 ? sshdFds() : [...sshdFds(), [7, '/dev/ptmx']],
-      sameGroup: true,
-    })
+    const tty = asRoot ? tty0 : spec.sessions > 0 ? pts++ : -1
+    const postauth = asRoot
+      ? monitor
+      : add(monitor, {
+          comm: prog,
+          cmdline: title(`${prog}: ${user}@${tty < 0 ? 'notty' : `pts/${tty}`}`, argvBytes),
+          profile: pick(random, prof.postauth),
+          uid,
+          fds: tty < 0 ? sshdFds() : [...sshdFds(), [7, '/dev/ptmx']],
+          sameGroup: true,
+        })
     sessionsByUser[user] = (sessionsByUser[user] ?? 0) + spec.sessions
     if (tty >= 0) {
       // sshd writes the login with the monitor's pid (glibc's login(3), called in the monitor);
@@ -1103,6 +1191,8 @@ function plan(spec: TreeSpec, buildEpoch: number): Plan {
   return {
     procs,
     listener,
+    netHolder: listener ?? init,
+    full,
     sockets4,
     sockets6,
     logins,
@@ -1114,8 +1204,8 @@ function plan(spec: TreeSpec, buildEpoch: number): Plan {
       preauth: spec.preauth,
       sessions: authenticated * spec.sessions,
       ptySessions: spec.sessions > 0 ? authenticated : 0,
-      startups,
-      maxStartups: { begin: MAX_STARTUPS_BEGIN, full },
+      startups: listener === null ? null : startups,
+      maxStartups: listener === null ? null : { begin: MAX_STARTUPS_BEGIN, full },
       multiplexed: spec.sessions >= 2 ? authenticated : 0,
       sessionsMax: authenticated > 0 ? spec.sessions : 0,
       establishedConnections: authenticated + spec.preauth,
@@ -1377,21 +1467,23 @@ export function buildProcfs(root: string, spec: TreeSpec): BuiltTree {
   const random = mulberry32((spec.seed ?? 1) ^ 0x5eed)
   const fdDirs = new Map<string, number>()
   for (const proc of p.procs) writeProcess(w, root, proc, random, uptime * TICKS, fdDirs)
-  const net = join(root, String(p.listener.pid), 'net')
+  const net = join(root, String(p.netHolder.pid), 'net')
   mkdirSync(net)
   writeFileSync(join(net, 'tcp'), netTcpFile(p.sockets4, 4, random))
   writeFileSync(join(net, 'tcp6'), netTcpFile(p.sockets6, 6, random))
-  symlinkSync(`${p.listener.pid}/net`, join(root, 'net'))
+  symlinkSync(`${p.netHolder.pid}/net`, join(root, 'net'))
   writeTop(root, uptime, buildEpoch, p)
-  const utmpPath = writeRootfs(rootfs, p, buildEpoch, p.expected.maxStartups.full)
+  const utmpPath = writeRootfs(rootfs, p, buildEpoch, p.full)
 
   return {
     root,
     rootfs,
     utmpPath,
     version: spec.version,
+    mode: spec.mode ?? 'daemon',
     processes: p.procs.length,
-    listenerPid: p.listener.pid,
+    listenerPid: p.listener?.pid ?? 0,
+    holderPid: p.listener === null ? p.netHolder.pid : null,
     sshdPids: p.sshdPids,
     sessionPids: p.sessionPids,
     maxPid: p.procs[p.procs.length - 1]!.pid,
@@ -1402,7 +1494,7 @@ export function buildProcfs(root: string, spec: TreeSpec): BuiltTree {
 
 function main(args: readonly string[]): void {
   const usage =
-    'usage: node bench/procfs-builder.ts --connections N --sessions S --preauth P --unrelated B --version 9.2|10.0 --out DIR [--seed N] [--first-pid N]\n'
+    'usage: node bench/procfs-builder.ts --connections N --sessions S --preauth P --unrelated B --version 9.2|10.0 --out DIR [--mode daemon|per_connection] [--seed N] [--first-pid N]\n'
   let values
   try {
     values = parseArgs({
@@ -1413,6 +1505,7 @@ function main(args: readonly string[]): void {
         preauth: { type: 'string', default: '0' },
         unrelated: { type: 'string', default: '20000' },
         version: { type: 'string', default: '9.2' },
+        mode: { type: 'string', default: 'daemon' },
         out: { type: 'string' },
         seed: { type: 'string', default: '1' },
         'first-pid': { type: 'string', default: '1000' },
@@ -1435,6 +1528,12 @@ function main(args: readonly string[]): void {
     process.exitCode = 2
     return
   }
+  const mode = values.mode
+  if (mode !== 'daemon' && mode !== 'per_connection') {
+    process.stderr.write(`--mode must be daemon or per_connection\n${usage}`)
+    process.exitCode = 2
+    return
+  }
   const out = resolve(values.out)
   const tree = buildProcfs(join(out, 'proc'), {
     connections: Number(values.connections),
@@ -1442,6 +1541,7 @@ function main(args: readonly string[]): void {
     preauth: Number(values.preauth),
     unrelated: Number(values.unrelated),
     version,
+    mode,
     seed: Number(values.seed),
     firstPid: Number(values['first-pid']),
     rootfs: join(out, 'rootfs'),

@@ -12,7 +12,8 @@
  *   - sessions = the sum of the child counts of the sshd processes with a
  *     post-auth title (see is_postauth_title in procread.h);
  *   - connections = the sshd processes, not listeners, whose parent is a
- *     listener (an sshd process whose title contains "[listener]").
+ *     listener (an sshd process whose title contains "[listener]") or not
+ *     sshd at all (a per-connection `sshd -i`, pid 1's child).
  *
  * Why it is a floor: the syscalls (one getdents pass over the pid list and
  * open/read/close of every stat file, plus the sshd titles) are the least a
@@ -118,7 +119,7 @@ static struct counts scan(void) {
     if (s->postauth) c.sessions += s->children;
     if (!s->listener) {
       struct sshd *parent = find_sshd(s->ppid);
-      if (parent != NULL && parent->listener) c.connections++;
+      if (parent == NULL || parent->listener) c.connections++;
     }
   }
   return c;

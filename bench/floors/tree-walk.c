@@ -27,14 +27,21 @@
  * file of the monitor and no stat of the post-auth children. When any of that
  * differs it is read whole, as above.
  *
+ * Per-connection sshd (no listener): the exporter walks down from the
+ * processes holding sshd's socket instead (pid 1, inetd). For each holder:
+ * read its stat (the exporter checks its start time), then its children file,
+ * and visit each child as a listener's child above: most are not sshd, and
+ * cost one stat each.
+ *
  * The children file (CONFIG_PROC_CHILDREN) lists the children of that one
  * thread, zombies included, as "pid pid " (space after each, no newline; empty
  * when there are none). A missing children file is read as no children.
  *
- * Usage: tree-walk <procfs root> <runs> [<listener pid>,<listener pid>...]
+ * Usage: tree-walk <procfs root> <runs> [<listener pid>,...] [<holder pid>,...]
  * Without the third argument, one full scan before the timed runs finds the
  * listeners: live sshd processes whose title contains "[listener]". An empty
- * third argument means no listeners. Prints one JSON line, the counts being
+ * third argument means no listeners; the fourth names socket holders (none
+ * without it). Prints one JSON line, the counts being
  * those of the last run:
  *   {"processes":<stat files read per run>,"sshd":<live sshd processes read>,
  *    "sessions":<sessions>,"connections":<connection roots>,"runs_ms":[...]}
@@ -63,6 +70,7 @@ struct pids {
 /* One pid array per depth, reused from run to run. */
 static struct pids level[MAX_DEPTH + 1];
 static struct pids listeners;
+static struct pids holders;
 
 /* The counts of the run under way. */
 static struct counts c;
@@ -261,7 +269,33 @@ static struct counts walk(void) {
     read_children(listeners.v[i], kids);
     for (size_t j = 0; j < kids->n; j++) c.connections += visit(kids->v[j], 1) != 0;
   }
+  for (size_t i = 0; i < holders.n; i++) {
+    char buf[READ_BUF];
+    const char *p = pid_path(holders.v[i], "stat", 0);
+    if (p == NULL || read_once(p, buf, sizeof buf) <= 0) continue;
+    c.processes++;
+    struct pids *kids = &level[0];
+    kids->n = 0;
+    read_children(holders.v[i], kids);
+    for (size_t j = 0; j < kids->n; j++) c.connections += visit(kids->v[j], 1) != 0;
+  }
   return c;
+}
+
+/* A comma-separated pid list into a; exits 2 when it is not one. */
+static void parse_pid_list(const char *s, struct pids *a) {
+  const char *all = s;
+  while (*s != '\0') {
+    size_t len = strcspn(s, ",");
+    int pid = parse_pid(s, len);
+    if (pid < 0) {
+      fprintf(stderr, "tree-walk: not a pid list: %s\n", all);
+      exit(2);
+    }
+    push(a, pid);
+    s += len;
+    if (*s == ',') s++;
+  }
 }
 
 /* The untimed full scan: live sshd processes whose title contains "[listener]". */
@@ -279,25 +313,16 @@ static void find_listeners(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 3 || argc > 4) {
-    fprintf(stderr, "usage: %s <procfs root> <runs> [<listener pid>,...]\n", argv[0]);
+  if (argc < 3 || argc > 5) {
+    fprintf(stderr, "usage: %s <procfs root> <runs> [<listener pid>,...] [<holder pid>,...]\n",
+            argv[0]);
     return 2;
   }
   long runs = parse_args(argv[1], argv[2], 64);
 
-  if (argc == 4) {
-    const char *s = argv[3];
-    while (*s != '\0') {
-      size_t len = strcspn(s, ",");
-      int pid = parse_pid(s, len);
-      if (pid < 0) {
-        fprintf(stderr, "tree-walk: not a pid list: %s\n", argv[3]);
-        return 2;
-      }
-      push(&listeners, pid);
-      s += len;
-      if (*s == ',') s++;
-    }
+  if (argc >= 4) {
+    parse_pid_list(argv[3], &listeners);
+    if (argc == 5) parse_pid_list(argv[4], &holders);
   } else {
     find_listeners();
   }
