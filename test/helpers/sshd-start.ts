@@ -1,6 +1,6 @@
 // How the real-sshd test bed (sshd.ts) starts sshd, and who holds which socket.
 //
-// Three start modes, as systems use them (/work/shared/DESIGN.md, "How sshd is started"), with
+// Three start modes, as systems use them (the design notes, "How sshd is started"), with
 // systemd-socket-activate (package systemd) standing in for systemd:
 //
 //   daemon   sshd -D -f <cfg> -E <log> [args]                 the listener, child of the init
