@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test'
 import { writeAuthLog } from '../bench/auth-log.ts'
 import { buildFloors, runFloor } from '../bench/floors.ts'
 import { measureLogParsing } from '../bench/log-parse.ts'
-import { buildProcfs, type OpensshVersion } from '../bench/procfs-builder.ts'
+import { buildProcfs, type OpensshVersion, type TreeSpec } from '../bench/procfs-builder.ts'
 import { ProcessScanner } from '../src/model/walk.ts'
 import { ProcFS } from '../src/sources/procfs.ts'
 
@@ -27,8 +27,15 @@ after(() => rmSync(floorDir, { recursive: true, force: true }))
 let built: ReturnType<typeof buildFloors> | null = null
 const floors = () => (built ??= buildFloors(floorDir))
 
-for (const version of ['9.2', '10.0'] as const satisfies readonly OpensshVersion[]) {
-  describe(`synthetic procfs tree, OpenSSH ${version}`, () => {
+// The per-connection tree (`sshd -i` children of pid 1, no listener) is modelled on 9.2 only.
+const TREES: readonly { version: OpensshVersion; mode: NonNullable<TreeSpec['mode']> }[] = [
+  { version: '9.2', mode: 'daemon' },
+  { version: '10.0', mode: 'daemon' },
+  { version: '9.2', mode: 'per_connection' },
+]
+
+for (const { version, mode: sshdMode } of TREES) {
+  describe(`synthetic procfs tree, OpenSSH ${version}, ${sshdMode}`, () => {
     it('holds what it claims, read by the exporter’s walk, its full scan and both floors', () => {
       const tree = buildProcfs(join(scratch(), 'proc'), {
         connections: 40,
@@ -36,8 +43,10 @@ for (const version of ['9.2', '10.0'] as const satisfies readonly OpensshVersion
         preauth: 6,
         unrelated: 300,
         version,
+        mode: sshdMode,
       })
       const e = tree.expected
+      assert.equal(tree.holderPid === null, sshdMode === 'daemon')
       assert.equal(e.authenticated, 40)
       assert.equal(e.sessions, 120)
       const scanner = new ProcessScanner(new ProcFS(tree.root), { rescanIntervalMs: 60_000 })
@@ -57,9 +66,10 @@ for (const version of ['9.2', '10.0'] as const satisfies readonly OpensshVersion
           c.reduce((n, x) => n + x.ptySessions, 0),
           e.ptySessions,
         )
+        // Per-connection sshd has no listener, so no startups either.
         assert.deepEqual(
           scan.snapshot.listeners.map((l) => l.startups),
-          [e.startups],
+          tree.holderPid === null ? [e.startups] : [],
         )
       }
       const bins = floors()
@@ -67,7 +77,10 @@ for (const version of ['9.2', '10.0'] as const satisfies readonly OpensshVersion
         [bins.fullScan, 'full-scan'],
         [bins.treeWalk, 'tree-walk'],
       ] as const) {
-        const f = runFloor(binary, kind, tree.root, 2, [tree.listenerPid])
+        const f =
+          tree.holderPid === null
+            ? runFloor(binary, kind, tree.root, 2, [tree.listenerPid])
+            : runFloor(binary, kind, tree.root, 2, [], [tree.holderPid])
         assert.equal(f.sessions, e.sessions, kind)
         assert.equal(f.connections, e.authenticated + e.preauth, kind)
       }
