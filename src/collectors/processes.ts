@@ -2,8 +2,9 @@
  * The processes collector: listeners, connections and sessions from sshd's
  * process tree.
  */
-import { Gauge, Registry } from 'prom-client'
+import { Gauge, Histogram, Registry } from 'prom-client'
 import { capToTop, OTHER } from '../model/cap.ts'
+import { ConnectionDurations } from '../model/durations.ts'
 import { connectionKey } from '../model/events.ts'
 import type { EventsSource } from '../model/events-source.ts'
 import type { SshdInstance } from '../model/instances.ts'
@@ -148,6 +149,11 @@ export function instanceStartups(
   }
 }
 
+/** From seconds to a week. */
+export const SESSION_DURATION_BUCKETS: readonly number[] = Object.freeze([
+  1, 10, 60, 300, 900, 3600, 14_400, 28_800, 86_400, 259_200, 604_800,
+])
+
 export const processesCollector: CollectorDefinition = {
   name: 'processes',
   defaultEnabled: true,
@@ -211,9 +217,25 @@ export const processesCollector: CollectorDefinition = {
       labelNames: ['source'],
       registers,
     })
+    const sessionDuration = new Histogram({
+      name: 'sshd_session_duration_seconds',
+      help: 'How long authenticated connections lasted, from their sshd process start to the first scrape that finds them gone, observed once when they end; to the scrape interval: a connection no scrape saw authenticated is not counted.',
+      buckets: [...SESSION_DURATION_BUCKETS],
+      registers,
+    })
+    const durations = new ConnectionDurations()
     const maxUsers = ctx.config.processes.maxUsers
     const configs = ctx.sshdConfig
     const events = ctx.events === null || isNotApplicable(ctx.events) ? null : ctx.events
+    const { procfs } = ctx
+    /** Null when /proc/uptime cannot be read: the ends wait for the next scrape that can. */
+    function readUptimeOrNull(): number | null {
+      try {
+        return procfs.readUptime()
+      } catch {
+        return null
+      }
+    }
 
     return {
       registry,
@@ -241,7 +263,14 @@ export const processesCollector: CollectorDefinition = {
             ? null
             : connectionsAtMaxSessions(snapshot, (pid) => maxSessions.get(pid))
         const perInstance = found.instances.map((i) => ({ instance: i, s: instanceStartups(i) }))
+        const uptime = readUptimeOrNull()
         return () => {
+          // Here, not in collect: a scrape past its time limit must not lose the ends it saw.
+          if (uptime !== null) {
+            for (const seconds of durations.update(scanned.connections, uptime)) {
+              sessionDuration.observe(seconds)
+            }
+          }
           up.set(found.up ? 1 : 0)
           instanceInfo.reset()
           startups.reset()

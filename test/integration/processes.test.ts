@@ -57,6 +57,8 @@ for (const version of SSHD_VERSIONS) {
       assert.equal(sample(text, `sshd_instance_info{port="${sshd.port}",mode="process"}`), 1)
       assert.equal(sample(text, 'sshd_scrape_collector_success{collector="processes"}'), 1)
       assert.equal(sample(text, 'sshd_exporter_malformed_input_total{source="procfs"}'), 0)
+      // No connection has ended yet: the histogram is there, empty.
+      assert.equal(sample(text, 'sshd_session_duration_seconds_count'), 0)
 
       // promtool on the exporter's real output, process and Node.js metrics included.
       const lint = checkMetrics(text)
@@ -82,6 +84,10 @@ for (const version of SSHD_VERSIONS) {
       assert.equal(sample(after, 'sshd_multiplexed_connections'), 0)
       assert.equal(sample(after, 'sshd_connection_sessions_max'), 0)
       assert.equal(sample(after, 'sshd_up'), 1)
+      // Both authenticated connections ended, each observed once; the hangers never authenticated.
+      assert.equal(sample(after, 'sshd_session_duration_seconds_count'), 2)
+      assert.equal(sample(after, 'sshd_session_duration_seconds_bucket{le="604800"}'), 2)
+      assert.ok((sample(after, 'sshd_session_duration_seconds_sum') ?? 0) > 0)
     })
 
     it('counts root logins and internal-sftp sessions', async (t) => {
