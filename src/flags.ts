@@ -48,6 +48,8 @@ export interface Config {
     file: string | undefined
     /** undefined: the system journal. */
     journalDirectory: string | undefined
+    /** Users, root aside, given their own sshd_logins_total series, first seen first. */
+    maxUsers: number
   }
   scrape: { collectorTimeoutSeconds: number }
   log: { level: LogLevel; format: LogFormat }
@@ -247,6 +249,15 @@ const STATIC_FLAGS: readonly FlagSpec[] = [
     },
   },
   {
+    name: 'collector.events.max-users',
+    kind: 'int',
+    default: '100',
+    help: 'Most users given their own sshd_logins_total series: the first to log in keep theirs for the exporter\u2019s life, later ones are counted under user="other"; root always has its own.',
+    apply: (c, v) => {
+      c.events.maxUsers = v as number
+    },
+  },
+  {
     name: 'scrape.collector-timeout',
     kind: 'duration',
     default: '5s',
@@ -398,7 +409,7 @@ function emptyConfig(): Config {
     config: { sshdBinary: undefined, file: undefined },
     stale: { idleThresholdSeconds: 0, preauthThresholdSeconds: undefined },
     sockets: { maxSources: 0 },
-    events: { source: 'auto', file: undefined, journalDirectory: undefined },
+    events: { source: 'auto', file: undefined, journalDirectory: undefined, maxUsers: 0 },
     scrape: { collectorTimeoutSeconds: 0 },
     log: { level: 'info', format: 'json' },
   }

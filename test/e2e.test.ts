@@ -23,13 +23,16 @@ import { sshdLogin, writeUtmp } from './helpers/utmp-writer.ts'
 
 /**
  * sshd's lines as rsyslog writes them to auth.log (RFC 3164), from the real OpenSSH 10.0 and 9.2
- * syslog captures in test/fixtures/sshd-log/openssh-*.syslog.tsv, and a cron line that is not
- * sshd's.
+ * syslog captures in test/fixtures/sshd-log/openssh-*.syslog.tsv, root's and bob's logins in the
+ * same form (with --collector.events.max-users=1: sshdexp, first seen, and root keep their own
+ * sshd_logins_total series, bob goes to other), and a cron line that is not sshd's.
  */
 const AUTH_LOG = [
   'Nov 21 08:29:21 host sshd-session[36]: Accepted publickey for sshdexp from 127.0.0.1 port 59530 ssh2: ED25519 SHA256:y0HRMPYVKSLlWfoDjgSanbHYtw2CnEbQsXk2qw7q4oA',
   'Nov 21 08:29:21 host sshd-session[42]: Starting session: command for sshdexp from 127.0.0.1 port 59530 id 0',
   'Nov 21 08:29:21 host sshd-session[42]: Disconnected from user sshdexp 127.0.0.1 port 59530',
+  'Nov 21 08:29:25 host sshd-session[43]: Accepted publickey for root from 127.0.0.1 port 47380 ssh2: ED25519 SHA256:y0HRMPYVKSLlWfoDjgSanbHYtw2CnEbQsXk2qw7q4oA',
+  'Nov 21 08:29:26 host sshd-session[45]: Accepted password for bob from 127.0.0.1 port 47386 ssh2',
   'Nov 21 08:29:27 host sshd-session[44]: Invalid user nosuchuser from 127.0.0.1 port 47390',
   'Nov 21 08:29:29 host sshd-session[44]: Failed password for invalid user nosuchuser from 127.0.0.1 port 47390 ssh2',
   'Nov 21 08:29:29 host sshd-session[44]: Connection closed by invalid user nosuchuser 127.0.0.1 port 47390 [preauth]',
@@ -138,7 +141,12 @@ describe('end to end on a fixture procfs and rootfs', () => {
 
   it('matches the golden output, and promtool finds nothing to say', async (t) => {
     const exporter = await startExporter(
-      [...common, '--web.disable-exporter-metrics', '--collector.processes.max-users=2'],
+      [
+        ...common,
+        '--web.disable-exporter-metrics',
+        '--collector.processes.max-users=2',
+        '--collector.events.max-users=1',
+      ],
       t,
     )
     // Lines of OpenSSH 9.2 and 10.0 as rsyslog writes them, appended once the exporter follows.

@@ -2,7 +2,9 @@
  * The events collector: what sshd refused and why, counted from its log (the journal or a log
  * file, followed for the exporter's life by model/events-source.ts). Every event of the fixed set
  * is exported from the start, at 0; auth events carry `method` from a fixed set. Nothing a client
- * chose (a user name, an address) ever becomes a label.
+ * chose (a user name, an address) ever becomes a label: `sshd_logins_total`'s `user` is the
+ * account sshd authenticated, bounded by --collector.events.max-users first seen (root aside; see
+ * model/events.ts), so each of its series only grows.
  */
 import { Counter, Gauge, Registry } from 'prom-client'
 import { LOG_SOURCE_KINDS } from '../sources/log-record.ts'
@@ -22,6 +24,12 @@ export const eventsCollector: CollectorDefinition = {
       name: 'sshd_events_total',
       help: "Events read from sshd's log since the exporter started, by event (a fixed set, see the README); auth_accepted and auth_failed also by method.",
       labelNames: ['event', 'method'],
+      registers,
+    })
+    const logins = new Counter({
+      name: 'sshd_logins_total',
+      help: 'Accepted logins (`Accepted …` lines) since the exporter started, by the local account sshd authenticated; root, and the first --collector.events.max-users other users to log in, keep their own series; later users are counted under user="other". root and other are exported from the start, at 0.',
+      labelNames: ['user'],
       registers,
     })
     const linesRead = new Counter({
@@ -62,6 +70,8 @@ export const eventsCollector: CollectorDefinition = {
             if (c.method === undefined) events.inc({ event: c.event }, c.value)
             else events.inc({ event: c.event, method: c.method }, c.value)
           }
+          logins.reset()
+          for (const l of snap.logins) logins.inc({ user: l.user }, l.value)
           linesRead.reset()
           linesRead.inc(snap.linesRead + malformed)
           linesUnparsed.reset()

@@ -98,8 +98,12 @@ class Source implements EventsSource {
   }
 }
 
-function followJournal(directory: string | undefined, logger: Logger): EventsSource {
-  const accumulator = new EventAccumulator()
+function followJournal(
+  directory: string | undefined,
+  maxUsers: number,
+  logger: Logger,
+): EventsSource {
+  const accumulator = new EventAccumulator({ maxUsers })
   const journal = new JournalFollower({
     directory,
     onRecord: (record) => {
@@ -118,9 +122,9 @@ function followJournal(directory: string | undefined, logger: Logger): EventsSou
   })
 }
 
-function followFile(path: string, logger: Logger): EventsSource {
+function followFile(path: string, maxUsers: number, logger: Logger): EventsSource {
   // An `sshd -E` file has no tags: its lines are sshd's.
-  const accumulator = new EventAccumulator({ untaggedIsSshd: true })
+  const accumulator = new EventAccumulator({ untaggedIsSshd: true, maxUsers })
   const file = new FileFollower({
     path,
     onLine: (line) => {
@@ -153,28 +157,32 @@ export async function openEventsSource(
   config: Config,
   logger: Logger,
 ): Promise<EventsSource | { notApplicable: string }> {
-  const { source, file, journalDirectory } = config.events
+  const { source, file, journalDirectory, maxUsers } = config.events
   const rootfs = config.path.rootfs
   switch (source) {
     case 'none':
       return { notApplicable: '--collector.events.source=none' }
     case 'journal':
-      return followJournal(journalDirectory, logger)
+      return followJournal(journalDirectory, maxUsers, logger)
     case 'file':
-      return followFile(file ?? firstLogFile(rootfs) ?? join(rootfs, LOG_FILES[0]), logger)
+      return followFile(
+        file ?? firstLogFile(rootfs) ?? join(rootfs, LOG_FILES[0]),
+        maxUsers,
+        logger,
+      )
     case 'auto': {
-      if (file !== undefined) return followFile(file, logger)
+      if (file !== undefined) return followFile(file, maxUsers, logger)
       const journal = await journalAvailable({ directory: journalDirectory })
       if (journal === true || journalDirectory !== undefined) {
         if (journal !== true) {
           logger.warn({ reason: journal }, 'the journal directory is not readable yet')
         }
-        return followJournal(journalDirectory, logger)
+        return followJournal(journalDirectory, maxUsers, logger)
       }
       const found = firstLogFile(rootfs)
       if (found !== undefined) {
         logger.debug({ journal }, 'no readable journal; following a log file')
-        return followFile(found, logger)
+        return followFile(found, maxUsers, logger)
       }
       return {
         notApplicable: `no readable journal (${journal}) and no ${LOG_FILES.join(' or ')} under ${rootfs}`,

@@ -45,9 +45,28 @@
  * connection not live (the collector passes the keys of sshd's established connections), and
  * past `maxConnections` (default 10,000), when the least recently updated entry is evicted.
  * Memory stays bounded whatever the log holds.
+ *
+ * ## Logins by user
+ *
+ * Each `Accepted …` line counts one login for the account sshd authenticated (the user of the
+ * line: a local account, never a client's guess). The counts are exported as counters, so a
+ * user's series must never shrink or vanish; ranking by count (cap.ts capToTop, as sshd_sessions
+ * does) would move a user between its own series and `other` as the ranking changes. The rule is
+ * first seen, first served instead:
+ *
+ * - the first `maxUsers` distinct users to log in (default 100) get their own series for the
+ *   accumulator's life;
+ * - every later user's logins are added to `other`;
+ * - `root` always has its own series, outside the `maxUsers`, so that a root login is never
+ *   hidden in `other`; like `other` it is there from the start at 0, so that the first root login
+ *   is a step from 0 to 1 that `increase()` sees (the SshdRootLogin alert), not a new series;
+ * - an account named `other` is added to `other`, as capToTop does.
+ *
+ * Every series only grows, and the table holds at most `maxUsers` + 1 users.
  */
 import type { LogRecord } from '../sources/log-record.ts'
 import { isSshdIdentifier } from '../sources/log-record.ts'
+import { OTHER } from './cap.ts'
 import {
   AUTH_METHODS,
   type AuthMethod,
@@ -71,6 +90,16 @@ export interface EventsSnapshot {
   readonly counts: readonly EventCount[]
   readonly linesRead: number
   readonly linesUnparsed: number
+  /**
+   * Accepted logins by user: root (always there), the others in first-seen order, then `other`
+   * (always there): the module comment's rule, so no value ever decreases and no user ever moves.
+   */
+  readonly logins: readonly LoginCount[]
+}
+
+export interface LoginCount {
+  readonly user: string
+  readonly value: number
 }
 
 export interface EventAccumulatorOptions {
@@ -78,6 +107,8 @@ export interface EventAccumulatorOptions {
   readonly maxConnections?: number
   /** Count untagged lines (an `sshd -E` file) as sshd's; default false (a syslog file). */
   readonly untaggedIsSshd?: boolean
+  /** Most users, root aside, whose logins get their own series (default 100); module comment. */
+  readonly maxUsers?: number
 }
 
 /**
@@ -98,6 +129,8 @@ interface Connection {
 /** Listeners whose MaxStartups episode is followed at once; past this the oldest is forgotten. */
 const MAX_LISTENERS = 64
 const UNTAGGED = -1
+/** Always its own logins series (module comment). */
+const ROOT = 'root'
 
 const EVENT_INDEX = new Map<SshdEventName, number>(EVENTS.map((e, i) => [e, i]))
 const METHOD_INDEX = new Map<AuthMethod, number>(AUTH_METHODS.map((m, i) => [m, i]))
@@ -112,10 +145,15 @@ export class EventAccumulator {
   readonly #connections = new Map<string, Connection>()
   readonly #maxConnections: number
   readonly #untaggedIsSshd: boolean
+  /** Users with their own series: root, then the others in first-seen order. */
+  readonly #logins = new Map<string, number>([[ROOT, 0]])
+  #otherLogins = 0
+  readonly #maxUsers: number
 
   constructor(options: EventAccumulatorOptions = {}) {
     this.#maxConnections = Math.max(1, options.maxConnections ?? 10_000)
     this.#untaggedIsSshd = options.untaggedIsSshd ?? false
+    this.#maxUsers = Math.max(0, options.maxUsers ?? 100)
   }
 
   /** One line of a log file (parseSyslogLine); returns the event counted, if any. */
@@ -152,6 +190,7 @@ export class EventAccumulator {
     switch (event.event) {
       case 'auth_accepted': {
         this.#accepted[METHOD_INDEX.get(event.method)!]! += times
+        this.#addLogin(event.user, times)
         // A connection authenticates once: what an earlier one on this address and port left
         // (its end unlogged) is gone.
         const conn = this.#touch(event.address, event.port)
@@ -254,7 +293,26 @@ export class EventAccumulator {
         counts.push({ event, method: AUTH_METHODS[j]!, value: byMethod[j]! })
       }
     }
-    return { counts, linesRead: this.#linesRead, linesUnparsed: this.#linesUnparsed }
+    const logins: LoginCount[] = []
+    for (const [user, value] of this.#logins) logins.push({ user, value })
+    logins.push({ user: OTHER, value: this.#otherLogins })
+    return { counts, linesRead: this.#linesRead, linesUnparsed: this.#linesUnparsed, logins }
+  }
+
+  /** A user's logins: its own series if it has one or may get one (module comment), else other. */
+  #addLogin(user: string, n: number): void {
+    const known = this.#logins.get(user)
+    if (known !== undefined) {
+      this.#logins.set(user, known + n)
+      return
+    }
+    if (user === OTHER) {
+      this.#otherLogins += n
+      return
+    }
+    // Root is in the table from the start, outside the cap.
+    if (this.#logins.size - 1 < this.#maxUsers) this.#logins.set(user, n)
+    else this.#otherLogins += n
   }
 
   #count(event: SshdEventName, n: number): void {

@@ -230,6 +230,11 @@ export type SshdEvent =
   | {
       readonly event: 'auth_accepted'
       readonly method: AuthMethod
+      /**
+       * The account sshd authenticated (auth.c auth_log's `authctxt->user`: a login is accepted
+       * only for a valid user, getpwnamallow), never a client's guess. As sshd logged it (escaped).
+       */
+      readonly user: string
       readonly address: string
       readonly port: number
     }
@@ -405,7 +410,11 @@ function tagged(identifier: string, pid: number | undefined, message: string): L
 
 // --- Messages ------------------------------------------------------------------------------
 
-const ACCEPTED_RE = /^Accepted (\S+) for .+? from (\S+) port (\d{1,5}) ssh2(?:: |$)/
+/**
+ * The user is the shortest text up to the first ` from <addr> port <n> ssh2`: a local account
+ * name holds no space (and none holds that text), while the key part after `ssh2: ` may.
+ */
+const ACCEPTED_RE = /^Accepted (\S+) for (.+?) from (\S+) port (\d{1,5}) ssh2(?:: |$)/
 const FAILED_RE = /^Failed (\S+) for /
 /** `… <addr> port <n>` at the end (the connection id, `Timeout, client not responding …`). */
 const ID_TAIL_RE = /^(?:(.*) )?(\S+) port (\d{1,5})$/
@@ -574,9 +583,15 @@ export function parseSshdMessage(message: string): SshdEvent | undefined {
       if (msg.startsWith('Accepted ')) {
         const m = ACCEPTED_RE.exec(msg)
         if (m === null) return undefined // `Accepted key …`, `Accepted certificate ID …`
-        const p = port(m[3]!)
+        const p = port(m[4]!)
         if (p === undefined) return undefined
-        return { event: 'auth_accepted', method: authMethod(m[1]!), address: m[2]!, port: p }
+        return {
+          event: 'auth_accepted',
+          method: authMethod(m[1]!),
+          user: m[2]!,
+          address: m[3]!,
+          port: p,
+        }
       }
       return undefined
     case 0x43: // C

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import fc from 'fast-check'
 import { connectionKey, EventAccumulator, type EventsSnapshot } from '../../src/model/events.ts'
 import { AUTH_METHODS, EVENTS, type SshdEventName } from '../../src/sources/sshd-log.ts'
 
@@ -430,5 +431,94 @@ describe('EventAccumulator: repeated messages (rsyslog `message repeated N times
       4,
     )
     assert.equal(count(acc.snapshot(), 'penalty_dropped'), 4)
+  })
+})
+
+describe('EventAccumulator logins by user', () => {
+  const accepted = (user: string, port = 1) =>
+    line(`Accepted publickey for ${user} from 192.0.2.7 port ${port} ssh2: ED25519 SHA256:x`, 9)
+  const logins = (acc: EventAccumulator) =>
+    Object.fromEntries(acc.snapshot().logins.map((l) => [l.user, l.value]))
+
+  it('starts with root and other, at 0', () => {
+    assert.deepEqual(new EventAccumulator().snapshot().logins, [
+      { user: 'root', value: 0 },
+      { user: 'other', value: 0 },
+    ])
+  })
+
+  it('counts Accepted lines by the authenticated user, never failures or invalid users', () => {
+    const acc = new EventAccumulator()
+    acc.addLine(accepted('alice'))
+    acc.addLine(line('Accepted password for alice from 2001:db8::7 port 2 ssh2', 9))
+    acc.addLine(line('Accepted keyboard-interactive/pam for bob from 192.0.2.8 port 3 ssh2', 9))
+    acc.addLine(line('Failed password for carol from 192.0.2.7 port 4 ssh2', 9))
+    acc.addLine(line('Invalid user dave from 192.0.2.7 port 5', 9))
+    acc.addLine(line('Failed password for invalid user root from 192.0.2.7 port 6 ssh2', 9))
+    // A key ID holds a client-looking ` from … ssh2`: the user is still the account before it.
+    acc.addLine(
+      line(
+        'Accepted publickey for erin from 192.0.2.7 port 7 ssh2: ED25519-CERT SHA256:x ID mallory from 10.0.0.1 port 1 ssh2 (serial 1) CA ED25519 SHA256:y',
+        9,
+      ),
+    )
+    acc.addRecord({
+      identifier: 'sshd',
+      pid: 9,
+      message: 'Accepted publickey for bob from 192.0.2.8 port 8 ssh2',
+      count: 3,
+    })
+    assert.deepEqual(logins(acc), { root: 0, alice: 2, bob: 4, erin: 1, other: 0 })
+  })
+
+  it('keeps the first maxUsers users forever, later ones in other, root outside the cap', () => {
+    const acc = new EventAccumulator({ maxUsers: 2 })
+    acc.addLine(accepted('alice'))
+    acc.addLine(accepted('bob'))
+    acc.addLine(accepted('carol'))
+    for (let i = 0; i < 5; i++) acc.addLine(accepted('carol'))
+    acc.addLine(accepted('root'))
+    acc.addLine(accepted('dave'))
+    acc.addLine(accepted('other')) // an account named other: summed into other
+    acc.addLine(accepted('alice'))
+    assert.deepEqual(acc.snapshot().logins, [
+      { user: 'root', value: 1 },
+      { user: 'alice', value: 2 },
+      { user: 'bob', value: 1 },
+      { user: 'other', value: 8 },
+    ])
+  })
+
+  it('gives root its own series with maxUsers 0', () => {
+    const acc = new EventAccumulator({ maxUsers: 0 })
+    acc.addLine(accepted('alice'))
+    acc.addLine(accepted('root'))
+    assert.deepEqual(logins(acc), { root: 1, other: 1 })
+  })
+
+  it('never lowers a value or drops a series, whatever the order of logins', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('root', 'other', 'u1', 'u2', 'u3', 'u4', 'u5'), {
+          maxLength: 60,
+        }),
+        fc.integer({ min: 0, max: 4 }),
+        (users, maxUsers) => {
+          const acc = new EventAccumulator({ maxUsers })
+          const values = () => new Map(acc.snapshot().logins.map((l) => [l.user, l.value]))
+          let before = values()
+          for (const user of users) {
+            acc.addLine(accepted(user))
+            const now = values()
+            for (const [u, v] of before) assert.ok((now.get(u) ?? -1) >= v, `${u} went down`)
+            assert.ok(now.size <= maxUsers + 2)
+            before = now
+          }
+          const total = [...before.values()].reduce((a, b) => a + b, 0)
+          assert.equal(total, users.length)
+          assert.equal(before.get('root'), users.filter((u) => u === 'root').length)
+        },
+      ),
+    )
   })
 })

@@ -519,6 +519,7 @@ describe('hostile input', () => {
         assert.deepEqual(parseSshdMessage(message), {
           event: 'auth_accepted',
           method: 'publickey',
+          user: 'alice',
           address: '192.0.2.7',
           port: 50312,
         })
