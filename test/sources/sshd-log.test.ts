@@ -202,6 +202,24 @@ describe('sshd -E lines captured from real sshd 9.2 and 10.0', () => {
 /** `<pri>Mmm dd hh:mm:ss tag[pid]: message`, what glibc's syslog(3) sends to /dev/log. */
 const DATAGRAM_RE = /^<\d{1,3}>([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) ([^:[]+)\[(\d+)\]: (.*)$/s
 
+/**
+ * A captured syslog(3) datagram as rsyslog writes it to a file, in RSYSLOG_TraditionalFileFormat
+ * and RSYSLOG_FileFormat (Debian 12's default): its tag, pid and message read back, and the
+ * message's event the row's.
+ */
+function assertDatagramRow(row: { line: string; expected: string }): void {
+  const m = DATAGRAM_RE.exec(row.line)
+  assert.ok(m !== null, 'a syslog(3) datagram')
+  const [, stamp, tag, pid, message] = m as unknown as string[]
+  for (const line of [
+    `${stamp} web1 ${tag}[${pid}]: ${message}`,
+    `2026-11-21T08:21:40.123456+00:00 web1 ${tag}[${pid}]: ${message}`,
+  ]) {
+    assert.deepEqual(parseSyslogLine(line), { identifier: tag, pid: Number(pid), message })
+    assert.equal(formatEvent(parseSshdMessage(message!)), row.expected)
+  }
+}
+
 describe('syslog datagrams captured from real sshd 9.2 and 10.0, as rsyslog writes them', () => {
   it('has both versions', () => {
     assert.deepEqual(SYSLOG_CAPTURES.sort(), ['openssh-10.0.syslog.tsv', 'openssh-9.2.syslog.tsv'])
@@ -209,20 +227,7 @@ describe('syslog datagrams captured from real sshd 9.2 and 10.0, as rsyslog writ
   for (const file of SYSLOG_CAPTURES) {
     describe(file, () => {
       for (const row of captureRows(file)) {
-        it(`${row.line.slice(0, 110)} is ${row.expected}`, () => {
-          const m = DATAGRAM_RE.exec(row.line)
-          assert.ok(m !== null, 'a syslog(3) datagram')
-          const [, stamp, tag, pid, message] = m as unknown as string[]
-          // RSYSLOG_TraditionalFileFormat and RSYSLOG_FileFormat (Debian 12's default).
-          for (const line of [
-            `${stamp} web1 ${tag}[${pid}]: ${message}`,
-            `2026-11-21T08:21:40.123456+00:00 web1 ${tag}[${pid}]: ${message}`,
-          ]) {
-            const record = parseSyslogLine(line)
-            assert.deepEqual(record, { identifier: tag, pid: Number(pid), message })
-            assert.equal(formatEvent(parseSshdMessage(message!)), row.expected)
-          }
-        })
+        it(`${row.line.slice(0, 110)} is ${row.expected}`, () => assertDatagramRow(row))
       }
     })
   }
@@ -246,18 +251,7 @@ describe("syslog datagrams of Alpine's openssh-server-pam (sshd.pam, sshd-sessio
         for (const tag of tags) assert.ok(isSshdIdentifier(tag), tag)
       })
       for (const row of rows) {
-        it(`${row.line.slice(0, 110)} is ${row.expected}`, () => {
-          const m = DATAGRAM_RE.exec(row.line)
-          assert.ok(m !== null, 'a syslog(3) datagram')
-          const [, stamp, tag, pid, message] = m as unknown as string[]
-          for (const line of [
-            `${stamp} web1 ${tag}[${pid}]: ${message}`,
-            `2026-11-21T08:21:40.123456+00:00 web1 ${tag}[${pid}]: ${message}`,
-          ]) {
-            assert.deepEqual(parseSyslogLine(line), { identifier: tag, pid: Number(pid), message })
-            assert.equal(formatEvent(parseSshdMessage(message!)), row.expected)
-          }
-        })
+        it(`${row.line.slice(0, 110)} is ${row.expected}`, () => assertDatagramRow(row))
       }
       // Alpine's own syslogd (busybox syslogd.c timestamp_and_log, without -S) writes the facility
       // and priority between the host and the tag: `Nov 21 10:00:11 web1 auth.info sshd.pam[1]: …`.
