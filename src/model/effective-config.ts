@@ -280,7 +280,8 @@ export class SshdConfigs {
   /** The reader for sshd started with `argv` (a listener's title), its executable at `exe`. */
   readerFor(argv: readonly string[], exe?: string): EffectiveConfigReader {
     const parsed = parseSshdArgv(argv)
-    const key = sshdCommandLineArgs(parsed).join('\0')
+    const args = sshdCommandLineArgs(parsed)
+    const key = args.join('\0')
     if (key === '') {
       if (exe !== undefined) this.default.learnExecutable(exe)
       return this.default
@@ -288,9 +289,7 @@ export class SshdConfigs {
     const now = Date.now()
     let entry = this.#readers.get(key)
     if (entry === undefined) {
-      const logger = this.#options.logger.child({
-        sshd_args: sshdCommandLineArgs(parsed).join(' '),
-      })
+      const logger = this.#options.logger.child({ sshd_args: args.join(' ') })
       const options = { ...this.#options, argv: parsed, logger }
       entry = {
         reader: new EffectiveConfigReader(exe === undefined ? options : { ...options, exe }),
