@@ -5,7 +5,7 @@
 #     .tools/openssh-10.0 (never installed over the system one);
 #   - a Debian 13 (trixie) root in .tools/trixie with trixie's own openssh-server (OpenSSH 10.0p2),
 #     made by scripts/make-trixie-root.sh with debootstrap; the tests run its sshd chrooted there;
-#   - prometheus (promtool and the server);
+#   - prometheus (promtool and the server) and prometheus-alertmanager, for the alerts end to end;
 #   - util-linux (unshare, setpriv) and iproute2 (tc, to drop packets in a test's own
 #     network namespace);
 #   - systemd-journal-remote and journalctl, to write sshd's lines into a real journal
@@ -24,7 +24,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 need=()
 for cmd in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/promtool:prometheus \
-  /usr/bin/prometheus:prometheus /usr/bin/unshare:util-linux /usr/bin/setpriv:util-linux \
+  /usr/bin/prometheus:prometheus /usr/bin/prometheus-alertmanager:prometheus-alertmanager \
+  /usr/bin/unshare:util-linux /usr/bin/setpriv:util-linux \
   /usr/sbin/tc:iproute2 /usr/bin/openssl:openssl /lib/systemd/systemd-journal-remote:systemd-journal-remote \
   /usr/bin/journalctl:systemd /usr/bin/systemd-socket-activate:systemd /usr/bin/gcc:gcc \
   /usr/bin/podman:podman /usr/sbin/debootstrap:debootstrap; do

@@ -5,15 +5,16 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { describe, it } from 'node:test'
 import { parse } from 'yaml'
 import { isCatalogued, metricNames, parseErrors, readmeMetricNames } from '../helpers/promql.ts'
 import { PROMTOOL } from '../helpers/promtool.ts'
+import { type Rule, type RuleFile, RULES_FILE as RULES, shortenedRules } from '../helpers/rules.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..')
-const RULES = join(ROOT, 'dashboards', 'rules', 'sshd-exporter.rules.yml')
 const TESTS = join(ROOT, 'dashboards', 'rules', 'tests')
 const RUNBOOKS = join(ROOT, 'dashboards', 'RUNBOOKS.md')
 const RUNBOOK_URL =
@@ -26,15 +27,6 @@ const RECORDING_CONTRACT = [
   'instance:sshd_stale_sessions:sum',
   'instance:sshd_startups:ratio_full',
 ]
-
-interface Rule {
-  alert?: string
-  record?: string
-  expr: string
-  for?: string
-  labels?: Record<string, string>
-  annotations?: Record<string, string>
-}
 
 interface ExpectedAlert {
   exp_labels?: Record<string, string>
@@ -50,7 +42,7 @@ interface UnitTests {
   }[]
 }
 
-const ruleFile = parse(readFileSync(RULES, 'utf8')) as { groups: { name: string; rules: Rule[] }[] }
+const ruleFile = parse(readFileSync(RULES, 'utf8')) as RuleFile
 const rules = ruleFile.groups.flatMap((g) => g.rules)
 const alerts = rules.filter((r): r is Rule & { alert: string } => r.alert !== undefined)
 const records = rules.filter((r): r is Rule & { record: string } => r.record !== undefined)
@@ -99,6 +91,33 @@ describe('Prometheus rules: promtool', () => {
     assert.equal(status, 0, output)
     assert.match(output, new RegExp(`SUCCESS: ${rules.length} rules found`), output)
     assert.doesNotMatch(output, /FAILED|error/i, output)
+  })
+
+  it("the end-to-end tests' shortened copy changes only alerts' for: and windows", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sshd-exporter-rules-'))
+    try {
+      const file = join(dir, 'short.yml')
+      writeFileSync(file, shortenedRules(ruleFile, { for: '2s', range: '20s' }))
+      const { status, output } = promtool(['check', 'rules', file])
+      assert.equal(status, 0, output)
+      const short = (parse(readFileSync(file, 'utf8')) as RuleFile).groups.flatMap((g) => g.rules)
+      assert.equal(short.length, rules.length)
+      let windows = 0
+      for (const [i, r] of rules.entries()) {
+        const s = short[i]!
+        windows += (r.expr.match(/\[\d+[smhdwy]\]/g) ?? []).length
+        if (r.alert === undefined) {
+          assert.deepEqual(s, r)
+          continue
+        }
+        assert.deepEqual({ ...s, expr: '', for: '' }, { ...r, expr: '', for: '' })
+        assert.equal(s.for, r.for === '0s' ? '0s' : '2s', r.alert)
+        assert.equal(s.expr, r.expr.replace(/\[\d+[smhdwy]\]/g, '[20s]'), r.alert)
+      }
+      assert.ok(windows > 0, 'no range window to shorten')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('promtool test rules passes every unit test file', () => {

@@ -5,13 +5,11 @@
  * failure naming the install script, never a skip. Stopped (SIGTERM, then SIGKILL) after the test,
  * and killed with this process whatever happens.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
-import { freePort, sleep, waitFor } from './sshd.ts'
+import { serverDirectory, startServerProcess } from './server-process.ts'
+import { freePort, sleep } from './sshd.ts'
 
 export const PROMETHEUS = process.env.PROMETHEUS ?? '/usr/bin/prometheus'
 
@@ -50,26 +48,16 @@ interface ApiResponse<T> {
   error?: string
 }
 
-const running = new Set<ChildProcess>()
-let hooked = false
-
-function killAll(): void {
-  for (const child of running) child.kill('SIGKILL')
-}
-
 export async function startPrometheus(opts: {
   /** host:port of each target of the one scrape job. */
   targets: string[]
   job: string
   ruleFiles?: string[]
+  /** host:port of Alertmanagers to send alerts to. */
+  alertmanagers?: string[]
   t?: Pick<TestContext, 'after'>
 }): Promise<RunningPrometheus> {
-  if (!existsSync(PROMETHEUS)) {
-    throw new Error(
-      `prometheus not found at ${PROMETHEUS}: run scripts/install-test-deps.sh (as root)`,
-    )
-  }
-  const dir = await mkdtemp(path.join(tmpdir(), 'sshd-exporter-prometheus-'))
+  const dir = await serverDirectory('prometheus', PROMETHEUS)
   const config = path.join(dir, 'prometheus.yml')
   // JSON is YAML: no YAML writer needed for a file this small.
   await writeFile(
@@ -78,47 +66,24 @@ export async function startPrometheus(opts: {
       global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
       rule_files: opts.ruleFiles ?? [],
       scrape_configs: [{ job_name: opts.job, static_configs: [{ targets: opts.targets }] }],
+      alerting: { alertmanagers: [{ static_configs: [{ targets: opts.alertmanagers ?? [] }] }] },
     }),
   )
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const child = spawn(
-    PROMETHEUS,
-    [
+  const server = await startServerProcess({
+    name: 'prometheus',
+    binary: PROMETHEUS,
+    args: [
       `--config.file=${config}`,
       `--storage.tsdb.path=${path.join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  running.add(child)
-  if (!hooked) {
-    hooked = true
-    process.on('exit', killAll)
-  }
-  let output = ''
-  for (const stream of [child.stdout, child.stderr]) {
-    stream.setEncoding('utf8').on('data', (s: string) => {
-      output = (output + s).slice(-32_768)
-    })
-  }
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  let stopping: Promise<void> | undefined
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM')
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
-        await exited
-        clearTimeout(timer)
-      }
-      running.delete(child)
-      await rm(dir, { recursive: true, force: true })
-    })()
-    return stopping
-  }
-  opts.t?.after(stop)
+    dir,
+    readyUrl: `${url}/-/ready`,
+    t: opts.t,
+  })
 
   async function api<T>(pathAndQuery: string): Promise<T> {
     const res = await fetch(`${url}${pathAndQuery}`)
@@ -129,24 +94,10 @@ export async function startPrometheus(opts: {
     return body.data
   }
 
-  try {
-    await waitFor(
-      'prometheus ready',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`prometheus exited: ${output}`)
-        return (await fetch(`${url}/-/ready`)).status === 200
-      },
-      { timeoutMs: 20_000, intervalMs: 100, describe: () => output },
-    )
-  } catch (error) {
-    await stop()
-    throw error
-  }
-
   return {
     url,
-    output: () => output,
-    stop,
+    output: server.output,
+    stop: server.stop,
     async query(expr) {
       const data = await api<{ resultType: string; result: unknown }>(
         `/api/v1/query?query=${encodeURIComponent(expr)}`,

@@ -27,6 +27,7 @@ import {
 import { startExporter } from '../helpers/exporter.ts'
 import { type PromSample, queryUntil, startPrometheus } from '../helpers/prometheus.ts'
 import { metricNames, substituteGrafanaVariables } from '../helpers/promql.ts'
+import { RULES_FILE, type RuleFile } from '../helpers/rules.ts'
 import {
   openMixedClients,
   sleep,
@@ -37,7 +38,6 @@ import {
 } from '../helpers/sshd.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..')
-const RULES_FILE = path.join(ROOT, 'dashboards', 'rules', 'sshd-exporter.rules.yml')
 const VERSION = '10.0'
 const JOB = 'sshd-exporter'
 const MAX_SESSIONS = 3
@@ -126,9 +126,7 @@ describe(`dashboards and rules on a real Prometheus, exporter and OpenSSH ${VERS
     const declared = new Set(
       [...(await exporter.scrape()).matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!),
     )
-    const rulesYaml = parseYaml(await readFile(RULES_FILE, 'utf8')) as {
-      groups: { rules: { expr: string }[] }[]
-    }
+    const rulesYaml = parseYaml(await readFile(RULES_FILE, 'utf8')) as RuleFile
     const named = new Map<string, string>()
     for (const [file, d] of dashboards) {
       for (const { expr } of dashboardExpressions(d)) {
