@@ -99,6 +99,23 @@ export const AUTH_FAILURE_EVENTS = [
   'invalid_user',
   'max_auth_tries_exceeded',
 ] as const
+/** Logins sshd's own policy refused: AllowUsers and the like, PermitRootLogin, RefuseConnection. */
+export const POLICY_REFUSAL_EVENTS = [
+  'login_not_allowed',
+  'root_login_refused',
+  'connection_refused',
+] as const
+/** Pre-auth connection ends with nothing to authenticate: scanners, probes, broken clients. */
+export const NOISE_EVENTS = ['preauth_closed', 'negotiation_failed', 'banner_invalid'] as const
+/** PerSourcePenalties' penalties by the keyword that imposed them (OpenSSH 9.8+). */
+export const PENALTY_EVENTS = [
+  'penalty_imposed_authfail',
+  'penalty_imposed_noauth',
+  'penalty_imposed_grace_exceeded',
+  'penalty_imposed_refuseconnection',
+  'penalty_imposed_invaliduser',
+  'penalty_imposed_crash',
+] as const
 
 /** `event=~"a|b|c"`. */
 export function events(list: readonly string[]): string {

@@ -9,9 +9,13 @@ import {
   bargauge,
   dashboard,
   events,
+  fixedColor,
   FLEET_UID,
   HOST_UID,
   levels,
+  NOISE_EVENTS,
+  PENALTY_EVENTS,
+  POLICY_REFUSAL_EVENTS,
   REFUSAL_EVENTS,
   sel,
   stat,
@@ -21,6 +25,9 @@ import {
   valueText,
 } from './common.ts'
 import { RECORDING_RULES as R } from './recording-rules.ts'
+
+/** The session_duration_seconds quantiles the Session duration panel draws. */
+const DURATION_QUANTILES = [0.5, 0.9, 0.99] as const
 
 /** A data link from a table's `instance` column to the host view of that instance. */
 const HOST_LINK = [
@@ -105,7 +112,7 @@ export function fleetDashboard(): Dashboard {
     uid: FLEET_UID,
     title: 'sshd fleet',
     description:
-      'Every SSH server that runs sshd-exporter: hosts ranked by sessions, pre-auth connections against MaxStartups, refusals, stale sessions and exporter health. See dashboards/README.md for each panel.',
+      'Every SSH server that runs sshd-exporter: hosts ranked by sessions, pre-auth connections against MaxStartups, refusals, logins, policy refusals and penalties, stale sessions and exporter health. See dashboards/README.md for each panel.',
     instanceIncludeAll: true,
     rows: [
       {
@@ -372,6 +379,97 @@ export function fleetDashboard(): Dashboard {
             ],
             min: 0,
             w: 8,
+            h: 8,
+          }),
+        ],
+      },
+      {
+        title: 'Logins, policy refusals and penalties',
+        panels: [
+          timeseries({
+            title: 'Refused by policy by event',
+            description:
+              "Logins sshd's configuration refused, per minute over 5 minutes, summed over the selected hosts: login_not_allowed (AllowUsers, DenyUsers, AllowGroups, DenyGroups, a locked account; every OpenSSH version), root_login_refused (PermitRootLogin; every version, once per refused attempt), connection_refused (RefuseConnection, OpenSSH 9.9+). Mostly scanners trying root on hosts open to the internet; login_not_allowed for your own users is someone the policy locks out. Orange from 10/min: a starting point.",
+            unit: 'cpm',
+            thresholds: levels('green', [10, 'orange']),
+            queries: [
+              {
+                expr: `sum by (event) (${sel(R.eventsRate5m, events(POLICY_REFUSAL_EVENTS))}) * 60`,
+                legend: '{{event}}',
+              },
+            ],
+            min: 0,
+            w: 8,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Penalties imposed by reason',
+            description:
+              'Penalties PerSourcePenalties (OpenSSH 9.8+, on by default) imposed on client addresses, per minute over the selected hosts, by reason: authfail, noauth, grace_exceeded, refuseconnection (9.9+), invaliduser (10.3+), crash (red: a client made sshd crash). sshd logs them at INFO from 10.1 and at VERBOSE only on 9.8 to 10.0. Orange from 10/min: a starting point.',
+            unit: 'cpm',
+            thresholds: levels('green', [10, 'orange']),
+            queries: [
+              {
+                expr: `sum by (event) (${sel(R.eventsRate5m, events(PENALTY_EVENTS))}) * 60`,
+                legend: '{{event}}',
+              },
+            ],
+            overrides: [{ name: 'penalty_imposed_crash', set: [fixedColor('red')] }],
+            min: 0,
+            w: 8,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Scanners and broken clients by host',
+            description:
+              'Connections that ended before authentication without getting anywhere, per minute and host: preauth_closed (closed or reset by the client), negotiation_failed (no common algorithms: an old client or a scanner), banner_invalid (not an SSH client at all). Every OpenSSH version logs them. Shows which hosts the internet reaches. Orange from 60/min: a starting point.',
+            unit: 'cpm',
+            thresholds: levels('green', [60, 'orange']),
+            queries: [
+              {
+                expr: `sum by (instance) (${sel(R.eventsRate5m, events(NOISE_EVENTS))}) * 60`,
+                legend: '{{instance}}',
+              },
+            ],
+            min: 0,
+            w: 8,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Logins by user',
+            description:
+              'Accepted logins per minute by local account, summed over the selected hosts, the 10 busiest users at each time (sshd_logins_total; each host keeps its first --collector.events.max-users users and counts later ones as other). root is red: a root login fires the SshdRootLogin alert. Orange from 60/min for one user: a starting point, usually automation that does not reuse its connections.',
+            unit: 'cpm',
+            thresholds: levels('green', [60, 'orange']),
+            queries: [
+              {
+                expr: `topk(10, sum by (user) (rate(${sel('sshd_logins_total')}[$__rate_interval]))) * 60`,
+                legend: '{{user}}',
+              },
+            ],
+            overrides: [{ name: 'root', set: [fixedColor('red')] }],
+            min: 0,
+            w: 12,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Session duration',
+            description:
+              'How long the authenticated connections that ended on the selected hosts lasted (sshd_session_duration_seconds, from the process tree: any OpenSSH version, resolution the scrape interval): median, 90th and 99th percentile, and mean. The buckets are coarse (1 s to 7 days): percentiles are interpolated inside a bucket. Gaps: no connection ended then. Informational (blue).',
+            unit: 's',
+            thresholds: levels('blue'),
+            queries: [
+              ...DURATION_QUANTILES.map((q) => ({
+                expr: `histogram_quantile(${q}, sum by (le) (rate(${sel('sshd_session_duration_seconds_bucket')}[$__rate_interval])))`,
+                legend: `p${q * 100}`,
+              })),
+              {
+                expr: `sum(rate(${sel('sshd_session_duration_seconds_sum')}[$__rate_interval])) / sum(rate(${sel('sshd_session_duration_seconds_count')}[$__rate_interval]))`,
+                legend: 'mean',
+              },
+            ],
+            min: 0,
+            w: 12,
             h: 8,
           }),
         ],

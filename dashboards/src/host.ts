@@ -15,6 +15,9 @@ import {
   HOST_UID,
   levels,
   limitLine,
+  NOISE_EVENTS,
+  PENALTY_EVENTS,
+  POLICY_REFUSAL_EVENTS,
   sel,
   stat,
   STARTUP_DROP_EVENTS,
@@ -29,6 +32,9 @@ const DAY = 86_400
 /** The threshold label values of sshd_pty_sessions_idle_over, shortest first. */
 const IDLE_THRESHOLDS = ['1m', '5m', '15m', '1h', '4h', '1d'] as const
 
+/** The session_duration_seconds quantiles the Session duration panel draws. */
+const DURATION_QUANTILES = [0.5, 0.9, 0.99] as const
+
 /** `sum(rate(<metric>{…}[$__rate_interval])) * 60`, by `by` when given: per minute. */
 function perMinute(metric: string, by: string | undefined, ...more: string[]): string {
   const rate = `rate(${sel(metric, ...more)}[$__rate_interval])`
@@ -41,7 +47,7 @@ export function hostDashboard(): Dashboard {
     uid: HOST_UID,
     title: 'sshd host',
     description:
-      'One SSH server in detail (several selected are summed): sessions by user, multiplexing against MaxSessions, pre-auth connections against MaxStartups, stale sessions, log events, client addresses, effective configuration and exporter health. See dashboards/README.md for each panel.',
+      'One SSH server in detail (several selected are summed): sessions by user, logins and session length, multiplexing against MaxSessions, pre-auth connections against MaxStartups, stale sessions, log events, policy refusals, penalties and scanners, client addresses, effective configuration and exporter health. See dashboards/README.md for each panel.',
     instanceIncludeAll: false,
     rows: [
       {
@@ -189,6 +195,43 @@ export function hostDashboard(): Dashboard {
             queries: [{ expr: `sum by (state) (${sel('sshd_connections')})`, legend: '{{state}}' }],
             min: 0,
             w: 6,
+            h: 8,
+          }),
+        ],
+      },
+      {
+        title: 'Logins',
+        panels: [
+          timeseries({
+            title: 'Logins by user',
+            description:
+              'Accepted logins per minute by the local account sshd authenticated (sshd_logins_total, from the `Accepted <method> for <user>` lines every OpenSSH version logs at INFO), never a name a client only tried. root (red) and other are always there; the first --collector.events.max-users (100) users keep their own series, later ones count under other. A root login fires the SshdRootLogin alert. Orange from 60/min for one user: a starting point, usually automation that opens a connection per command instead of reusing one (ControlMaster).',
+            unit: 'cpm',
+            thresholds: levels('green', [60, 'orange']),
+            queries: [{ expr: perMinute('sshd_logins_total', 'user'), legend: '{{user}}' }],
+            overrides: [{ name: 'root', set: [fixedColor('red')] }],
+            min: 0,
+            w: 12,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Session duration',
+            description:
+              'How long the authenticated connections that ended lasted (sshd_session_duration_seconds): median, 90th and 99th percentile, and mean. From the process tree, so any OpenSSH version and no LogLevel: a connection counts at the first scrape that finds it gone, so the resolution is the scrape interval and one that opens and closes between two scrapes is missed. The buckets are coarse (1 s, 10 s, 1 m, 5 m, 15 m, 1 h, 4 h, 8 h, 1 d, 3 d, 7 d): percentiles are interpolated inside a bucket and stop at 7 days. Gaps: no connection ended then. Informational (blue).',
+            unit: 's',
+            thresholds: levels('blue'),
+            queries: [
+              ...DURATION_QUANTILES.map((q) => ({
+                expr: `histogram_quantile(${q}, sum by (le) (rate(${sel('sshd_session_duration_seconds_bucket')}[$__rate_interval])))`,
+                legend: `p${q * 100}`,
+              })),
+              {
+                expr: `sum(rate(${sel('sshd_session_duration_seconds_sum')}[$__rate_interval])) / sum(rate(${sel('sshd_session_duration_seconds_count')}[$__rate_interval]))`,
+                legend: 'mean',
+              },
+            ],
+            min: 0,
+            w: 12,
             h: 8,
           }),
         ],
@@ -420,6 +463,60 @@ export function hostDashboard(): Dashboard {
             ],
             min: 0,
             w: 12,
+            h: 8,
+          }),
+        ],
+      },
+      {
+        title: 'Refusals, penalties and scanners',
+        panels: [
+          timeseries({
+            title: 'Refused by policy',
+            description:
+              "Logins sshd's configuration refused, per minute: login_not_allowed (`User <user> not allowed because …`: AllowUsers, DenyUsers, AllowGroups, DenyGroups, a locked account or an invalid shell; every OpenSSH version), root_login_refused (`ROOT LOGIN REFUSED FROM …`: PermitRootLogin forbids root, or root with that method; every version, once per refused attempt) and connection_refused (`administratively prohibited connection …`: RefuseConnection, OpenSSH 9.9+; the connection ends there). All at INFO. On a host open to the internet root_login_refused is mostly scanners trying root; login_not_allowed for one of your own users is someone the policy locks out. Orange from 10/min: a starting point.",
+            unit: 'cpm',
+            thresholds: levels('green', [10, 'orange']),
+            queries: [
+              {
+                expr: perMinute('sshd_events_total', 'event', events(POLICY_REFUSAL_EVENTS)),
+                legend: '{{event}}',
+              },
+            ],
+            min: 0,
+            w: 8,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Penalties imposed by reason',
+            description:
+              "Penalties PerSourcePenalties (OpenSSH 9.8+, on by default) imposed on a client address, per minute, by reason: authfail (left after failed authentication), noauth (left without trying to authenticate), grace_exceeded (LoginGraceTime ran out), refuseconnection (RefuseConnection, 9.9+), invaliduser (tried an invalid user, 10.3+), crash (made sshd crash: red, look into it). Logged at INFO from 10.1, at VERBOSE only on 9.8 to 10.0. A penalised address's next connections are dropped (penalty_dropped, in Connections dropped before authentication). Orange from 10/min: a starting point.",
+            unit: 'cpm',
+            thresholds: levels('green', [10, 'orange']),
+            queries: [
+              {
+                expr: perMinute('sshd_events_total', 'event', events(PENALTY_EVENTS)),
+                legend: '{{event}}',
+              },
+            ],
+            overrides: [{ name: 'penalty_imposed_crash', set: [fixedColor('red')] }],
+            min: 0,
+            w: 8,
+            h: 8,
+          }),
+          timeseries({
+            title: 'Scanners and broken clients',
+            description:
+              'Connections that ended before authentication without a login attempt that got anywhere, per minute: preauth_closed (closed or reset by the client before authenticating: port scans, an ssh that gave up at a prompt), negotiation_failed (`Unable to negotiate with …`: no common key exchange, host key or cipher; an old client or a scanner probing algorithms) and banner_invalid (`banner exchange: … invalid format`: not an SSH client at all, such as HTTP or TLS on the SSH port). Every OpenSSH version logs them at INFO. A steady background is the internet; negotiation_failed from your own clients after an upgrade is a client too old for the server. Orange from 60/min: a starting point.',
+            unit: 'cpm',
+            thresholds: levels('green', [60, 'orange']),
+            queries: [
+              {
+                expr: perMinute('sshd_events_total', 'event', events(NOISE_EVENTS)),
+                legend: '{{event}}',
+              },
+            ],
+            min: 0,
+            w: 8,
             h: 8,
           }),
         ],

@@ -12,6 +12,7 @@ import path from 'node:path'
 import { describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { parse as parseYaml } from 'yaml'
+import * as common from '../../dashboards/src/common.ts'
 import { type Rendered, renderDashboards } from '../../dashboards/src/render.ts'
 import { RECORDING_RULES } from '../../dashboards/src/recording-rules.ts'
 import {
@@ -27,6 +28,7 @@ import {
   readmeMetricNames,
   substituteGrafanaVariables,
 } from '../helpers/promql.ts'
+import { EVENTS } from '../../src/sources/sshd-log.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..')
 const RULES_FILE = path.join(ROOT, 'dashboards', 'rules', 'sshd-exporter.rules.yml')
@@ -34,12 +36,29 @@ const run = promisify(execFile)
 
 type Json = Record<string, unknown>
 
-/** The README's Metrics table (wildcard rows such as `process_*` included). */
+/**
+ * The README's Metrics table (wildcard rows such as `process_*` included), and the `_bucket`,
+ * `_sum` and `_count` series of the rows whose type is histogram.
+ */
 async function readmeCatalogue(): Promise<string[]> {
-  const names = readmeMetricNames(await readFile(path.join(ROOT, 'README.md'), 'utf8'))
+  const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
+  const names = readmeMetricNames(readme)
   assert.ok(names.length > 20, `README's Metrics table lists metrics (found ${names.length})`)
-  return names
+  const histograms = names.filter((name) =>
+    readme.split('\n').some((line) => {
+      const cells = line.split('|').map((c) => c.trim())
+      return cells[1] === `\`${name}\`` && cells[2] === 'histogram'
+    }),
+  )
+  assert.ok(histograms.length > 0, "README's Metrics table has a histogram")
+  return [...names, ...histograms.flatMap((h) => ['_bucket', '_sum', '_count'].map((s) => h + s))]
 }
+
+/** The dashboards' event groups: common.ts's exported `*_EVENTS` lists. */
+const EVENT_GROUPS: Array<[string, readonly unknown[]]> = Object.entries(common).flatMap(
+  ([name, value]: [string, unknown]): Array<[string, readonly unknown[]]> =>
+    name.endsWith('_EVENTS') && Array.isArray(value) ? [[name, value]] : [],
+)
 
 /**
  * Grafana's variables as a query would reach Prometheus: `$__rate_interval` and `$__interval` as
@@ -159,6 +178,32 @@ describe('Grafana dashboards', async () => {
       }
     }
     assert.ok(count > 60, `expressions checked: ${count}`)
+  })
+
+  it('names only events the exporter counts, in its groups and in every event matcher', () => {
+    const known = new Set<string>(EVENTS)
+    assert.ok(EVENT_GROUPS.length >= 6, `event groups in common.ts: ${EVENT_GROUPS.length}`)
+    for (const [group, list] of EVENT_GROUPS) {
+      assert.ok(list.length > 0, `${group} is empty`)
+      for (const event of list) {
+        assert.ok(
+          typeof event === 'string' && known.has(event),
+          `${group}: unknown event ${String(event)}`,
+        )
+      }
+    }
+    let matchers = 0
+    for (const { file, json } of dashboards) {
+      for (const { where, expr } of dashboardExpressions(json)) {
+        for (const m of expr.matchAll(/\bevent\s*(=~|!~|!=|=)\s*"([^"]*)"/g)) {
+          matchers++
+          for (const event of m[2]!.split('|')) {
+            assert.ok(known.has(event), `${file} ${where}: unknown event ${event} in ${expr}`)
+          }
+        }
+      }
+    }
+    assert.ok(matchers > 10, `event matchers checked: ${matchers}`)
   })
 
   it('uses the recording rules where the fleet repeats heavy queries, and they exist', async () => {

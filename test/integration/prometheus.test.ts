@@ -123,8 +123,11 @@ describe(`dashboards and rules on a real Prometheus, exporter and OpenSSH ${VERS
     // Every metric a dashboard or rule names is one this exporter declares in its live scrape
     // (# TYPE lines: a series may be absent, such as PerSourceMaxStartups at none, its metric
     // is not). Recording rules (a colon in the name) and Prometheus's own `up` aside.
+    // A histogram's series are its name with _bucket, _sum and _count.
     const declared = new Set(
-      [...(await exporter.scrape()).matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!),
+      [...(await exporter.scrape()).matchAll(/^# TYPE (\S+) (\S+)/gm)].flatMap(([, name, type]) =>
+        type === 'histogram' ? ['_bucket', '_sum', '_count'].map((x) => name! + x) : [name!],
+      ),
     )
     const rulesYaml = parseYaml(await readFile(RULES_FILE, 'utf8')) as RuleFile
     const named = new Map<string, string>()
