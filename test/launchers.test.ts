@@ -11,9 +11,12 @@ import { NODE_ENV, NODE_FLAGS } from '../src/runtime.ts'
 const ROOT = join(import.meta.dirname, '..')
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8')
 
+/** Where node is in a command line: `node`, `/usr/bin/node`, or scripts/node.sh (npm start). */
+const nodeAt = (words: readonly string[]) => words.findIndex((w) => /(^|\/)node(\.sh)?$/.test(w))
+
 /** The words between `node` and the script in a command line. */
 function flagsBefore(words: readonly string[], script: RegExp): string[] {
-  const node = words.findIndex((w) => /(^|\/)node$/.test(w))
+  const node = nodeAt(words)
   const at = words.findIndex((w) => script.test(w))
   assert.ok(node >= 0 && at > node, `no node … script in ${words.join(' ')}`)
   return words.slice(node + 1, at)
@@ -40,7 +43,7 @@ describe('launchers', () => {
     const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start
     const words = start.split(' ')
     assert.deepEqual(flagsBefore(words, /cli\.ts$/), NODE_FLAGS)
-    assert.deepEqual(envOf(words.slice(0, words.indexOf('node'))), NODE_ENV)
+    assert.deepEqual(envOf(words.slice(0, nodeAt(words)).filter((w) => w !== 'bash')), NODE_ENV)
   })
 
   it("the image's ENTRYPOINT", () => {
