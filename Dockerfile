@@ -1,5 +1,5 @@
-# sshd-exporter's container image. Build: docker build -t sshd-exporter . (README.md, "Container
-# image", says how to run it: the host's /proc and / mounted at /host/proc and /host/root).
+# sshd-exporter's container image. Build: docker build -t sshd-exporter . (docs/install.md,
+# "Container image", says how to run it: the host's /proc and / mounted at /host/proc and /host/root).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # npm ci, in both stages below. Optional build secrets, for a registry that needs them: `npmrc`
@@ -54,7 +54,7 @@ COPY --from=deps /src/node_modules/ node_modules/
 COPY --from=build /src/dist/ dist/
 # nobody:nogroup, numeric so that Kubernetes' runAsNonRoot can check it (as node_exporter's
 # image). Matching each connection's socket reads /proc/<pid>/fd of sshd's root processes, which
-# needs more than this user: see the README.
+# needs more than this user: see docs/privileges.md.
 USER 65534:65534
 EXPOSE 9922
 # No HEALTHCHECK: Kubernetes ignores it, OCI-format images (podman's default) cannot hold it,

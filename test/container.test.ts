@@ -3,7 +3,7 @@
  * without a container engine) on a local stand-in for node:24-bookworm-slim made from Debian's
  * archive and the npm registry (scripts/make-base-image.sh); then the built image's own
  * ENTRYPOINT and CMD, run with the image's root as its root (nsenter --root), as its USER, in its
- * WorkingDir, with its Env, against a real sshd, the way the README runs it: the host's /proc at
+ * WorkingDir, with its Env, against a real sshd, the way docs/install.md runs it: the host's /proc at
  * /host/proc and its / at /host/root, every mount and the image's root read-only, its own /proc
  * and a few devices.
  *

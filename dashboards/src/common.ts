@@ -76,7 +76,7 @@ export function sel(metric: string, ...more: string[]): string {
   return `${metric}{${[JOB_INSTANCE, ...more].join(',')}}`
 }
 
-// The events of sshd_events_total (README, "Metrics"), grouped as the panels show them.
+// The events of sshd_events_total (docs/metrics.md, "Events"), grouped as the panels show them.
 export const REFUSAL_EVENTS = [
   'no_more_sessions',
   'startups_dropped',

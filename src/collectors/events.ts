@@ -22,7 +22,7 @@ export const eventsCollector: CollectorDefinition = {
     const registers = [registry]
     const events = new Counter({
       name: 'sshd_events_total',
-      help: "Events read from sshd's log since the exporter started, by event (a fixed set, see the README); auth_accepted and auth_failed also by method.",
+      help: "Events read from sshd's log since the exporter started, by event (a fixed set, see docs/metrics.md); auth_accepted and auth_failed also by method.",
       labelNames: ['event', 'method'],
       registers,
     })

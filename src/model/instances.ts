@@ -3,8 +3,8 @@
  * another process (systemd's ssh.socket, inetd). Each is reported under a `port` label (its
  * lowest listening port) against the configuration it runs with, and each connection is
  * compared with its own instance's MaxSessions. Pure: the snapshot, the configurations and the
- * listening ports come from the scrape. README's "sshd as systems start it" says how modes are
- * told apart.
+ * listening ports come from the scrape. docs/how-it-counts.md, "sshd as systems start it", says
+ * how modes are told apart.
  */
 import type { EffectiveConfigRead } from './effective-config.ts'
 import type { Connection, Listener, SshdSnapshot } from './snapshot.ts'

@@ -1,8 +1,8 @@
 /**
  * The Grafana dashboards (dashboards/src -> dashboards/*.json): the committed JSON is what the
  * sources generate; dashboard-linter's rules hold for every variable, panel and target
- * (test/helpers/dashboard-lint.ts); every expression parses and names only metrics of the README's
- * Metrics table, `up`, or the recording rules the dashboards are built on; and the lint does fail
+ * (test/helpers/dashboard-lint.ts); every expression parses and names only metrics of
+ * docs/metrics.md's table, `up`, or the recording rules the dashboards are built on; and the lint does fail
  * on a panel without a unit, description, thresholds or data source.
  */
 import assert from 'node:assert/strict'
@@ -22,10 +22,10 @@ import {
   type LintProblem,
 } from '../helpers/dashboard-lint.ts'
 import {
+  catalogueMetricNames,
   isCatalogued,
   metricNames,
   parseErrors,
-  readmeMetricNames,
   substituteGrafanaVariables,
 } from '../helpers/promql.ts'
 import { EVENTS } from '../../src/sources/sshd-log.ts'
@@ -37,20 +37,20 @@ const run = promisify(execFile)
 type Json = Record<string, unknown>
 
 /**
- * The README's Metrics table (wildcard rows such as `process_*` included), and the `_bucket`,
+ * docs/metrics.md's table (wildcard rows such as `process_*` included), and the `_bucket`,
  * `_sum` and `_count` series of the rows whose type is histogram.
  */
-async function readmeCatalogue(): Promise<string[]> {
-  const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8')
-  const names = readmeMetricNames(readme)
-  assert.ok(names.length > 20, `README's Metrics table lists metrics (found ${names.length})`)
+async function metricsCatalogue(): Promise<string[]> {
+  const doc = await readFile(path.join(ROOT, 'docs', 'metrics.md'), 'utf8')
+  const names = catalogueMetricNames(doc)
+  assert.ok(names.length > 20, `docs/metrics.md's table lists metrics (found ${names.length})`)
   const histograms = names.filter((name) =>
-    readme.split('\n').some((line) => {
+    doc.split('\n').some((line) => {
       const cells = line.split('|').map((c) => c.trim())
       return cells[1] === `\`${name}\`` && cells[2] === 'histogram'
     }),
   )
-  assert.ok(histograms.length > 0, "README's Metrics table has a histogram")
+  assert.ok(histograms.length > 0, "docs/metrics.md's table has a histogram")
   return [...names, ...histograms.flatMap((h) => ['_bucket', '_sum', '_count'].map((s) => h + s))]
 }
 
@@ -154,8 +154,8 @@ describe('Grafana dashboards', async () => {
     assert.equal(vars('sshd-host.json')[0]?.multi, true)
   })
 
-  it('every expression parses and names only README metrics, up, or the recording rules', async () => {
-    const catalogue = [...(await readmeCatalogue()), 'up', ...Object.values(RECORDING_RULES)]
+  it('every expression parses and names only docs/metrics.md metrics, up, or the recording rules', async () => {
+    const catalogue = [...(await metricsCatalogue()), 'up', ...Object.values(RECORDING_RULES)]
     let count = 0
     for (const { file, json } of dashboards) {
       for (const { where, expr } of dashboardExpressions(json)) {

@@ -1,7 +1,7 @@
 /**
  * The Prometheus rules in dashboards/rules: promtool accepts them and passes their unit tests,
  * every alert is documented and tested both ways, and every expression parses and names only
- * metrics the README lists (or `up`, or a recording rule of the same file).
+ * metrics docs/metrics.md lists (or `up`, or a recording rule of the same file).
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { describe, it } from 'node:test'
 import { parse } from 'yaml'
-import { isCatalogued, metricNames, parseErrors, readmeMetricNames } from '../helpers/promql.ts'
+import { catalogueMetricNames, isCatalogued, metricNames, parseErrors } from '../helpers/promql.ts'
 import { PROMTOOL } from '../helpers/promtool.ts'
 import { type Rule, type RuleFile, RULES_FILE as RULES, shortenedRules } from '../helpers/rules.ts'
 
@@ -74,13 +74,13 @@ function anchor(heading: string): string {
     .replace(/\s/g, '-')
 }
 
-/** The metric names in `expr` that are neither exported (README), `up`, nor recorded here. */
+/** The metric names in `expr` that are neither exported (docs/metrics.md), `up`, nor recorded here. */
 function unknownMetrics(expr: string, catalogue: readonly string[]): string[] {
   return metricNames(expr).filter((n) => !isCatalogued(n, catalogue))
 }
 
 const catalogue = [
-  ...readmeMetricNames(readFileSync(join(ROOT, 'README.md'), 'utf8')),
+  ...catalogueMetricNames(readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8')),
   'up',
   ...records.map((r) => r.record),
 ]
@@ -215,7 +215,7 @@ describe('Prometheus rules: structure', () => {
 })
 
 describe('Prometheus rules: PromQL', () => {
-  it('reads the exported metrics from the README', () => {
+  it('reads the exported metrics from docs/metrics.md', () => {
     for (const name of ['sshd_up', 'sshd_events_total', 'sshd_stale_sessions']) {
       assert.ok(catalogue.includes(name), name)
     }

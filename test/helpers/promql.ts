@@ -1,7 +1,7 @@
 /**
  * PromQL checks for the rule and dashboard tests: parse an expression with Prometheus' own lezer
  * grammar, list its syntax errors and the metric names it selects, and read the exported
- * metrics from the README's Metrics table. Grafana's variables are not PromQL: substitute them
+ * metrics from the table of docs/metrics.md. Grafana's variables are not PromQL: substitute them
  * first (substituteGrafanaVariables).
  */
 import { parser } from '@prometheus-io/lezer-promql'
@@ -106,14 +106,14 @@ export function substituteGrafanaVariables(
 }
 
 /**
- * The metric names in the Metrics table of the README (the first table after `## Metrics`):
+ * The metric names in the table of docs/metrics.md (the first table after its `# Metrics` title):
  * the first cell of each row, backticks removed. Wildcard rows (`process_*`, `nodejs_*`) are
  * returned as written; use isCatalogued to match against them.
  */
-export function readmeMetricNames(readme: string): string[] {
-  const lines = readme.split('\n')
-  const start = lines.findIndex((l) => /^##\s+Metrics\s*$/.test(l))
-  if (start < 0) throw new Error('README has no "## Metrics" section')
+export function catalogueMetricNames(metricsDoc: string): string[] {
+  const lines = metricsDoc.split('\n')
+  const start = lines.findIndex((l) => /^#\s+Metrics\s*$/.test(l))
+  if (start < 0) throw new Error('docs/metrics.md has no "# Metrics" title')
   const names: string[] = []
   let inTable = false
   for (const line of lines.slice(start + 1)) {
@@ -126,7 +126,7 @@ export function readmeMetricNames(readme: string): string[] {
     const first = line.split('|')[1]?.trim() ?? ''
     for (const m of first.matchAll(/`([^`]+)`/g)) names.push(m[1] as string)
   }
-  if (names.length === 0) throw new Error('README\'s "## Metrics" section has no table')
+  if (names.length === 0) throw new Error('docs/metrics.md has no table under "# Metrics"')
   return names
 }
 
