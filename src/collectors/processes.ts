@@ -10,7 +10,7 @@ import type { EventsSource } from '../model/events-source.ts'
 import type { SshdInstance } from '../model/instances.ts'
 import type { SshdSnapshot } from '../model/snapshot.ts'
 import type { TcpSocket } from '../sources/net-tcp.ts'
-import { logsSessions, type SshdLogLevel } from '../sources/sshd-config.ts'
+import { logsSessions, type SshdLogLevel } from '../sources/sshd-config/values.ts'
 import {
   type Collector,
   type CollectorDefinition,

@@ -12,13 +12,10 @@ import type { Logger } from '../logger.ts'
 import { SSHD_FLAVORS } from '../sources/proctitle.ts'
 import { parseSshdArgv, type SshdArgv, sshdCommandLineArgs } from '../sources/sshd-argv.ts'
 import { runSshdT, sshdVersion } from '../sources/sshd-binary.ts'
-import {
-  type ConfigProblem,
-  type EffectiveConfig,
-  NEWEST_RESEARCHED_OPENSSH,
-  parseSshdT,
-  readSshdConfig,
-} from '../sources/sshd-config.ts'
+import { readSshdConfig } from '../sources/sshd-config/read.ts'
+import { NEWEST_RESEARCHED_OPENSSH } from '../sources/sshd-config/semantics.ts'
+import { parseSshdT } from '../sources/sshd-config/sshd-t.ts'
+import type { ConfigProblem, EffectiveConfig } from '../sources/sshd-config/values.ts'
 import { readSshdVersion } from '../sources/sshd-version.ts'
 
 export type ConfigSourceName = 'sshd_t' | 'file'

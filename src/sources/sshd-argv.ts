@@ -1,12 +1,13 @@
 // sshd's own command line: what it sets, read with sshd's getopt(3) (OpenSSH's BSD getopt: no
 // permutation, parsing stops at the first non-option or `--`); the argv of a listener recovered
 // from its process title; and the arguments that make `sshd -T` evaluate the same configuration.
-// -o, -p, -g, -d and -q override sshd_config: sshd-config.ts applies them (its `commandLine`
-// option) as sshd.c main() does. -f names the file; a relative one is relative to the listener's
-// working directory, `none` means no file. Nothing here throws: what sshd would refuse, or what
-// this module does not know, is a problem.
+// -o, -p, -g, -d and -q override sshd_config: sshd-config/parse.ts applies them (its
+// `commandLine` option) as sshd.c main() does. -f names the file; a relative one is relative to
+// the listener's working directory, `none` means no file. Nothing here throws: what sshd would
+// refuse, or what this module does not know, is a problem.
 
-import type { SshdCommandLine, SshdLogLevel } from './sshd-config.ts'
+import type { SshdCommandLine } from './sshd-config/parse.ts'
+import type { SshdLogLevel } from './sshd-config/values.ts'
 
 /** What a sshd command line sets. It is an `SshdCommandLine` for readSshdConfig. */
 export type SshdArgv = SshdCommandLine & {

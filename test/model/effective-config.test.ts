@@ -11,11 +11,8 @@ import {
   splitRoot,
 } from '../../src/model/effective-config.ts'
 import { parseSshdArgv } from '../../src/sources/sshd-argv.ts'
-import {
-  type EffectiveConfig,
-  readSshdConfig,
-  SshdConfigError,
-} from '../../src/sources/sshd-config.ts'
+import { readSshdConfig } from '../../src/sources/sshd-config/read.ts'
+import { type EffectiveConfig, SshdConfigError } from '../../src/sources/sshd-config/values.ts'
 import { sshdBinaries } from '../helpers/sshd.ts'
 
 function capture() {

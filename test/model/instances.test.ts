@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import type { EffectiveConfigRead } from '../../src/model/effective-config.ts'
 import { sshdInstances } from '../../src/model/instances.ts'
 import type { Connection, Listener, SshdSnapshot } from '../../src/model/snapshot.ts'
-import { SSHD_DEFAULTS } from '../../src/sources/sshd-config.ts'
+import { SSHD_DEFAULTS } from '../../src/sources/sshd-config/values.ts'
 
 function config(ports: number[], maxSessions = 10): EffectiveConfigRead {
   return {

@@ -6,12 +6,10 @@ import { dirname, join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { parseSshdArgv, sshdCommandLineArgs, titleArgv } from '../../src/sources/sshd-argv.ts'
 import { runSshdT } from '../../src/sources/sshd-binary.ts'
-import {
-  type EffectiveConfig,
-  parseSshdConfigFiles,
-  parseSshdT,
-  readSshdConfig,
-} from '../../src/sources/sshd-config.ts'
+import { parseSshdConfigFiles } from '../../src/sources/sshd-config/parse.ts'
+import { readSshdConfig } from '../../src/sources/sshd-config/read.ts'
+import { parseSshdT } from '../../src/sources/sshd-config/sshd-t.ts'
+import type { EffectiveConfig } from '../../src/sources/sshd-config/values.ts'
 import {
   makeHostKey,
   oracleScratch,
