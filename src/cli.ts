@@ -9,9 +9,9 @@ import { isExporterError } from './errors.ts'
 import { createExporter } from './exporter.ts'
 import { type Config, type ListenAddress, parseFlags } from './flags.ts'
 import { createLogger, type Logger } from './logger.ts'
-import type { App } from './server/app.ts'
-import { WebConfigError } from './server/web-config.ts'
 import { VERSION } from './version.ts'
+import type { App } from './web/app.ts'
+import { WebConfigError } from './web/web-config.ts'
 
 function formatAddress(a: ListenAddress): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`

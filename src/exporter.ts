@@ -15,12 +15,31 @@ import type { Logger } from './logger.ts'
 import { SshdConfigs } from './model/effective-config.ts'
 import { openEventsSource } from './model/events-source.ts'
 import { Scraper } from './scrape.ts'
-import { type App, buildApp } from './server/app.ts'
-import type { CollectorStatus } from './server/landing.ts'
-import { WebConfigSource } from './server/web.ts'
 import { ProcFS } from './sources/procfs.ts'
 import { findSshdBinary } from './sources/sshd-binary.ts'
 import { VERSION } from './version.ts'
+import { type App, buildApp } from './web/app.ts'
+import { WebConfigSource } from './web/web.ts'
+
+export interface CollectorStatus {
+  name: string
+  /** enabled, disabled by flag, or not applicable on this host (with the reason). */
+  state: 'enabled' | 'disabled' | 'not applicable'
+  reason?: string
+}
+
+/** This exporter's name in the web layer's log lines ("restart sshd-exporter to apply it"). */
+const PROGRAM = 'sshd-exporter'
+/** What the landing page says of this exporter. */
+const LANDING = {
+  name: 'sshd exporter',
+  description: `Prometheus exporter for OpenSSH servers: sessions per connection and user,
+MaxSessions, MaxStartups, stale sessions and what sshd refused.`,
+}
+
+function collectorRow(c: CollectorStatus): string[] {
+  return [c.name, c.reason === undefined ? c.state : `${c.state} (${c.reason})`]
+}
 
 export interface Exporter {
   app: App
@@ -91,7 +110,7 @@ export async function createExporter(
   const web =
     config.web.configFile === undefined
       ? undefined
-      : await WebConfigSource.open(config.web.configFile, logger)
+      : await WebConfigSource.open(config.web.configFile, logger, PROGRAM)
   const procfs = new ProcFS(config.path.procfs)
   const sshdConfig = config.collectors.config ? await configReader(config, logger) : null
   const events = config.collectors.events
@@ -143,7 +162,10 @@ export async function createExporter(
     scrape: () => scraper.scrape(),
     logger,
     version: VERSION,
-    collectors: statuses,
+    landing: {
+      ...LANDING,
+      tables: [{ heading: 'Collectors', rows: statuses.map(collectorRow) }],
+    },
     web,
   })
   const reload = async () => {

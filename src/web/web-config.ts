@@ -1,20 +1,11 @@
 /**
  * `--web.config.file`: prometheus/exporter-toolkit's web configuration (TLS, basic auth,
  * response headers, HTTP/2, rate limit), so that a node_exporter web config file works
- * unchanged. This module is pure: text in, a typed config out, or a WebConfigError that
- * names the file, the key, the line and what the key accepts. Reading the files the
- * config names is web-tls.ts's business; applying the config, web.ts's.
- *
- * Decoding follows exporter-toolkit's strict unmarshalling (go-yaml v2): unknown keys,
- * duplicate keys and values of the wrong type are errors; a scalar read as a string keeps
- * its text (`cert_file: 123` is "123"); booleans also take YAML 1.1's spellings (`yes`,
- * `on`); a null value leaves the key's zero value.
- *
- * Where exporter-toolkit accepts a file that cannot do what it says, this is stricter and
- * stops start-up instead: TLS settings without a certificate (exporter-toolkit then serves
- * plain HTTP), both `cert` and `cert_file`, an empty `client_allowed_sans`,
- * `client_allowed_sans` without a client certificate being asked for, min_version above
- * max_version, a user name with a colon, a client CA file without a certificate in it.
+ * unchanged. Pure: text in, a typed config out, or a WebConfigError that names the file,
+ * the key, the line and what the key accepts. Decoding is as strict as exporter-toolkit's,
+ * and stricter where it accepts a file that cannot do what it says: docs/web-config.md,
+ * "How this layer matches exporter-toolkit". Reading the files the config names is
+ * web-tls.ts's business; applying the config, web.ts's.
  */
 import { dirname, isAbsolute, join } from 'node:path'
 import {

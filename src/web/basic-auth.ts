@@ -1,15 +1,11 @@
 /**
  * Basic auth as exporter-toolkit does it: users and bcrypt hashes from the web config; a
- * wrong user and a wrong password get the same answer after the same work (a user that
- * does not exist still costs one bcrypt comparison, against a configured hash of the
- * highest cost), and successful verifications are cached, since bcrypt is slow on
- * purpose and Prometheus sends the same credentials every scrape.
- *
- * The cache holds no password: its keys are an HMAC, under a random per-process key, of
- * the user, the hash and the password, so a changed hash or password misses. Only
- * successes are cached (at most 100, the oldest dropped first); a wrong password costs a
- * comparison every time. Concurrent requests with the same credentials share one
- * comparison.
+ * wrong user and a wrong password get the same answer after the same work (an unknown
+ * user costs one comparison against the costliest configured hash). Successes are cached,
+ * since bcrypt is slow on purpose and Prometheus sends the same credentials every scrape:
+ * at most 100, the oldest dropped first, keyed by an HMAC (random per-process key) of user,
+ * hash and password, so no password is held and a changed hash or password misses.
+ * Concurrent requests with the same credentials share one comparison.
  */
 import { createHmac, randomBytes } from 'node:crypto'
 import { compare as bcryptCompare } from 'bcryptjs'

@@ -1,18 +1,11 @@
 /**
- * The web config in force, and the rules it puts on every request: the landing page,
- * the health endpoints, the telemetry path and every 404 alike.
- *
- * Read at start-up, where a bad file stops the exporter (exit 2). Then, as
- * exporter-toolkit re-reads its file on every request and TLS handshake, the file and the
- * certificate, key and CA files it names are read again on every request, on every new
- * connection and on SIGHUP; nothing is parsed again unless a byte changed. A change to
- * users, headers, the rate limit, client_allowed_sans, or any certificate, key, CA,
- * version, cipher or curve applies from the next request (TLS settings: from the next
- * connection). Turning TLS on or off, client_auth_type and http2 are fixed when the
- * server starts; a file that changes them, or that stops being valid, gets every request
- * answered 500 (fail closed, as exporter-toolkit does) and one error line in the log,
- * until it is fixed or the exporter restarted. TLS handshakes go on with the last good
- * certificate meanwhile.
+ * The web config in force, and the rules it puts on every request (landing page, health,
+ * telemetry path and 404 alike): 500 while the file is bad, 429 past the rate limit, the
+ * headers, basic auth. Read once by open(), whose error the caller stops on; then, as
+ * exporter-toolkit does, read again on every request, every new connection and refresh(),
+ * parsed again only when a byte changed. TLS on or off, client_auth_type and http2 are
+ * fixed at start: a file that changes them, or stops being valid, fails every request
+ * closed until it is fixed. What applies when: docs/web-config.md.
  */
 import { resolve } from 'node:path'
 import type { TLSSocket, Server as TlsServer } from 'node:tls'
@@ -119,8 +112,13 @@ function buildState(
 }
 
 /** A change the running server cannot take; undefined when there is none. */
-function needsRestart(file: string, initial: WebState, next: WebState): WebConfigError | undefined {
-  const restart = 'restart sshd-exporter to apply it, or undo the change'
+function needsRestart(
+  file: string,
+  program: string,
+  initial: WebState,
+  next: WebState,
+): WebConfigError | undefined {
+  const restart = `restart ${program} to apply it, or undo the change`
   if ((initial.tls === undefined) !== (next.tls === undefined)) {
     const how = next.tls === undefined ? 'off' : 'on'
     return problem(file, 'tls_server_config', `TLS was turned ${how} after start-up`, restart)
@@ -211,6 +209,7 @@ export class WebConfigSource {
   readonly initial: WebState
   readonly #cache: VerifiedCache
   readonly #logger: Logger
+  readonly #program: string
   /** The last good state, and what it was read from. */
   #state: WebState
   #good: { text: string; config: WebConfig }
@@ -228,6 +227,7 @@ export class WebConfigSource {
     state: WebState,
     cache: VerifiedCache,
     logger: Logger,
+    program: string,
   ) {
     this.file = file
     this.initial = state
@@ -236,17 +236,21 @@ export class WebConfigSource {
     this.#seen = inputs
     this.#cache = cache
     this.#logger = logger
+    this.#program = program
   }
 
-  /** Reads the file at start-up; throws WebConfigError when it cannot be used. */
-  static async open(file: string, logger: Logger): Promise<WebConfigSource> {
+  /**
+   * Reads the file at start-up; throws WebConfigError when it cannot be used. `program`
+   * is the exporter's name, for the log line that asks to restart it.
+   */
+  static async open(file: string, logger: Logger, program: string): Promise<WebConfigSource> {
     const path = resolve(file)
     const cache = new VerifiedCache()
     const { inputs, config } = await readAll(path, undefined)
     const state = buildState(path, config, inputs, cache, undefined)
     logger.info(summary(path, state), 'read web config file')
     warn(logger, path, state)
-    return new WebConfigSource(path, config, inputs, state, cache, logger)
+    return new WebConfigSource(path, config, inputs, state, cache, logger, program)
   }
 
   /** The state to serve a request with (after re-reading), or the error that fails it closed. */
@@ -289,7 +293,7 @@ export class WebConfigSource {
       if (sameInputs(this.#seen, read.inputs)) return
       this.#seen = read.inputs
       const next = buildState(this.file, read.config, read.inputs, this.#cache, this.#state)
-      const restart = needsRestart(this.file, this.initial, next)
+      const restart = needsRestart(this.file, this.#program, this.initial, next)
       if (restart !== undefined) throw restart
       if (next.tls !== undefined) this.#server?.setSecureContext(next.tls.context)
       this.#state = next

@@ -7,7 +7,7 @@ import {
   type Compare,
   parseBasicAuthorization,
   VerifiedCache,
-} from '../../src/server/basic-auth.ts'
+} from '../../src/web/basic-auth.ts'
 
 const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`
 const ALICE_HASH = hashSync('wonderland', 4)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { TokenBucket } from '../../src/server/rate-limit.ts'
+import { TokenBucket } from '../../src/web/rate-limit.ts'
 
 describe('TokenBucket', () => {
   it('starts full, then refills one token per interval', () => {

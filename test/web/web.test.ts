@@ -10,8 +10,8 @@ import { join } from 'node:path'
 import { after, before, describe, it, type TestContext } from 'node:test'
 import { hashSync } from 'bcryptjs'
 import { createLogger } from '../../src/logger.ts'
-import { buildApp } from '../../src/server/app.ts'
-import { WebConfigSource } from '../../src/server/web.ts'
+import { buildApp } from '../../src/web/app.ts'
+import { WebConfigSource } from '../../src/web/web.ts'
 import { makeCerts, type TestCerts } from '../helpers/certs.ts'
 import { type ClientOptions, get } from '../helpers/exporter.ts'
 
@@ -40,13 +40,13 @@ async function serve(t: TestContext, lines: string[]) {
       write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>),
     },
   })
-  const source = await WebConfigSource.open(file, logger)
+  const source = await WebConfigSource.open(file, logger, 'sshd-exporter')
   const app = buildApp({
     telemetryPath: '/metrics',
     scrape: () => Promise.resolve('up 1\n'),
     logger,
     version: 'test',
-    collectors: [],
+    landing: { name: 'test exporter', description: 'For tests.', tables: [] },
     web: source,
   })
   await app.listen({ host: '127.0.0.1', port: 0 })

@@ -6,7 +6,7 @@ import {
   parseWebConfig,
   type WebConfig,
   WebConfigError,
-} from '../../src/server/web-config.ts'
+} from '../../src/web/web-config.ts'
 
 const FILE = '/etc/sshd-exporter/web.yml'
 const HASH_A = '$2y$10$mDwo.lAisC94iLAyP81MCesa29IzH37oigHC/42V2pdJlUprsJPze'

@@ -1,14 +1,15 @@
 /**
  * The HTTP app: the telemetry path, a landing page, and the health endpoints
  * Prometheus's own servers have. Built by a function and tested with inject();
- * listening is the CLI's business. With a web config, it speaks HTTPS (and HTTP/2
- * beside HTTP/1.1 unless the config turns it off) and every route follows the config's
- * rules: web.ts.
+ * listening is the caller's business. What the landing page says of the exporter comes
+ * from the caller; it links the metrics and health itself. With a web config, it speaks
+ * HTTPS (and HTTP/2 beside HTTP/1.1 unless the config turns it off) and every route
+ * follows the config's rules: web.ts.
  */
 import Fastify, { LogController } from 'fastify'
 import { Registry } from 'prom-client'
 import type { Logger } from '../logger.ts'
-import { type CollectorStatus, landingPage } from './landing.ts'
+import { type LandingTable, landingPage } from './landing.ts'
 import type { WebConfigSource } from './web.ts'
 
 export interface AppOptions {
@@ -17,7 +18,8 @@ export interface AppOptions {
   scrape: () => Promise<string>
   logger: Logger
   version: string
-  collectors: readonly CollectorStatus[]
+  /** What the landing page says: the exporter's name, a description, tables (its collectors). */
+  landing: { name: string; description: string; tables: readonly LandingTable[] }
   /** --web.config.file, read: TLS, basic auth, headers, rate limit. */
   web?: WebConfigSource | undefined
 }
@@ -64,9 +66,12 @@ export function buildApp(options: AppOptions) {
     app.addHook('onRequest', (request, reply) => web.guard(request, reply))
   }
   const landing = landingPage({
+    ...options.landing,
     version: options.version,
-    telemetryPath: options.telemetryPath,
-    collectors: options.collectors,
+    links: [
+      { address: options.telemetryPath, text: 'Metrics' },
+      { address: '/-/healthy', text: 'Health' },
+    ],
   })
 
   app.get(options.telemetryPath, async (_request, reply) => {

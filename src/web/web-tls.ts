@@ -2,19 +2,9 @@
  * The TLS half of the web config: reads the certificate, key and client CA a config
  * names, checks they can be used together (a key that does not match its certificate is
  * a start-up error, as in exporter-toolkit), and turns exporter-toolkit's settings into
- * Node's server options.
- *
- * client_auth_type, as Go's crypto/tls means it:
- * - NoClientCert: no certificate is asked for.
- * - RequestClientCert: asked for, not required, not verified.
- * - RequireAnyClientCert: required, not verified.
- * - VerifyClientCertIfGiven: not required; one that is given must verify against the CA.
- * - RequireAndVerifyClientCert: required and verified (OpenSSL refuses in the handshake).
- * Without client_ca_file, certificates verify against Node's root CAs, as Go's against the
- * system's. What OpenSSL cannot refuse in the handshake (a missing certificate for
- * RequireAnyClientCert, a bad one for VerifyClientCertIfGiven, client_allowed_sans) is
- * refused as soon as the handshake ends, before any request is read:
- * clientCertificateRefusal.
+ * Node's server options. client_auth_type keeps Go's crypto/tls meaning (the table is in
+ * docs/web-config.md); what OpenSSL cannot refuse in the handshake is refused as soon as
+ * the handshake ends, before any request is read: clientCertificateRefusal.
  */
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto'
 import { open } from 'node:fs/promises'

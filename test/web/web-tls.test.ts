@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { CLIENT_AUTH_TYPES, parseWebConfig, WebConfigError } from '../../src/server/web-config.ts'
+import { CLIENT_AUTH_TYPES, parseWebConfig, WebConfigError } from '../../src/web/web-config.ts'
 import {
   clientCertificateRefusal,
   type PeerInfo,
@@ -13,7 +13,7 @@ import {
   type ServerTls,
   serverTls,
   subjectAltNames,
-} from '../../src/server/web-tls.ts'
+} from '../../src/web/web-tls.ts'
 import { makeCerts, type TestCerts } from '../helpers/certs.ts'
 
 let root: string
