@@ -19,7 +19,7 @@ import {
   type SshdSockets,
 } from './model/sockets.ts'
 import { ProcessScanner } from './model/walk.ts'
-import type { TcpSocket } from './sources/net-tcp.ts'
+import type { TcpSocket } from './sources/net-tcp/table.ts'
 import type { ProcFS } from './sources/procfs.ts'
 
 export interface ScraperOptions {
@@ -103,7 +103,7 @@ class ScrapeContext implements Scrape {
         configs.default.current().catch(() => null),
         ...scan.snapshot.listeners.map((l) =>
           configs
-            .readerFor(l.argv, `${this.#procfs.pidDir(l.pid)}exe`)
+            .readerFor(l.argv, this.#procfs.exePath(l.pid))
             .current()
             .catch(() => null),
         ),

@@ -19,7 +19,7 @@ import type { SshdInstance } from '../model/instances.ts'
 import type { EventsSource } from '../model/events-source.ts'
 import type { ScanResult } from '../model/scan.ts'
 import type { SshdSockets } from '../model/sockets.ts'
-import type { TcpSocket } from '../sources/net-tcp.ts'
+import type { TcpSocket } from '../sources/net-tcp/table.ts'
 import type { ProcFS } from '../sources/procfs.ts'
 
 /** What one scrape shares between its collectors: each source is read at most once. */

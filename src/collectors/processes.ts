@@ -9,7 +9,7 @@ import { connectionKey } from '../model/events.ts'
 import type { EventsSource } from '../model/events-source.ts'
 import type { SshdInstance } from '../model/instances.ts'
 import type { SshdSnapshot } from '../model/snapshot.ts'
-import type { TcpSocket } from '../sources/net-tcp.ts'
+import type { TcpSocket } from '../sources/net-tcp/table.ts'
 import { logsSessions, type SshdLogLevel } from '../sources/sshd-config/values.ts'
 import {
   type Collector,

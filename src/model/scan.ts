@@ -66,7 +66,7 @@ export function scanFull(procfs: ProcFS): FullScanResult {
     } catch (err) {
       if (!isExporterError(err)) throw err
       malformed++
-      firstProblem ??= `${procfs.path(pid, 'stat')}: ${err.message}`
+      firstProblem ??= err.message // it names the file
       continue
     }
     processes++

@@ -4,15 +4,14 @@
  * socket inodes the listener holds rather than assumed to be 22, and the
  * connections on those ports.
  */
+import { FDS_NOT_PERMITTED, findSocket, socketInodes } from '../sources/net-tcp/fds.ts'
 import {
-  FDS_NOT_PERMITTED,
-  findSocket,
   listeningPorts,
+  NetTcpState,
   readNetTcp,
-  socketInodes,
   type TcpSocket,
   TcpTimer,
-} from '../sources/net-tcp.ts'
+} from '../sources/net-tcp/table.ts'
 import type { ProcFS } from '../sources/procfs.ts'
 import { capToTop } from './cap.ts'
 import type { SshdSnapshot } from './snapshot.ts'
@@ -69,7 +68,7 @@ export function readSshdSockets(
   const holder = snapshot.listeners.length === 0
   for (const pid of sources) {
     const keep = (port: number, state: TcpSocket['state']) => state === 'LISTEN' || wanted.has(port)
-    let net = readNetTcp(procfs, pid, { keep })
+    let net = readNetTcp(procfs, pid, cache.netTcp, { keep })
     if (net === null) continue
     const inodes = holder ? null : socketInodes(procfs, pid)
     let own: number[] = []
@@ -81,7 +80,7 @@ export function readSshdSockets(
     if (own.length === 0) own = [DEFAULT_SSH_PORT]
     if (own.some((port) => !wanted.has(port))) {
       wanted = new Set([...wanted, ...own])
-      net = readNetTcp(procfs, pid, { keep })
+      net = readNetTcp(procfs, pid, cache.netTcp, { keep })
       if (net === null) continue
     }
     malformed += net.malformed
@@ -243,7 +242,10 @@ interface KnownSocket {
   generation: number
 }
 
-/** What the last scrape learnt of sshd's sockets, kept by the scraper for the next one. */
+/**
+ * What the last scrape learnt of sshd's sockets, kept by the scraper for the next one; with it
+ * what reading net/tcp keeps (its chunk buffer, the interned addresses).
+ */
 export class ConnectionSocketCache {
   /**
    * Socket inodes of the connections matched at the last scrape, by pid; updated in place, the
@@ -254,6 +256,7 @@ export class ConnectionSocketCache {
   generation = 0
   /** sshd's ports. */
   ports: ReadonlySet<number> = new Set()
+  readonly netTcp = new NetTcpState()
 }
 
 /**

@@ -11,7 +11,7 @@
  * - preauth_overdue: a connection not authenticated after the threshold.
  */
 import type { Connection, SshdSnapshot } from './snapshot.ts'
-import { type UtmpRecord, UtmpType } from '../sources/utmp.ts'
+import { type UtmpRecord, UtmpType } from '../sources/utmp/parse.ts'
 
 /** The thresholds of sshd_pty_sessions_idle_over, shortest first: label value and seconds. */
 export const IDLE_THRESHOLDS = [

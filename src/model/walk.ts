@@ -150,13 +150,8 @@ export class ProcessScanner {
       // 10.0's `sshd -i` leaves its forked child unreaped under the monitor for good.
       if (kids === undefined || connection === undefined) continue
       if (kids.length !== (sshdKids.get(m.pid) ?? 0)) continue
-      const settledPosts = kids.map((k) =>
-        settledPost(this.#procfs, k, null, result.children.get(k.pid) ?? 0),
-      )
-      this.#settled.set(
-        m.pid,
-        settledRecord(this.#procfs, m, settledPosts, connection, this.#generation),
-      )
+      const settledPosts = kids.map((k) => settledPost(k, null, result.children.get(k.pid) ?? 0))
+      this.#settled.set(m.pid, settledRecord(m, settledPosts, connection, this.#generation))
     }
   }
 
@@ -177,7 +172,7 @@ export class ProcessScanner {
     this.#childrenFile = present
     if (!present) {
       this.#logger?.info(
-        { file: this.#procfs.path(listener.pid, 'task', listener.pid, 'children') },
+        { pid: listener.pid },
         'the kernel writes no children files (CONFIG_PROC_CHILDREN): reading every process each scrape',
       )
     }
@@ -243,8 +238,6 @@ interface SettledPost {
    */
   cmdline: string | null
   title: PostauthTitle
-  cmdlinePath: string
-  childrenPath: string
   sessions: number
 }
 
@@ -259,7 +252,6 @@ interface Settled {
   ppid: number
   starttime: number
   title: SshdTitle
-  statPath: string
   posts: SettledPost[]
   /** The connection as last built; null until the walk that read it whole has built it. */
   connection: Connection | null
@@ -300,7 +292,7 @@ class Walk {
       return stat
     } catch (err) {
       if (!isExporterError(err)) throw err
-      this.#problem(this.#procfs.path(pid, 'stat'), err.message)
+      this.#problem(err.message)
       return null
     }
   }
@@ -321,7 +313,7 @@ class Walk {
     if (title.role === 'postauth') {
       // Its children are the sessions: counted, not read.
       this.children.set(pid, kids.length)
-      this.#posts.set(pid, settledPost(this.#procfs, read, cmdline, kids.length))
+      this.#posts.set(pid, settledPost(read, cmdline, kids.length))
       return title
     }
     this.#visitKids(pid, title, read, kids)
@@ -347,7 +339,7 @@ class Walk {
     }
     // Every live sshd child a post-auth process (see #settleFrom).
     if (title.role === 'monitor' && posts.length > 0 && posts.length === sshdKids) {
-      this.fresh.push(settledRecord(this.#procfs, read, posts, null, this.#generation))
+      this.fresh.push(settledRecord(read, posts, null, this.#generation))
     }
   }
 
@@ -366,10 +358,10 @@ class Walk {
    */
   #reread(settled: Settled): boolean {
     if (settled.connection === null) return false
-    if (this.#procfs.readStarttimeAt(settled.statPath) !== settled.starttime) return false
+    if (this.#procfs.readStarttime(settled.pid) !== settled.starttime) return false
     let changed = false
     for (const post of settled.posts) {
-      const cmdline = this.#procfs.readCmdlineAt(post.cmdlinePath, post.cmdline)
+      const cmdline = this.#procfs.readCmdline(post.pid, post.cmdline)
       if (cmdline === null) return false
       if (cmdline !== post.cmdline) {
         const title = parseSshdTitle(cmdline)
@@ -378,7 +370,7 @@ class Walk {
         post.title = title
         changed = true
       }
-      const sessions = this.#procfs.countChildrenAt(post.childrenPath)
+      const sessions = this.#procfs.countChildren(post.pid)
       if (sessions < 0) return false
       if (sessions !== post.sessions) {
         post.sessions = sessions
@@ -398,45 +390,32 @@ class Walk {
       return this.#procfs.readChildren(pid)
     } catch (err) {
       if (!isExporterError(err)) throw err
-      this.#problem(this.#procfs.path(pid, 'task', pid, 'children'), err.message)
+      this.#problem(err.message)
       return null
     }
   }
 
-  #problem(path: string, message: string): void {
+  /** A malformed file, its error's message naming it. */
+  #problem(message: string): void {
     this.malformed++
-    this.firstProblem ??= `${path}: ${message}`
+    this.firstProblem ??= message
   }
 }
 
 /** A post-auth process (its title a post-auth one) as a settled connection keeps it. */
-function settledPost(
-  procfs: ProcFS,
-  p: SshdProcess,
-  cmdline: string | null,
-  sessions: number,
-): SettledPost {
-  return {
-    pid: p.pid,
-    starttime: p.starttime,
-    cmdline,
-    title: p.title as PostauthTitle,
-    cmdlinePath: procfs.cmdlinePath(p.pid),
-    childrenPath: procfs.childrenPath(p.pid),
-    sessions,
-  }
+function settledPost(p: SshdProcess, cmdline: string | null, sessions: number): SettledPost {
+  return { pid: p.pid, starttime: p.starttime, cmdline, title: p.title as PostauthTitle, sessions }
 }
 
 /** A settled connection's record, from its monitor and post-auth processes. */
 function settledRecord(
-  procfs: ProcFS,
   monitor: SshdProcess,
   posts: SettledPost[],
   connection: Connection | null,
   seen: number,
 ): Settled {
   const { pid, ppid, starttime, title } = monitor
-  return { pid, ppid, starttime, title, statPath: procfs.statPath(pid), posts, connection, seen }
+  return { pid, ppid, starttime, title, posts, connection, seen }
 }
 
 /** A settled connection's Connection, as buildSnapshot makes it from the same processes. */

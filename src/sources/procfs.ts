@@ -1,12 +1,10 @@
 /**
- * The few procfs files the exporter reads, under an injected root
- * (`--path.procfs`). Readers do I/O and return null for a pid that vanished;
- * parsers are pure and throw ExporterError(PROCFS_MALFORMED) on garbage.
- *
- * procfs files are small and live in memory, so they are read synchronously
- * into one reused buffer: one open, one read, one close per file, no stat and
- * no allocation beyond the decoded string. An async read per file costs a
- * thread-pool round trip each, which for thousands of pids is most of a scrape.
+ * The few per-process procfs files the exporter reads, under the root injected once
+ * (`new ProcFS(--path.procfs)`). Readers take a pid, do I/O and return null (or -1) for a pid that
+ * vanished; a malformed file throws ExporterError(PROCFS_MALFORMED) naming the file. Parsers are
+ * pure. Files are read synchronously, whole, into the instance's one reused buffer: one open,
+ * read and close per file, no stat; reads are never re-entered. Only the sources layer builds
+ * paths (pidPath, for net/tcp and fd/); everything above it passes pids.
  */
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs'
 import { join } from 'node:path'
@@ -53,6 +51,8 @@ export class ProcFS {
   #probe = Buffer.allocUnsafe(1)
   /** Whether the last #fill stopped at its cap with more to read. */
   #truncated = false
+  /** What the last scanStat found in #buffer. */
+  readonly #scanned: StatScan = newStatScan()
   /** `<root>/`, normalised once: the per-pid paths are built by concatenation. */
   readonly #prefix: string
 
@@ -62,18 +62,20 @@ export class ProcFS {
     this.#prefix = normal.endsWith('/') ? normal : `${normal}/`
   }
 
-  /** `<root>/<pid>/<file>`, without path.join's normalisation (pid and file are clean). */
-  #pidPath(pid: number, file: string): string {
+  /**
+   * `<root>/<pid>/<file>`, without path.join's normalisation (pid and file are clean). For the
+   * readers of other per-pid files in src/sources (net/tcp, fd/): nothing above them names a path.
+   */
+  pidPath(pid: number, file: string): string {
     return `${this.#prefix}${pid}/${file}`
   }
 
-  /** `<root>/<pid>/`, for readers of other per-pid files (net/tcp, fd/) to build on. */
-  pidDir(pid: number): string {
-    return this.#pidPath(pid, '')
-  }
-
-  path(...parts: (string | number)[]): string {
-    return join(this.root, ...parts.map(String))
+  /**
+   * /proc/<pid>/exe: the one path handed above the sources layer, because it is run (`sshd -T`
+   * with the listener's own binary, which a container's rootfs may not hold at its path).
+   */
+  exePath(pid: number): string {
+    return this.pidPath(pid, 'exe')
   }
 
   /** The pids present now, in no particular order. Throws when the root is not a procfs. */
@@ -92,7 +94,7 @@ export class ProcFS {
    * Reads a small file whole, as latin1 so that any byte survives; null when
    * it does not exist (a vanished pid). Reads at most BUFFER_SIZE bytes.
    */
-  readSmall(path: string): string | null {
+  #readSmall(path: string): string | null {
     const length = this.#fill(path, BUFFER_SIZE)
     return length < 0 ? null : this.#buffer.toString('latin1', 0, length)
   }
@@ -146,124 +148,37 @@ export class ProcFS {
 
   /** /proc/<pid>/stat; null when the pid is gone. Throws on a malformed file. */
   readStat(pid: number): ProcStat | null {
-    const length = this.#fill(this.statPath(pid), BUFFER_SIZE, ONE_READ)
-    return length < 0 ? null : parseProcStatBytes(this.#buffer, length)
-  }
-
-  /** Seconds since boot, from /proc/uptime; the clock process start times count from. */
-  readUptime(): number {
-    const text = this.readSmall(this.path('uptime'))
-    if (text === null) throw malformed('uptime', '(missing)')
-    return parseUptime(text)
-  }
-
-  /**
-   * The children of a process's main thread, from /proc/<pid>/task/<pid>/children (zombies
-   * included: a child stays listed until its parent reaps it); null when the file is not there,
-   * because the pid is gone or the kernel was built without CONFIG_PROC_CHILDREN. Throws on a
-   * malformed or oversized file.
-   */
-  readChildren(pid: number): number[] | null {
-    const length = this.#fill(this.childrenPath(pid), CHILDREN_CAP, CHILDREN_SHORT_READ_ENDS)
-    if (length < 0) return null
-    if (this.#truncated) throw malformed('children', `(more than ${CHILDREN_CAP} bytes)`)
-    return parseChildrenBytes(this.#buffer, length)
-  }
-
-  /** /proc/<pid>/cmdline cut at the first NUL, as UTF-8; null when the pid is gone. */
-  readCmdline(pid: number): string | null {
-    return this.readCmdlineAt(this.cmdlinePath(pid), null)
-  }
-
-  /**
-   * /proc/<pid>/cmdline as the argv it holds while the process has not set a title: split at
-   * NULs, the empty tail left out; null when the pid is gone.
-   */
-  readArgv(pid: number): string[] | null {
-    const length = this.#fill(this.cmdlinePath(pid), BUFFER_SIZE, ONE_READ)
-    if (length < 0) return null
-    const argv = this.#buffer.toString('utf8', 0, length).split('\0')
-    while (argv.length > 0 && argv.at(-1) === '') argv.pop()
-    return argv
-  }
-
-  /**
-   * How many PID namespaces below this procfs's own the process lives in, from the NSpid line of
-   * /proc/<pid>/status (0: in it; 1: in a container's namespace of its own); null when the pid
-   * is gone or the kernel writes no NSpid (before Linux 4.1).
-   */
-  readNsDepth(pid: number): number | null {
-    const status = this.readSmall(this.#pidPath(pid, 'status'))
-    if (status === null) return null
-    const at = status.indexOf('\nNSpid:')
-    if (at < 0) return null
-    const end = status.indexOf('\n', at + 1)
-    const fields = status
-      .slice(at + 7, end < 0 ? undefined : end)
-      .trim()
-      .split(/\s+/)
-    return fields.length - 1
-  }
-
-  // The readers below take a path built once (statPath, cmdlinePath, childrenPath) and allocate
-  // nothing when the file says what it said before: the walk re-reads each settled connection
-  // every scrape, and at 10,000 connections the garbage of objects made only to be compared
-  // and dropped was most of what the heap grew by.
-
-  statPath(pid: number): string {
-    return this.#pidPath(pid, 'stat')
-  }
-
-  cmdlinePath(pid: number): string {
-    return this.#pidPath(pid, 'cmdline')
-  }
-
-  childrenPath(pid: number): string {
-    return this.#pidPath(pid, `task/${pid}/children`)
-  }
-
-  /**
-   * The start time in a stat file (statPath), or -1 when the process is gone, has exited (a
-   * zombie) or the file is malformed: the caller then reads the process whole, which tells which.
-   */
-  readStarttimeAt(path: string): number {
-    const length = this.#fill(path, BUFFER_SIZE, ONE_READ)
-    if (length < 0 || !scanStat(this.#buffer, length)) return -1
-    return isExitedState(scanned.state) ? -1 : scanned.starttime
-  }
-
-  /**
-   * A cmdline file (cmdlinePath) as readCmdline gives it; `previous` itself, not a copy, when
-   * the title is the same ASCII text as `previous`. Null when the process is gone.
-   */
-  readCmdlineAt(path: string, previous: string | null): string | null {
+    const path = this.pidPath(pid, 'stat')
     const length = this.#fill(path, BUFFER_SIZE, ONE_READ)
     if (length < 0) return null
-    if (previous !== null) {
-      let end = 0
-      while (end < length && this.#buffer[end] !== 0) end++
-      if (bytesEqual(this.#buffer, 0, end, previous) && isAscii(previous)) return previous
-    }
-    return parseCmdlineBytes(this.#buffer, length)
-  }
-
-  /** The number of pids in a children file (childrenPath); -1 when it is gone or malformed. */
-  countChildrenAt(path: string): number {
-    const length = this.#fill(path, CHILDREN_CAP, CHILDREN_SHORT_READ_ENDS)
-    if (length < 0 || this.#truncated) return -1
-    return scanChildren(this.#buffer, length, null)
+    if (!scanStat(this.#buffer, length, this.#scanned))
+      throw malformedBytes('stat', this.#buffer, length, path)
+    return statOf(this.#buffer, this.#scanned)
   }
 
   /**
-   * A stat file's fields for a scan of every process, without an object for each: false when
-   * the pid is gone, else `into` holds them. `sshd` says whether comm is one of SSHD_COMMS,
+   * The start time in /proc/<pid>/stat, or -1 when the process is gone, has exited (a zombie) or
+   * the file is malformed: the caller then reads the process whole, which tells which.
+   */
+  readStarttime(pid: number): number {
+    const length = this.#fill(this.pidPath(pid, 'stat'), BUFFER_SIZE, ONE_READ)
+    if (length < 0 || !scanStat(this.#buffer, length, this.#scanned)) return -1
+    return isExitedState(this.#scanned.state) ? -1 : this.#scanned.starttime
+  }
+
+  /**
+   * /proc/<pid>/stat's fields for a scan of every process, without an object for each: false
+   * when the pid is gone, else `into` holds them. `sshd` says whether comm is one of SSHD_COMMS,
    * `holder` whether it is one of SOCKET_HOLDER_COMMS; comm itself is never made. Throws on a
    * malformed file.
    */
   readStatFields(pid: number, into: StatFields): boolean {
-    const length = this.#fill(this.statPath(pid), BUFFER_SIZE, ONE_READ)
+    const path = this.pidPath(pid, 'stat')
+    const length = this.#fill(path, BUFFER_SIZE, ONE_READ)
     if (length < 0) return false
-    if (!scanStat(this.#buffer, length)) throw malformedStat(this.#buffer, length)
+    const scanned = this.#scanned
+    if (!scanStat(this.#buffer, length, scanned))
+      throw malformedBytes('stat', this.#buffer, length, path)
     into.ppid = scanned.ppid
     into.starttime = scanned.starttime
     into.exited = isExitedState(scanned.state)
@@ -281,6 +196,87 @@ export class ProcFS {
       }
     }
     return true
+  }
+
+  /** Seconds since boot, from /proc/uptime; the clock process start times count from. */
+  readUptime(): number {
+    const text = this.#readSmall(`${this.#prefix}uptime`)
+    if (text === null) throw malformed('uptime', '(missing)')
+    return parseUptime(text)
+  }
+
+  /**
+   * The children of a process's main thread, from /proc/<pid>/task/<pid>/children (zombies
+   * included: a child stays listed until its parent reaps it); null when the file is not there,
+   * because the pid is gone or the kernel was built without CONFIG_PROC_CHILDREN. Throws on a
+   * malformed or oversized file.
+   */
+  readChildren(pid: number): number[] | null {
+    const path = this.pidPath(pid, `task/${pid}/children`)
+    const length = this.#fill(path, CHILDREN_CAP, CHILDREN_SHORT_READ_ENDS)
+    if (length < 0) return null
+    if (this.#truncated) throw malformed('children', `(more than ${CHILDREN_CAP} bytes)`, path)
+    const pids: number[] = []
+    if (scanChildren(this.#buffer, length, pids) < 0)
+      throw malformedBytes('children', this.#buffer, length, path)
+    return pids
+  }
+
+  /** The number of pids in /proc/<pid>/task/<pid>/children; -1 when it is gone or malformed. */
+  countChildren(pid: number): number {
+    const length = this.#fill(
+      this.pidPath(pid, `task/${pid}/children`),
+      CHILDREN_CAP,
+      CHILDREN_SHORT_READ_ENDS,
+    )
+    if (length < 0 || this.#truncated) return -1
+    return scanChildren(this.#buffer, length, null)
+  }
+
+  /**
+   * /proc/<pid>/cmdline cut at the first NUL, as UTF-8; null when the pid is gone. `previous`
+   * itself, not a copy, when the title is the same ASCII text as `previous` (a re-read of a
+   * process whose title rarely changes allocates nothing).
+   */
+  readCmdline(pid: number, previous: string | null = null): string | null {
+    const length = this.#fill(this.pidPath(pid, 'cmdline'), BUFFER_SIZE, ONE_READ)
+    if (length < 0) return null
+    if (previous !== null) {
+      let end = 0
+      while (end < length && this.#buffer[end] !== 0) end++
+      if (bytesEqual(this.#buffer, 0, end, previous) && isAscii(previous)) return previous
+    }
+    return parseCmdlineBytes(this.#buffer, length)
+  }
+
+  /**
+   * /proc/<pid>/cmdline as the argv it holds while the process has not set a title: split at
+   * NULs, the empty tail left out; null when the pid is gone.
+   */
+  readArgv(pid: number): string[] | null {
+    const length = this.#fill(this.pidPath(pid, 'cmdline'), BUFFER_SIZE, ONE_READ)
+    if (length < 0) return null
+    const argv = this.#buffer.toString('utf8', 0, length).split('\0')
+    while (argv.length > 0 && argv.at(-1) === '') argv.pop()
+    return argv
+  }
+
+  /**
+   * How many PID namespaces below this procfs's own the process lives in, from the NSpid line of
+   * /proc/<pid>/status (0: in it; 1: in a container's namespace of its own); null when the pid
+   * is gone or the kernel writes no NSpid (before Linux 4.1).
+   */
+  readNsDepth(pid: number): number | null {
+    const status = this.#readSmall(this.pidPath(pid, 'status'))
+    if (status === null) return null
+    const at = status.indexOf('\nNSpid:')
+    if (at < 0) return null
+    const end = status.indexOf('\n', at + 1)
+    const fields = status
+      .slice(at + 7, end < 0 ? undefined : end)
+      .trim()
+      .split(/\s+/)
+    return fields.length - 1
   }
 }
 
@@ -317,11 +313,13 @@ function isExitedState(state: number): boolean {
   return state === ZOMBIE || state === DEAD
 }
 
-function malformed(what: string, text: string): ExporterError {
+/** `[<path>: ]malformed <what>: "<text's start>"`. */
+function malformed(what: string, text: string, path?: string): ExporterError {
   const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text
+  const where = path === undefined ? '' : `${path}: `
   return new ExporterError(
     ErrorCode.PROCFS_MALFORMED,
-    `malformed ${what}: ${JSON.stringify(shown)}`,
+    `${where}malformed ${what}: ${JSON.stringify(shown)}`,
   )
 }
 
@@ -331,34 +329,43 @@ function malformed(what: string, text: string): ExporterError {
  */
 export function parseProcStat(text: string): ProcStat {
   const bytes = Buffer.from(text, 'latin1')
-  return parseProcStatBytes(bytes, bytes.length)
+  const scan = newStatScan()
+  if (!scanStat(bytes, bytes.length, scan)) throw malformedBytes('stat', bytes, bytes.length)
+  return statOf(bytes, scan)
 }
 
-/**
- * parseProcStat on the first `length` bytes of `buf`, as ProcFS reads them: no string is made
- * of the line (a scan reads tens of thousands), only of comm.
- */
-export function parseProcStatBytes(buf: Buffer, length: number): ProcStat {
-  if (!scanStat(buf, length)) throw malformedStat(buf, length)
-  const comm = buf.toString('latin1', scanned.commStart, scanned.commEnd)
+/** The ProcStat of a stat line scanStat found in `buf`: no string is made of it but comm. */
+function statOf(buf: Buffer, scan: StatScan): ProcStat {
+  const comm = buf.toString('latin1', scan.commStart, scan.commEnd)
   return {
-    pid: scanned.pid,
-    comm: isAscii(comm) ? comm : buf.toString('utf8', scanned.commStart, scanned.commEnd),
-    state: String.fromCharCode(scanned.state),
-    ppid: scanned.ppid,
-    starttime: scanned.starttime,
+    pid: scan.pid,
+    comm: isAscii(comm) ? comm : buf.toString('utf8', scan.commStart, scan.commEnd),
+    state: String.fromCharCode(scan.state),
+    ppid: scan.ppid,
+    starttime: scan.starttime,
   }
 }
 
-/** What scanStat found in the last stat line: numbers and offsets only, nothing allocated. */
-const scanned = { pid: 0, commStart: 0, commEnd: 0, state: 0, ppid: 0, starttime: 0 }
+/** What scanStat finds in a stat line: numbers and offsets only, nothing allocated. */
+interface StatScan {
+  pid: number
+  commStart: number
+  commEnd: number
+  state: number
+  ppid: number
+  starttime: number
+}
+
+function newStatScan(): StatScan {
+  return { pid: 0, commStart: 0, commEnd: 0, state: 0, ppid: 0, starttime: 0 }
+}
 
 /**
  * Finds a stat line's fields into `scanned`; false when the line is malformed. Plain loops over
  * the bytes: a Buffer method is a call into C++ each time, and a scan reads tens of thousands of
  * these lines.
  */
-function scanStat(buf: Buffer, length: number): boolean {
+function scanStat(buf: Buffer, length: number, scanned: StatScan): boolean {
   let open = -1
   for (let i = 0; i + 1 < length; i++) {
     if (buf[i] === SPACE && buf[i + 1] === OPEN_PAREN) {
@@ -432,12 +439,8 @@ function decimal(buf: Buffer, from: number, to: number): number {
   return value
 }
 
-function malformedStat(buf: Buffer, length: number): ExporterError {
-  return malformedBytes('stat', buf, length)
-}
-
-function malformedBytes(what: string, buf: Buffer, length: number): ExporterError {
-  return malformed(what, buf.toString('latin1', 0, length))
+function malformedBytes(what: string, buf: Buffer, length: number, path?: string): ExporterError {
+  return malformed(what, buf.toString('latin1', 0, length), path)
 }
 
 function isAscii(text: string): boolean {
@@ -477,7 +480,7 @@ export function parseCmdline(raw: string): string {
 }
 
 /** parseCmdline on the first `length` bytes of `buf`. */
-export function parseCmdlineBytes(buf: Buffer, length: number): string {
+function parseCmdlineBytes(buf: Buffer, length: number): string {
   let end = 0
   let ascii = true
   for (; end < length; end++) {
@@ -491,13 +494,9 @@ export function parseCmdlineBytes(buf: Buffer, length: number): string {
 /** /proc/<pid>/task/<tid>/children: pids separated by single spaces, with a trailing space. */
 export function parseChildren(text: string): number[] {
   const bytes = Buffer.from(text, 'latin1')
-  return parseChildrenBytes(bytes, bytes.length)
-}
-
-/** parseChildren on the first `length` bytes of `buf`. */
-export function parseChildrenBytes(buf: Buffer, length: number): number[] {
   const pids: number[] = []
-  if (scanChildren(buf, length, pids) < 0) throw malformedBytes('children', buf, length)
+  if (scanChildren(bytes, bytes.length, pids) < 0)
+    throw malformedBytes('children', bytes, bytes.length)
   return pids
 }
 

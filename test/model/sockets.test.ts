@@ -13,7 +13,7 @@ import {
   type SshdSockets,
 } from '../../src/model/sockets.ts'
 import type { SshdSnapshot } from '../../src/model/snapshot.ts'
-import { type TcpSocket, TcpTimer } from '../../src/sources/net-tcp.ts'
+import { type TcpSocket, TcpTimer } from '../../src/sources/net-tcp/table.ts'
 import { ProcFS } from '../../src/sources/procfs.ts'
 
 function sock(remoteAddress: string, state: TcpSocket['state'] = 'ESTABLISHED'): TcpSocket {

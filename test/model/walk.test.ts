@@ -463,31 +463,29 @@ function buildHost(host: Host): FakeProcess[] {
 class CountingProcFS extends ProcFS {
   reads = 0
   readonly files: string[] = []
-  #note(file: string, pidOrPath: number | string): void {
+  #note(file: string, pid: number): void {
     this.reads++
-    const pid = typeof pidOrPath === 'number' ? pidOrPath : /\/(\d+)\/[^/]+$/.exec(pidOrPath)?.[1]
     this.files.push(`${file} ${pid}`)
   }
   override readStat(pid: number) {
     this.#note('stat', pid)
     return super.readStat(pid)
   }
-  /** readCmdline reads through it. */
-  override readCmdlineAt(path: string, previous: string | null) {
-    this.#note('cmdline', path)
-    return super.readCmdlineAt(path, previous)
+  override readCmdline(pid: number, previous: string | null = null) {
+    this.#note('cmdline', pid)
+    return super.readCmdline(pid, previous)
   }
   override readChildren(pid: number) {
     this.#note('children', pid)
     return super.readChildren(pid)
   }
-  override readStarttimeAt(path: string) {
-    this.#note('stat', path)
-    return super.readStarttimeAt(path)
+  override readStarttime(pid: number) {
+    this.#note('stat', pid)
+    return super.readStarttime(pid)
   }
-  override countChildrenAt(path: string) {
-    this.#note('children', path)
-    return super.countChildrenAt(path)
+  override countChildren(pid: number) {
+    this.#note('children', pid)
+    return super.countChildren(pid)
   }
 }
 

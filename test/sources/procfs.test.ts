@@ -126,39 +126,38 @@ describe('ProcFS readers for re-reads', () => {
 
   it('gives the previous title itself while the cmdline says the same, a new one when not', () => {
     write(10, 'cmdline', 'sshd: alice@pts/0\0\0\0')
-    const path = procfs.cmdlinePath(10)
-    const first = procfs.readCmdlineAt(path, null)
+    const first = procfs.readCmdline(10)
     assert.equal(first, 'sshd: alice@pts/0')
     const previous = ['sshd: alice', '@pts/0'].join('') // equal, but another string
-    assert.equal(procfs.readCmdlineAt(path, previous), previous)
+    assert.equal(procfs.readCmdline(10, previous), previous)
     write(10, 'cmdline', 'sshd: alice@pts/0,pts/1\0')
-    assert.equal(procfs.readCmdlineAt(path, previous), 'sshd: alice@pts/0,pts/1')
+    assert.equal(procfs.readCmdline(10, previous), 'sshd: alice@pts/0,pts/1')
     // A UTF-8 title is decoded, never matched byte for byte against a string.
     write(10, 'cmdline', Buffer.from('sshd: j\u00fcrgen@notty', 'utf8').toString('latin1'))
-    assert.equal(procfs.readCmdlineAt(path, 'sshd: j\u00fcrgen@notty'), 'sshd: j\u00fcrgen@notty')
-    assert.equal(procfs.readCmdlineAt(procfs.cmdlinePath(11), previous), null)
+    assert.equal(procfs.readCmdline(10, 'sshd: j\u00fcrgen@notty'), 'sshd: j\u00fcrgen@notty')
+    assert.equal(procfs.readCmdline(11, previous), null)
   })
 
   it('counts children, -1 when the file is gone or malformed', () => {
     write(20, 'task/20/children', '21 22 23 ')
-    assert.equal(procfs.countChildrenAt(procfs.childrenPath(20)), 3)
+    assert.equal(procfs.countChildren(20), 3)
     write(20, 'task/20/children', '')
-    assert.equal(procfs.countChildrenAt(procfs.childrenPath(20)), 0)
+    assert.equal(procfs.countChildren(20), 0)
     write(20, 'task/20/children', '21 x ')
-    assert.equal(procfs.countChildrenAt(procfs.childrenPath(20)), -1)
+    assert.equal(procfs.countChildren(20), -1)
     write(20, 'task/20/children', '0 ')
-    assert.equal(procfs.countChildrenAt(procfs.childrenPath(20)), -1)
-    assert.equal(procfs.countChildrenAt(procfs.childrenPath(29)), -1)
+    assert.equal(procfs.countChildren(20), -1)
+    assert.equal(procfs.countChildren(29), -1)
   })
 
   it('reads a start time, -1 for a zombie, a malformed file or a gone pid', () => {
     write(30, 'stat', LISTENER)
-    assert.equal(procfs.readStarttimeAt(procfs.statPath(30)), 28286)
+    assert.equal(procfs.readStarttime(30), 28286)
     write(30, 'stat', LISTENER.replace(') S ', ') Z '))
-    assert.equal(procfs.readStarttimeAt(procfs.statPath(30)), -1)
+    assert.equal(procfs.readStarttime(30), -1)
     write(30, 'stat', 'garbage')
-    assert.equal(procfs.readStarttimeAt(procfs.statPath(30)), -1)
-    assert.equal(procfs.readStarttimeAt(procfs.statPath(39)), -1)
+    assert.equal(procfs.readStarttime(30), -1)
+    assert.equal(procfs.readStarttime(39), -1)
   })
 
   it("fills a scan's fields without an object a process, and tells sshd's and socket holders' comms", () => {

@@ -1,63 +1,19 @@
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
-import { once } from 'node:events'
-import {
-  chmodSync,
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs'
-import net from 'node:net'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { endianness, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import { pathToFileURL } from 'node:url'
-import { ProcFS } from '../../src/sources/procfs.ts'
+import { after, describe, it } from 'node:test'
+import { socketInodes } from '../../../src/sources/net-tcp/fds.ts'
 import {
-  decodeAddress,
-  FDS_NOT_PERMITTED,
-  findSocket,
   listeningPorts,
   NET_TCP_CHUNK_BYTES,
-  NO_SOCKET,
+  NetTcpState,
   parseNetTcp,
-  parseSocketLink,
   readNetTcp,
-  socketInodes,
   type TcpSocket,
-} from '../../src/sources/net-tcp.ts'
-import { waitFor } from '../helpers/sshd.ts'
-
-/**
- * CI (.ci/run sets SSHD_EXPORTER_REQUIRE_REAL=1) installs root, unshare, tc and IPv6 loopback
- * is there: a missing one fails the test there instead of skipping it.
- */
-const REQUIRED = process.env.SSHD_EXPORTER_REQUIRE_REAL === '1'
-function skipUnlessRequired(why: string | undefined | null): string | false {
-  return why && !REQUIRED ? why : false
-}
-
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'net-tcp')
-const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'latin1')
-
-// Captured on Linux 6.18 x86_64 (little-endian) by capture.ts; see the README there.
-const TCP = fixture('tcp.txt')
-const TCP6 = fixture('tcp6.txt')
-// The same files with every address word byte-swapped: what a big-endian host prints.
-const TCP_BE = fixture('tcp.be.txt')
-const TCP6_BE = fixture('tcp6.be.txt')
-
-const isRoot = process.getuid?.() === 0
-
-function find(sockets: readonly TcpSocket[], localPort: number, remotePort: number): TcpSocket {
-  const found = sockets.filter((s) => s.localPort === localPort && s.remotePort === remotePort)
-  assert.equal(found.length, 1, `one socket ${localPort} -> ${remotePort}`)
-  return found[0]!
-}
+} from '../../../src/sources/net-tcp/table.ts'
+import { ProcFS } from '../../../src/sources/procfs.ts'
+import { find, fixture, fixtureTree, TCP, TCP6, TCP6_BE, TCP_BE } from './fixtures.ts'
 
 type Row = [
   what: string,
@@ -383,7 +339,7 @@ describe('parseNetTcp on malformed input', () => {
     const result = parseNetTcp(`${header}\n${address}\n${state}\n${good}\n`, 4, 'LE')
     assert.equal(result.malformed, 2)
     assert.equal(result.sockets.length, 1)
-    assert.equal(decodeAddress('\u01300000000', 'BE'), null)
+    assert.equal(parseNetTcp(`${header}\n${address}\n`, 4, 'BE').malformed, 1)
   })
 
   it('counts an IPv4 line in tcp6', () => {
@@ -405,127 +361,6 @@ describe('parseNetTcp on malformed input', () => {
   })
 })
 
-describe('decodeAddress', () => {
-  for (const [hex, endian, address] of [
-    ['7F000001', 'BE', '127.0.0.1'],
-    ['0100007F', 'LE', '127.0.0.1'],
-    ['00000000', 'LE', '0.0.0.0'],
-    ['0102A8C0', 'LE', '192.168.2.1'],
-    ['00000000000000000000000000000000', 'BE', '::'],
-    ['00000000000000000000000000000001', 'BE', '::1'],
-    ['00000000000000000000000001000000', 'LE', '::1'],
-    ['20010DB8000000000000000000000001', 'BE', '2001:db8::1'],
-    ['B80D0120000000000000000001000000', 'LE', '2001:db8::1'],
-    // RFC 5952 4.2.2: one zero group is not shortened; 4.2.3: the first of equal runs is.
-    ['20010DB8000000010001000100010001', 'BE', '2001:db8:0:1:1:1:1:1'],
-    ['20010DB8000000000001000000000001', 'BE', '2001:db8::1:0:0:1'],
-    ['20010000000000010000000000000001', 'BE', '2001:0:0:1::1'],
-    ['00010000000000000000000000000000', 'BE', '1::'],
-    ['FE80000000000000ABCD00EF00000001', 'BE', 'fe80::abcd:ef:0:1'],
-    ['20010DB8AAAABBBBCCCCDDDDEEEEFFFF', 'BE', '2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff'],
-    // IPv4-mapped as plain IPv4; IPv4-compatible (deprecated) and others stay IPv6.
-    ['00000000000000000000FFFFC0000201', 'BE', '192.0.2.1'],
-    ['0000000000000000FFFF00000102000A', 'LE', '10.0.2.1'],
-    ['000000000000000000000000C0000201', 'BE', '::c000:201'],
-    ['0000000000000000FFFF0000C0000201', 'BE', '::ffff:0:c000:201'],
-  ] as const) {
-    it(`${hex} (${endian}) is ${address}`, () => {
-      assert.equal(decodeAddress(hex, endian), address)
-    })
-  }
-
-  it('rejects other lengths and non-hex digits', () => {
-    for (const hex of ['', '7F00001', '7F0000010', '7F00000G', ' 7F00001', '0'.repeat(31)]) {
-      assert.equal(decodeAddress(hex, 'BE'), null, hex)
-    }
-  })
-})
-
-describe('IPv4 addresses, interned', () => {
-  const lines = TCP.split('\n')
-  const header = lines[0]!
-  const good = lines[1]! // a listener: local 0100007F:0904, remote 00000000:0000
-  /** A tcp line whose remote address is the (network order) `address`, in byte order `endian`. */
-  const withRemote = (address: number, endian: 'BE' | 'LE') => {
-    const word = Buffer.alloc(4)
-    if (endian === 'BE') word.writeUInt32BE(address)
-    else word.writeUInt32LE(address)
-    return good.replace(
-      ' 00000000:0000 ',
-      ` ${word.readUInt32BE().toString(16).toUpperCase().padStart(8, '0')}:0016 `,
-    )
-  }
-  const dotted = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
-
-  it('gives equal strings for an address across reads and byte orders, and for IPv4-mapped', () => {
-    const reads = [
-      parseNetTcp(TCP, 4, 'LE').sockets,
-      parseNetTcp(TCP_BE, 4, 'BE').sockets,
-      parseNetTcp(TCP, 4, 'LE').sockets,
-    ]
-    const [first, ...others] = reads
-    assert.equal(first!.length, 26)
-    for (const other of others) {
-      assert.equal(other.length, first!.length)
-      other.forEach((s, i) => {
-        assert.equal(s.localAddress, first![i]!.localAddress)
-        assert.equal(s.remoteAddress, first![i]!.remoteAddress)
-      })
-    }
-    // The client of the dual-stack listener in tcp, and the listener's side of it in tcp6.
-    const client = find(first!, 42222, 2222)
-    for (const [text, endian] of [
-      [TCP6, 'LE'],
-      [TCP6_BE, 'BE'],
-    ] as const) {
-      const accepted = find(parseNetTcp(text, 6, endian).sockets, 2222, 42222)
-      assert.equal(accepted.localAddress, client.remoteAddress)
-      assert.equal(accepted.remoteAddress, client.localAddress)
-      assert.equal(accepted.remoteAddress, '127.0.0.1')
-    }
-    assert.equal(decodeAddress('0000000000000000FFFF00000100007F', 'LE'), '127.0.0.1')
-    assert.equal(decodeAddress('00000000000000000000FFFF7F000001', 'BE'), '127.0.0.1')
-    assert.equal(decodeAddress('0100007F', 'LE'), '127.0.0.1')
-  })
-
-  it('formats every address right, also past the bound where the cache is emptied', () => {
-    // More distinct addresses than the cache keeps (65,536), then the first ones again.
-    const addresses: number[] = []
-    for (let i = 0; i < 70_000; i++) addresses.push((0xc0000000 + i * 40_503) >>> 0)
-    addresses.push(addresses[0]!, addresses[1]!, 0, 0xffffffff, 0x7f000001)
-    for (const endian of ['LE', 'BE'] as const) {
-      const text = `${header}\n${addresses.map((a) => withRemote(a, endian)).join('\n')}\n`
-      const { sockets, malformed } = parseNetTcp(text, 4, endian)
-      assert.equal(malformed, 0)
-      assert.equal(sockets.length, addresses.length)
-      sockets.forEach((s, i) => {
-        if (s.remoteAddress !== dotted(addresses[i]!))
-          assert.fail(`${endian} ${i}: ${s.remoteAddress} is not ${dotted(addresses[i]!)}`)
-        assert.equal(s.localAddress, endian === 'LE' ? '127.0.0.1' : '1.0.0.127')
-      })
-    }
-  })
-})
-
-describe('parseSocketLink', () => {
-  for (const [target, inode] of [
-    ['socket:[12345]', 12345],
-    ['socket:[0]', 0],
-    ['socket:[]', -1],
-    ['socket:[12a]', -1],
-    ['socket:[123', -1],
-    ['socket:123]', -1],
-    ['pipe:[12345]', -1],
-    ['anon_inode:[eventpoll]', -1],
-    ['/dev/null', -1],
-    ['/tmp/socket:[1]', -1],
-  ] as const) {
-    it(`${JSON.stringify(target)} gives ${inode}`, () => {
-      assert.equal(parseSocketLink(target), inode)
-    })
-  }
-})
-
 describe('listeningPorts', () => {
   const sockets = [...parseNetTcp(TCP, 4, 'LE').sockets, ...parseNetTcp(TCP6, 6, 'LE').sockets]
 
@@ -540,45 +375,13 @@ describe('listeningPorts', () => {
   })
 })
 
-describe('readers on a fixture tree', () => {
-  const root = mkdtempSync(join(tmpdir(), 'net-tcp-'))
-  after(() => rmSync(root, { recursive: true, force: true }))
-  // 4242: both files and an fd directory; 4243: no tcp6 (IPv6 disabled), no fd directory.
-  mkdirSync(join(root, '4242', 'net'), { recursive: true })
-  mkdirSync(join(root, '4242', 'fd'))
-  mkdirSync(join(root, '4243', 'net'), { recursive: true })
-  copyFileSync(join(FIXTURES, 'tcp.txt'), join(root, '4242', 'net', 'tcp'))
-  copyFileSync(join(FIXTURES, 'tcp6.txt'), join(root, '4242', 'net', 'tcp6'))
-  copyFileSync(join(FIXTURES, 'tcp.txt'), join(root, '4243', 'net', 'tcp'))
-  // 4244: a tcp with bytes that are not ASCII in two lines and no final newline; no tcp6.
-  mkdirSync(join(root, '4244', 'net'), { recursive: true })
-  const [tcpHeader, ...tcpLines] = TCP.split('\n')
-  const garbled = Buffer.from(`${tcpLines[0]}\n${tcpLines[1]}`, 'latin1')
-  garbled[20] = 0xff
-  garbled[tcpLines[0]!.length + 1 + 40] = 0x00
-  writeFileSync(
-    join(root, '4244', 'net', 'tcp'),
-    Buffer.concat([
-      Buffer.from(`${tcpHeader}\n`),
-      garbled,
-      Buffer.from(`\n${tcpLines.slice(2).join('\n').trimEnd()}`),
-    ]),
-  )
-  for (const [fd, target] of [
-    ['0', '/dev/null'],
-    ['1', 'pipe:[4711]'],
-    ['3', 'socket:[160700]'],
-    ['4', 'socket:[160703]'],
-    ['5', 'anon_inode:[eventpoll]'],
-    ['6', 'socket:[160702]'],
-    ['7', 'socket:[99999999]'],
-  ] as const) {
-    symlinkSync(target, join(root, '4242', 'fd', fd))
-  }
+describe('readNetTcp on a fixture tree', () => {
+  const root = fixtureTree()
   const procfs = new ProcFS(root)
+  const state = new NetTcpState()
 
   it('reads tcp then tcp6', () => {
-    const result = readNetTcp(procfs, 4242)
+    const result = readNetTcp(procfs, 4242, state)
     assert.ok(result)
     assert.equal(result.malformed, 0)
     assert.equal(result.truncated, false)
@@ -588,16 +391,16 @@ describe('readers on a fixture tree', () => {
   })
 
   it('reads tcp alone when tcp6 is missing', () => {
-    assert.equal(readNetTcp(procfs, 4243)?.sockets.length, 26)
+    assert.equal(readNetTcp(procfs, 4243, state)?.sockets.length, 26)
   })
 
   it('gives null for a pid that is gone', () => {
-    assert.equal(readNetTcp(procfs, 99999), null)
+    assert.equal(readNetTcp(procfs, 99999, state), null)
     assert.equal(socketInodes(procfs, 99999), null)
   })
 
   it('passes the inodes and the byte order on', () => {
-    const result = readNetTcp(procfs, 4242, { inodes: new Set([160703]), endianness: 'BE' })
+    const result = readNetTcp(procfs, 4242, state, { inodes: new Set([160703]), endianness: 'BE' })
     // ::1 as a little-endian host writes it, read as big-endian.
     assert.deepEqual(
       result?.sockets.map((s) => [s.localAddress, s.localPort, s.state]),
@@ -607,7 +410,7 @@ describe('readers on a fixture tree', () => {
 
   it('stops at the cap, at a line boundary, and says so', () => {
     // tcp lines are padded to 150 bytes; tcp6 lines are 178 (its header 145).
-    const result = readNetTcp(procfs, 4242, { maxBytes: 3 * 150 + 10 })
+    const result = readNetTcp(procfs, 4242, state, { maxBytes: 3 * 150 + 10 })
     assert.ok(result)
     assert.equal(result.truncated, true)
     assert.equal(result.malformed, 0)
@@ -616,7 +419,7 @@ describe('readers on a fixture tree', () => {
       ...parseNetTcp(TCP, 4, 'LE').sockets.slice(0, 2),
       ...parseNetTcp(TCP6, 6, 'LE').sockets.slice(0, 1),
     ])
-    assert.equal(readNetTcp(procfs, 4242, { maxBytes: TCP.length })?.truncated, false)
+    assert.equal(readNetTcp(procfs, 4242, state, { maxBytes: TCP.length })?.truncated, false)
   })
 
   it('stops at the last complete line under any cap, mid-line or at its end', () => {
@@ -628,7 +431,7 @@ describe('readers on a fixture tree', () => {
       }
     }
     for (const cap of caps) {
-      const result = readNetTcp(procfs, 4242, { maxBytes: cap })
+      const result = readNetTcp(procfs, 4242, state, { maxBytes: cap })
       assert.deepEqual(
         result,
         {
@@ -645,7 +448,7 @@ describe('readers on a fixture tree', () => {
   })
 
   it('counts lines with bytes that are not ASCII as malformed and reads on', () => {
-    const result = readNetTcp(procfs, 4244)
+    const result = readNetTcp(procfs, 4244, state)
     assert.ok(result)
     const expected = parseNetTcp(TCP, 4, 'LE').sockets
     assert.equal(result.malformed, 2)
@@ -654,10 +457,10 @@ describe('readers on a fixture tree', () => {
   })
 
   it('keeps no view of the read buffer: later reads leave the sockets as they were', () => {
-    const first = readNetTcp(procfs, 4242)
+    const first = readNetTcp(procfs, 4242, state)
     const copy = structuredClone(first)
-    readNetTcp(procfs, 4244)
-    readNetTcp(procfs, 4242, { maxBytes: 200 })
+    readNetTcp(procfs, 4244, state)
+    readNetTcp(procfs, 4242, state, { maxBytes: 200 })
     assert.deepEqual(first, copy)
     assert.deepEqual(first?.sockets, [
       ...parseNetTcp(TCP, 4, 'LE').sockets,
@@ -665,95 +468,20 @@ describe('readers on a fixture tree', () => {
     ])
   })
 
-  it('lists the socket inodes of a process and nothing else', () => {
-    assert.deepEqual(socketInodes(procfs, 4242), {
-      permitted: true,
-      inodes: new Set([160700, 160703, 160702, 99999999]),
-    })
-    assert.equal(socketInodes(procfs, 4243), null, 'no fd directory')
-  })
-
   it('reads the same under a root given with a trailing slash or a dot-dot', () => {
     for (const other of [`${root}/`, `${root}//`, `${root}/4242/..`]) {
       const aside = new ProcFS(other)
       assert.deepEqual(socketInodes(aside, 4242), socketInodes(procfs, 4242), other)
-      assert.deepEqual(readNetTcp(aside, 4242), readNetTcp(procfs, 4242), other)
+      assert.deepEqual(readNetTcp(aside, 4242, state), readNetTcp(procfs, 4242, state), other)
       assert.equal(socketInodes(aside, 4243), null)
-      assert.equal(readNetTcp(aside, 99999), null)
+      assert.equal(readNetTcp(aside, 99999, state), null)
     }
   })
 
   it("finds the listener's ports from its inodes", () => {
     const inodes = socketInodes(procfs, 4242)
     assert.ok(inodes?.permitted)
-    assert.deepEqual(listeningPorts(readNetTcp(procfs, 4242)!.sockets, inodes.inodes), [22])
-  })
-
-  it('finds the first wanted socket by fd number, or none, or null for a pid gone', () => {
-    assert.equal(
-      findSocket(procfs, 4242, () => true),
-      160700,
-    )
-    assert.equal(
-      findSocket(procfs, 4242, (inode) => inode === 160702 || inode === 99999999),
-      160702,
-    )
-    assert.equal(
-      findSocket(procfs, 4242, () => false),
-      NO_SOCKET,
-    )
-    assert.equal(
-      findSocket(procfs, 4243, () => true),
-      null,
-      'no fd directory',
-    )
-    assert.equal(
-      findSocket(procfs, 99999, () => true),
-      null,
-    )
-  })
-})
-
-describe('findSocket', () => {
-  const root = mkdtempSync(join(tmpdir(), 'net-tcp-fds-'))
-  after(() => rmSync(root, { recursive: true, force: true }))
-  const procfs = new ProcFS(root)
-
-  it('reads the links in ascending fd number, whatever order the directory lists them in', () => {
-    const fd = join(root, '10', 'fd')
-    mkdirSync(fd, { recursive: true })
-    // Made in descending order, and 10 before 9 as names: the lowest number is found first.
-    for (const [name, target] of [
-      ['11', 'socket:[511]'],
-      ['10', 'socket:[510]'],
-      ['9', 'socket:[509]'],
-      ['2', 'socket:[502]'],
-      ['1', '/dev/null'],
-    ] as const)
-      symlinkSync(target, join(fd, name))
-    const asked: number[] = []
-    const wanted = (inode: number) => {
-      asked.push(inode)
-      return inode !== 502
-    }
-    assert.equal(findSocket(procfs, 10, wanted), 509)
-    assert.deepEqual(asked, [502, 509])
-  })
-
-  it('stops at the socket: a connection with 200 fds whose socket is fd 3', () => {
-    const fd = join(root, '20', 'fd')
-    mkdirSync(fd, { recursive: true })
-    for (let n = 199; n >= 0; n--) {
-      const path = join(fd, String(n))
-      // Past fd 3 not links at all: readlink fails (EINVAL) and findSocket would throw.
-      if (n > 3) writeFileSync(path, '')
-      else symlinkSync(n === 3 ? 'socket:[777]' : '/dev/null', path)
-    }
-    assert.equal(
-      findSocket(procfs, 20, (inode) => inode === 777),
-      777,
-    )
-    assert.throws(() => socketInodes(procfs, 20), { code: 'EINVAL' }, 'socketInodes reads them all')
+    assert.deepEqual(listeningPorts(readNetTcp(procfs, 4242, state)!.sockets, inodes.inodes), [22])
   })
 })
 
@@ -761,6 +489,7 @@ describe('readNetTcp on files of many chunks', () => {
   const root = mkdtempSync(join(tmpdir(), 'net-tcp-chunks-'))
   after(() => rmSync(root, { recursive: true, force: true }))
   const procfs = new ProcFS(root)
+  const state = new NetTcpState()
   const [tcpHeader] = TCP.split('\n')
   const [tcp6Header] = TCP6.split('\n')
   /** A deterministic sequence (an LCG), so that a failure can be reproduced. */
@@ -819,7 +548,7 @@ describe('readNetTcp on files of many chunks', () => {
     const v6 = whole(tcp6, 6)
     assert.ok(v4.sockets.length > 19_000 && v6.sockets.length > 2_900)
     assert.ok(v4.malformed === 20 && v6.malformed === 3)
-    assert.deepEqual(readNetTcp(procfs, 4242, { endianness: 'LE' }), {
+    assert.deepEqual(readNetTcp(procfs, 4242, state, { endianness: 'LE' }), {
       sockets: [...v4.sockets, ...v6.sockets],
       malformed: v4.malformed + v6.malformed,
       truncated: false,
@@ -830,11 +559,11 @@ describe('readNetTcp on files of many chunks', () => {
     const all = [...whole(tcp, 4).sockets, ...whole(tcp6, 6).sockets]
     const inodes = new Set(all.filter((_, i) => i % 100 === 0).map((s) => s.inode))
     assert.deepEqual(
-      readNetTcp(procfs, 4242, { endianness: 'LE', inodes })?.sockets,
+      readNetTcp(procfs, 4242, state, { endianness: 'LE', inodes })?.sockets,
       all.filter((s) => inodes.has(s.inode)),
     )
     const keep = (port: number, state: TcpSocket['state']) => port === 22 || state === 'LISTEN'
-    const kept = readNetTcp(procfs, 4242, { endianness: 'LE', keep })
+    const kept = readNetTcp(procfs, 4242, state, { endianness: 'LE', keep })
     assert.deepEqual(
       kept?.sockets,
       all.filter((s) => keep(s.localPort, s.state)),
@@ -851,7 +580,7 @@ describe('readNetTcp on files of many chunks', () => {
       const v4 = whole(upTo(tcp, cap), 4)
       const v6 = whole(cap >= tcp6.length ? tcp6 : upTo(tcp6, cap), 6)
       assert.deepEqual(
-        readNetTcp(procfs, 4242, { endianness: 'LE', maxBytes: cap }),
+        readNetTcp(procfs, 4242, state, { endianness: 'LE', maxBytes: cap }),
         {
           sockets: [...v4.sockets, ...v6.sockets],
           malformed: v4.malformed + v6.malformed,
@@ -868,7 +597,7 @@ describe('readNetTcp on files of many chunks', () => {
     const pid = (n: number, text: string) => {
       mkdirSync(join(root, String(n), 'net'), { recursive: true })
       writeFileSync(join(root, String(n), 'net', 'tcp'), text, 'latin1')
-      return readNetTcp(procfs, n, { endianness: 'LE' })
+      return readNetTcp(procfs, n, state, { endianness: 'LE' })
     }
     // A chunk holds a whole line up to its newline: the longest that is read.
     const longest = good.padEnd(NET_TCP_CHUNK_BYTES - 1)
@@ -893,195 +622,6 @@ describe('readNetTcp on files of many chunks', () => {
     }
   })
 })
-
-describe('readers on the real /proc', () => {
-  const procfs = new ProcFS('/proc')
-  const closers: (() => void)[] = []
-  after(() => closers.forEach((close) => close()))
-
-  let ipv6 = false
-  before(async () => {
-    const probe = net.createServer()
-    probe.on('error', () => {})
-    probe.listen(0, '::1')
-    ipv6 = await Promise.race([
-      once(probe, 'listening').then(() => true),
-      once(probe, 'error').then(() => false),
-    ])
-    probe.close()
-  })
-
-  async function pair(listenHost: string, connectHost: string) {
-    const server = net.createServer()
-    closers.push(() => server.close())
-    server.listen(0, listenHost)
-    await once(server, 'listening')
-    const serverPort = (server.address() as net.AddressInfo).port
-    const accepted = once(server, 'connection') as Promise<[net.Socket]>
-    const client = net.connect(serverPort, connectHost)
-    closers.push(() => client.destroy())
-    await once(client, 'connect')
-    const [serverSide] = await accepted
-    closers.push(() => serverSide.destroy())
-    return { serverPort, clientPort: client.localPort! }
-  }
-
-  function check(
-    ports: { serverPort: number; clientPort: number },
-    address: string,
-    listener: string,
-  ) {
-    const held = socketInodes(procfs, process.pid)
-    assert.ok(held?.permitted)
-    const result = readNetTcp(procfs, process.pid)
-    assert.ok(result)
-    assert.equal(result.malformed, 0)
-    const serverSide = find(result.sockets, ports.serverPort, ports.clientPort)
-    const clientSide = find(result.sockets, ports.clientPort, ports.serverPort)
-    for (const socket of [serverSide, clientSide]) {
-      assert.equal(socket.state, 'ESTABLISHED')
-      assert.equal(socket.localAddress, address)
-      assert.equal(socket.remoteAddress, address)
-      assert.equal(socket.uid, process.getuid?.() ?? socket.uid)
-      assert.ok(held.inodes.has(socket.inode), `inode ${socket.inode} is held`)
-    }
-    const listening = result.sockets.filter(
-      (s) => s.localPort === ports.serverPort && s.state === 'LISTEN',
-    )
-    assert.deepEqual(
-      listening.map((s) => s.localAddress),
-      [listener],
-    )
-    assert.ok(listeningPorts(result.sockets, held.inodes).includes(ports.serverPort))
-    const only = readNetTcp(procfs, process.pid, { inodes: held.inodes })
-    assert.ok(only)
-    assert.ok(only.sockets.every((s) => held.inodes.has(s.inode)))
-    assert.ok(only.sockets.some((s) => s.inode === serverSide.inode))
-  }
-
-  it('finds an IPv4 pair ESTABLISHED with its ports and inodes', async () => {
-    check(await pair('127.0.0.1', '127.0.0.1'), '127.0.0.1', '127.0.0.1')
-  })
-
-  it('finds an IPv6 pair', async (t) => {
-    if (!ipv6 && !REQUIRED) return t.skip('no IPv6 loopback here')
-    check(await pair('::1', '::1'), '::1', '::1')
-  })
-
-  it('finds an IPv4 client of a dual-stack listener as IPv4', async (t) => {
-    if (!ipv6 && !REQUIRED) return t.skip('no IPv6 here')
-    check(await pair('::', '127.0.0.1'), '127.0.0.1', '::')
-  })
-
-  it(
-    'says so when the process may not be looked at',
-    { skip: skipUnlessRequired(isRoot ? undefined : 'needs root') },
-    async () => {
-      // A fixture fd directory that can be listed but not searched: readlink fails with EACCES.
-      const root = mkdtempSync(join(tmpdir(), 'net-tcp-perm-'))
-      closers.push(() => rmSync(root, { recursive: true, force: true }))
-      chmodSync(root, 0o755)
-      mkdirSync(join(root, '4242', 'fd'), { recursive: true, mode: 0o755 })
-      symlinkSync('socket:[1]', join(root, '4242', 'fd', '3'))
-      chmodSync(join(root, '4242', 'fd'), 0o444)
-      // As nobody: our own /proc/<pid>/fd cannot even be listed (EACCES); net/tcp is readable.
-      const source = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'sources')).href
-      const script = `
-      const { ProcFS } = await import('${source}/procfs.ts')
-      const { socketInodes, findSocket, readNetTcp } = await import('${source}/net-tcp.ts')
-      const real = new ProcFS('/proc')
-      const fixture = new ProcFS('${root}')
-      console.log(JSON.stringify({
-        listing: socketInodes(real, ${process.pid}),
-        reading: socketInodes(fixture, 4242),
-        finding: [findSocket(real, ${process.pid}, () => true), findSocket(fixture, 4242, () => true)],
-        tcp: readNetTcp(real, ${process.pid}) !== null,
-      }))`
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-        uid: 65534,
-        gid: 65534,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      })
-      let out = ''
-      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-      const [code] = (await once(child, 'close')) as [number]
-      assert.equal(code, 0)
-      assert.deepEqual(JSON.parse(out), {
-        listing: { permitted: false },
-        reading: { permitted: false },
-        finding: [FDS_NOT_PERMITTED, FDS_NOT_PERMITTED],
-        tcp: true,
-      })
-    },
-  )
-})
-
-describe('a retransmitting socket, in a network namespace of its own', () => {
-  const why = !isRoot ? 'needs root' : (missing('unshare', '--version') ?? missing('tc', '-V'))
-
-  it(
-    'shows timer 1 and a growing retrnsmt while data is unacknowledged',
-    { skip: skipUnlessRequired(why), timeout: 20_000 },
-    async () => {
-      const peer = spawn('unshare', ['--net', process.execPath, join(FIXTURES, 'lossy-peer.ts')], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      })
-      try {
-        let line = ''
-        for await (const chunk of peer.stdout as AsyncIterable<Buffer>) {
-          line += chunk.toString()
-          if (line.includes('\n')) break
-        }
-        assert.ok(line, 'lossy-peer.ts exited before it was ready (its stderr is above)')
-        const { pairs } = JSON.parse(line) as {
-          pairs: { host: string; serverPort: number; clientPort: number; bytes: number }[]
-        }
-        // unshare execs node: the pid is the peer's, and its /proc/<pid>/net is the namespace's.
-        const procfs = new ProcFS('/proc')
-        const pid = peer.pid!
-        const held = socketInodes(procfs, pid)
-        assert.ok(held?.permitted)
-        const serverSide = (p: (typeof pairs)[number]) => {
-          const result = readNetTcp(procfs, pid, { inodes: held.inodes })
-          assert.ok(result)
-          return find(result.sockets, p.serverPort, p.clientPort)
-        }
-        for (const p of pairs) {
-          const first = await waitFor(`${p.host} retransmitting`, () => {
-            const s = serverSide(p)
-            return s.timerActive === 1 && s.retransmits >= 1 && s
-          })
-          const later = await waitFor(`${p.host} retransmitting again`, () => {
-            const s = serverSide(p)
-            return s.retransmits > first.retransmits && s
-          })
-          assert.equal(later.state, 'ESTABLISHED')
-          assert.equal(later.timerActive, 1)
-          assert.equal(later.txQueue, p.bytes)
-          assert.equal(later.localAddress, p.host)
-        }
-        // The namespace's own sockets only: the listeners the peer holds.
-        assert.deepEqual(
-          listeningPorts(readNetTcp(procfs, pid)!.sockets, held.inodes),
-          pairs.map((p) => p.serverPort).sort((a, b) => a - b),
-        )
-      } finally {
-        peer.stdin.end()
-        peer.kill()
-      }
-    },
-  )
-})
-
-/** Why a command cannot run here, or undefined when it can. */
-function missing(command: string, ...args: string[]): string | undefined {
-  try {
-    execFileSync(command, args, { stdio: 'ignore' })
-    return undefined
-  } catch (err) {
-    return `${command} is not available: ${(err as Error).message}`
-  }
-}
 
 /** The sockets `ss -tanoe` printed, decoded like ours (IPv4-mapped as IPv4, `*` as `::`). */
 function parseSs(text: string) {
