@@ -8,7 +8,8 @@ import { Gauge, Registry } from 'prom-client'
 import { deadPeers } from '../model/sockets.ts'
 import { IDLE_THRESHOLDS, type PidState, staleValues } from '../model/stale.ts'
 import { CLOCK_TICKS_PER_SECOND, processAgeSeconds } from '../sources/procfs.ts'
-import { TtyIdle, UtmpReader } from '../sources/utmp.ts'
+import { UtmpReader } from '../sources/utmp/read.ts'
+import { TtyIdle } from '../sources/utmp/tty-idle.ts'
 import type { Collector, CollectorDefinition } from './collector.ts'
 
 /** LoginGraceTime's default, used when it is unknown or 0 (unlimited). */

@@ -1,6 +1,6 @@
-// Writes glibc utmp records, for tests. Deliberately independent of src/sources/utmp.ts: its own
+// Writes glibc utmp records, for tests. Deliberately independent of src/sources/utmp/: its own
 // offset table, taken from offsetof() on glibc's struct utmp (test/fixtures/utmp/make-utmp.c
-// prints it, and test/sources/utmp.test.ts compares this table with that output when gcc is
+// prints it, and test/sources/utmp/parse.test.ts compares this table with that output when gcc is
 // there), so a mistake in the parser's offsets cannot be repeated here unnoticed.
 //
 //   field           384-byte (x86_64)   400-byte (aarch64: long ut_session, struct timeval)

@@ -7,7 +7,7 @@ import {
   type StaleInput,
   staleValues,
 } from '../../src/model/stale.ts'
-import { type UtmpRecord, UtmpType } from '../../src/sources/utmp.ts'
+import { type UtmpRecord, UtmpType } from '../../src/sources/utmp/parse.ts'
 
 function record(over: Partial<UtmpRecord>): UtmpRecord {
   return {
