@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { NODE_ENV, NODE_FLAGS } from '../src/runtime.ts'
-import { freePort } from '../test/helpers/sshd.ts'
+import { freePort } from '../test/helpers/free-port.ts'
 import { median, peakRssMb, percentile } from './stats.ts'
 
 /**

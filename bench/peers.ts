@@ -19,7 +19,7 @@
  *
  * CLI: node bench/peers.ts <procfs root> [scrapes] measures both and prints their figures as JSON.
  */
-import { freePort } from '../test/helpers/sshd.ts'
+import { freePort } from '../test/helpers/free-port.ts'
 import { median, percentile } from './stats.ts'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'

@@ -185,7 +185,7 @@ async function concurrentScrapers(tree: BuiltTree) {
 }
 
 async function realProc(floors: ReturnType<typeof buildFloors>) {
-  const { startSshd } = await import('../test/helpers/sshd.ts')
+  const { startSshd } = await import('../test/helpers/sshd/server.ts')
   const sshd = await startSshd({ version: '9.2', config: { MaxStartups: '300:30:400' } })
   try {
     const clients = []

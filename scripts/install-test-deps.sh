@@ -12,8 +12,8 @@
 #     file that the events collector reads with --collector.events.journal-directory;
 #   - systemd-socket-activate (package systemd), which holds sshd's socket as systemd's
 #     ssh.socket does (the test bed's start modes 'socket' and 'inetd');
-#   - gcc, for the benchmark's C floors (test/bench.test.ts checks they count right);
-#   - podman and debootstrap, for test/container.test.ts: it builds the Dockerfile with
+#   - gcc, for the benchmark's C floors (test/real/bench.test.ts checks they count right);
+#   - podman and debootstrap, for test/real/container.test.ts: it builds the Dockerfile with
 #     `podman build --isolation=chroot` (as root, on the kernel's overlayfs: no uidmap,
 #     fuse-overlayfs or slirp4netns)
 #     on a stand-in base image that scripts/make-base-image.sh debootstraps.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes .tools/trixie: a Debian 13 (trixie) root with trixie's own openssh-server and
-# openssh-client, for the test bed's third real OpenSSH build (test/helpers/sshd.ts runs its sshd
+# openssh-client, for the test bed's third real OpenSSH build (test/helpers/sshd/ runs its sshd
 # chrooted there, in the test's mount and PID namespaces).
 #
 # debootstrap --variant=minbase from the machine's own Debian archive (the machine's

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `npm test`: all of it. As root, it first installs what the tests run against, from Debian's
 # archive (scripts/install-test-deps.sh; nothing when all is there), and Node.js 24 when the
-# machine's is older (scripts/install-node.sh). Then type-check, lint, format check, every test,
-# and the real-sshd tests a second time as on another kind of host: no /run/utmp in the test
-# sshds' namespaces, and another sshd on 127.0.0.1:22 with a root pty login in the host's utmp
-# (scripts/host-sshd.sh; when port 22 is already taken, beside whatever sshd holds it).
+# machine's is older (scripts/install-node.sh). Then type-check, lint, format check, every test
+# (test/real/ too), and the tests in test/real/ that start sshd a second time as on another kind
+# of host: no /run/utmp in the test sshds' namespaces, and another sshd on 127.0.0.1:22 with a
+# root pty login in the host's utmp (scripts/host-sshd.sh; when port 22 is already taken, beside
+# whatever sshd holds it). `npm run test:unit` runs the tests outside test/real/ only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -eq 0 ]; then
@@ -28,5 +29,6 @@ if [ "$(id -u)" -eq 0 ]; then
     bash scripts/host-sshd.sh start
     trap 'bash scripts/host-sshd.sh stop' EXIT
   fi
-  SSHD_TEST_UTMP=absent node --test --test-concurrency=1 test/helpers/sshd.test.ts "test/integration/*.test.ts"
+  SSHD_TEST_UTMP=absent node --test --test-concurrency=1 \
+    test/real/{sshd,alerts,config,events,privileges,processes,prometheus,sockets,stale,start-modes,trixie,walk}.test.ts
 fi

@@ -4,7 +4,7 @@
  * `.Values` path a template names exists, and every value is used; the templates' actions are
  * balanced and name only defined templates; the rules and dashboards are symlinks into
  * dashboards/, not copies; Chart.yaml; and the DaemonSet runs with exactly the capabilities
- * test/integration/privileges.test.ts proves an exporter running as uid 0 needs.
+ * test/real/privileges.test.ts proves an exporter running as uid 0 needs.
  */
 import assert from 'node:assert/strict'
 import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs'

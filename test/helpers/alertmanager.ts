@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
 import { serverDirectory, startServerProcess } from './server-process.ts'
-import { freePort, waitFor } from './sshd.ts'
+import { freePort } from './free-port.ts'
+import { waitFor } from './wait.ts'
 
 export const ALERTMANAGER = process.env.ALERTMANAGER ?? '/usr/bin/prometheus-alertmanager'
 

@@ -3,7 +3,7 @@
  * the privilege tests that prove it and by the tests of the systemd unit and the Helm chart that
  * ship it), and command prefixes that run the exporter with exactly one identity.
  *
- * What test/integration/privileges.test.ts shows on real sshd 9.2 and 10.0:
+ * What test/real/privileges.test.ts shows on real sshd 9.2 and 10.0:
  *
  * - Everything but the socket-to-process match reads files anyone may read: /proc/<pid>/stat,
  *   cmdline and task/<pid>/children, /proc/<pid>/net/tcp{,6}, utmp (0664), the ttys' times.

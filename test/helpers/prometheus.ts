@@ -9,7 +9,8 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
 import { serverDirectory, startServerProcess } from './server-process.ts'
-import { freePort, sleep } from './sshd.ts'
+import { freePort } from './free-port.ts'
+import { sleep } from './wait.ts'
 
 export const PROMETHEUS = process.env.PROMETHEUS ?? '/usr/bin/prometheus'
 

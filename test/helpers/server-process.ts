@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
-import { waitFor } from './sshd.ts'
+import { waitFor } from './wait.ts'
 
 export interface ServerProcess {
   /** What the server logged so far (its last 32 KiB). */

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before } from 'node:test'
 import { promisify } from 'node:util'
-import { SSHD_VERSIONS, type SshdVersion, sshdBinaries } from './sshd.ts'
+import { SSHD_VERSIONS, sshdBinaries, type SshdVersion } from './sshd/builds.ts'
 
 const run = promisify(execFile)
 const INSTALL = 'scripts/install-test-deps.sh'

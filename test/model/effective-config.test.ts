@@ -13,7 +13,7 @@ import {
 import { parseSshdArgv } from '../../src/sources/sshd-argv.ts'
 import { readSshdConfig } from '../../src/sources/sshd-config/read.ts'
 import { type EffectiveConfig, SshdConfigError } from '../../src/sources/sshd-config/values.ts'
-import { sshdBinaries } from '../helpers/sshd.ts'
+import { sshdBinaries } from '../helpers/sshd/builds.ts'
 
 function capture() {
   const lines: Record<string, unknown>[] = []

@@ -3,7 +3,7 @@
  * them (the titles of test/fixtures/proctitles, as in scan.test.ts): the same
  * snapshot from fewer reads, and a full scan again whenever the walk could miss
  * something. The real sshd test bed runs the same comparison in
- * test/integration/walk.test.ts.
+ * test/real/walk.test.ts.
  */
 import assert from 'node:assert/strict'
 import { readdirSync, rmSync, writeFileSync } from 'node:fs'

@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url'
 import { FDS_NOT_PERMITTED, socketInodes } from '../../src/sources/net-tcp/fds.ts'
 import { listeningPorts, NetTcpState, readNetTcp } from '../../src/sources/net-tcp/table.ts'
 import { ProcFS } from '../../src/sources/procfs.ts'
-import { waitFor } from '../helpers/sshd.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { find, FIXTURES } from '../sources/net-tcp/fixtures.ts'
 
 const REQUIRED = process.env.SSHD_EXPORTER_REQUIRE_REAL === '1'

@@ -25,7 +25,7 @@ import { isSshdIdentifier, type LogRecord } from '../../src/sources/log-record.t
 import { collectingLogger } from '../helpers/logger.ts'
 import { appendJournal, JOURNALCTL, type JournalRecord } from '../helpers/journal-writer.ts'
 import { execa } from 'execa'
-import { sleep, waitFor } from '../helpers/sshd.ts'
+import { sleep, waitFor } from '../helpers/wait.ts'
 
 function scratch(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), `journal-${prefix}-`))

@@ -28,14 +28,11 @@ import { startExporter } from '../helpers/exporter.ts'
 import { type PromSample, queryUntil, startPrometheus } from '../helpers/prometheus.ts'
 import { metricNames, substituteGrafanaVariables } from '../helpers/promql.ts'
 import { RULES_FILE, type RuleFile } from '../helpers/rules.ts'
-import {
-  openMixedClients,
-  sleep,
-  sshdBinaries,
-  startSshd,
-  TEST_USER,
-  waitFor,
-} from '../helpers/sshd.ts'
+import { sshdBinaries } from '../helpers/sshd/builds.ts'
+import { openMixedClients } from '../helpers/sshd/clients.ts'
+import { startSshd } from '../helpers/sshd/server.ts'
+import { TEST_USER } from '../helpers/sshd/test-user.ts'
+import { sleep, waitFor } from '../helpers/wait.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..')
 const VERSION = '10.0'

@@ -9,12 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { writeAuthLog } from '../bench/auth-log.ts'
-import { buildFloors, runFloor } from '../bench/floors.ts'
-import { measureLogParsing } from '../bench/log-parse.ts'
-import { buildProcfs, type OpensshVersion, type TreeSpec } from '../bench/procfs-builder.ts'
-import { ProcessScanner } from '../src/model/walk.ts'
-import { ProcFS } from '../src/sources/procfs.ts'
+import { writeAuthLog } from '../../bench/auth-log.ts'
+import { buildFloors, runFloor } from '../../bench/floors.ts'
+import { measureLogParsing } from '../../bench/log-parse.ts'
+import { buildProcfs, type OpensshVersion, type TreeSpec } from '../../bench/procfs-builder.ts'
+import { ProcessScanner } from '../../src/model/walk.ts'
+import { ProcFS } from '../../src/sources/procfs.ts'
 
 function scratch(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sshd-exporter-bench-test-'))

@@ -1,13 +1,14 @@
 /**
- * The whole exporter, run as a process against a fixture procfs, its entire
- * output compared with a golden file and linted by promtool. Regenerate the
- * golden file with UPDATE_GOLDEN=1 after an intended change, and read the diff.
+ * The whole exporter, run as a process against a fixture procfs, its entire output compared with
+ * the golden files (golden/<collector>.prom, cut by golden.ts) and linted by promtool. Regenerate
+ * them with UPDATE_GOLDEN=1 after an intended change, and read the diff.
  */
 import assert from 'node:assert/strict'
 import {
   appendFileSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   utimesSync,
@@ -16,10 +17,12 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { sample, scrapeUntil, series, startExporter } from './helpers/exporter.ts'
-import { FIXTURE_UPTIME, type FakeProcess, tempProcTree } from './helpers/procfs-tree.ts'
-import { checkMetrics } from './helpers/promtool.ts'
-import { sshdLogin, writeUtmp } from './helpers/utmp-writer.ts'
+import { COLLECTORS } from '../../src/collectors/index.ts'
+import { sample, scrapeUntil, series, startExporter } from '../helpers/exporter.ts'
+import { FIXTURE_UPTIME, type FakeProcess, tempProcTree } from '../helpers/procfs-tree.ts'
+import { checkMetrics } from '../helpers/promtool.ts'
+import { sshdLogin, writeUtmp } from '../helpers/utmp-writer.ts'
+import { EXPORTER, GOLDEN_DIR, goldenFile, splitByWriter } from './golden.ts'
 
 /**
  * sshd's lines as rsyslog writes them to auth.log (RFC 3164), from the real OpenSSH 10.0 and 9.2
@@ -42,8 +45,6 @@ const AUTH_LOG = [
   'Nov 21 08:30:43 host CRON[99]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)',
   '',
 ].join('\n')
-
-const GOLDEN = join(import.meta.dirname, 'fixtures', 'golden', 'processes.prom')
 
 // Titles and parent links as OpenSSH 9.2 and 10.0 make them (test/fixtures/proctitles); two
 // sshd instances, as on a bastion with a second port.
@@ -139,7 +140,7 @@ describe('end to end on a fixture procfs and rootfs', () => {
     '--collector.events.source=file',
   ]
 
-  it('matches the golden output, and promtool finds nothing to say', async (t) => {
+  it('matches the golden files, one per collector, and promtool finds nothing to say', async (t) => {
     const exporter = await startExporter(
       [
         ...common,
@@ -158,8 +159,22 @@ describe('end to end on a fixture procfs and rootfs', () => {
         (x) => sample(x, 'sshd_events_lines_read_total') === AUTH_LOG.split('\n').length - 1,
       ),
     )
-    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(GOLDEN, text)
-    assert.equal(text, readFileSync(GOLDEN, 'utf8'))
+    const parts = splitByWriter(text)
+    assert.deepEqual([...parts.keys()], [EXPORTER, ...COLLECTORS.map((c) => c.name)])
+    if (process.env.UPDATE_GOLDEN === '1') {
+      for (const [writer, part] of parts) writeFileSync(goldenFile(writer), part)
+    }
+    assert.deepEqual(
+      readdirSync(GOLDEN_DIR).sort(),
+      [...parts.keys()].map((w) => `${w}.prom`).sort(),
+      'a golden file per collector, and no other',
+    )
+    for (const [writer, part] of parts) {
+      await t.test(writer, () => {
+        const file = goldenFile(writer)
+        assert.equal(part, readFileSync(file, 'utf8'), `${file}; UPDATE_GOLDEN=1 rewrites it`)
+      })
+    }
     const lint = checkMetrics(text)
     assert.equal(lint.output, '')
     assert.equal(lint.status, 0)

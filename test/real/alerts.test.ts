@@ -19,7 +19,9 @@ import { type NotifiedAlert, startAlertmanager } from '../helpers/alertmanager.t
 import { startExporter } from '../helpers/exporter.ts'
 import { queryUntil, startPrometheus } from '../helpers/prometheus.ts'
 import { RULES_FILE, type RuleFile, shortenedRules } from '../helpers/rules.ts'
-import { type Closable, SSHD_VERSIONS, sshdBinaries, startSshd } from '../helpers/sshd.ts'
+import { SSHD_VERSIONS, sshdBinaries } from '../helpers/sshd/builds.ts'
+import { type Closable } from '../helpers/sshd/clients.ts'
+import { startSshd } from '../helpers/sshd/server.ts'
 
 const JOB = 'sshd-exporter'
 /** Begin and full at 3, rate 100: the fourth pre-auth connection is always dropped. */

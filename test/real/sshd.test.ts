@@ -7,17 +7,15 @@ import { access, readdir, readFile, readlink } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { test } from 'node:test'
+import { openSshVersion, SSHD_BUILDS, sshdBinaries } from '../helpers/sshd/builds.ts'
 import {
+  defaultUtmp,
   type SshdInstance,
   type SshdServer,
-  defaultUtmp,
-  openSshVersion,
-  SSHD_BUILDS,
-  sshdBinaries,
   startSshd,
-  TEST_USER,
-  waitFor,
-} from './sshd.ts'
+} from '../helpers/sshd/server.ts'
+import { TEST_USER } from '../helpers/sshd/test-user.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 interface Proc {
   pid: number

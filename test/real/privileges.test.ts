@@ -53,7 +53,8 @@ import {
   root,
   subsets,
 } from '../helpers/privileges.ts'
-import { SSHD_VERSIONS, type SshdServer, sshdBinaries, startSshd } from '../helpers/sshd.ts'
+import { SSHD_VERSIONS, sshdBinaries } from '../helpers/sshd/builds.ts'
+import { type SshdServer, startSshd } from '../helpers/sshd/server.ts'
 import { encodeUtmpRecord, sshdLogin } from '../helpers/utmp-writer.ts'
 
 const FD_LINKS_REFUSED = "cannot read the sshd listener's fd links"

@@ -11,7 +11,9 @@ import { scanFull } from '../../src/model/scan.ts'
 import type { SshdSnapshot } from '../../src/model/snapshot.ts'
 import { ProcessScanner } from '../../src/model/walk.ts'
 import { ProcFS } from '../../src/sources/procfs.ts'
-import { SSHD_VERSIONS, type SshdServer, startSshd, waitFor } from '../helpers/sshd.ts'
+import { SSHD_VERSIONS } from '../helpers/sshd/builds.ts'
+import { type SshdServer, startSshd } from '../helpers/sshd/server.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 function summary(s: SshdSnapshot) {
   return s.connections.map((c) => [c.state, c.user, c.sessions, c.ptySessions].join(' ')).sort()

@@ -12,10 +12,13 @@ import { appendFileSync, existsSync, utimesSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { sample, scrapeUntil, series, startExporter } from '../helpers/exporter.ts'
 import { checkMetrics } from '../helpers/promtool.ts'
-import { SSHD_VERSIONS, type SshdServer, startSshd, waitFor } from '../helpers/sshd.ts'
+import { SSHD_VERSIONS } from '../helpers/sshd/builds.ts'
+import { type SshdServer, startSshd } from '../helpers/sshd/server.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { encodeUtmpRecord, sshdLogin } from '../helpers/utmp-writer.ts'
 import { resolveInRoot } from '../../src/sources/rootfs.ts'
-import { readUtmp, UtmpType } from '../../src/sources/utmp.ts'
+import { UtmpType } from '../../src/sources/utmp/parse.ts'
+import { UtmpReader } from '../../src/sources/utmp/read.ts'
 import { dropTcpToPort, stopDropping } from '../fixtures/net-tcp/drop.ts'
 
 function exporterArgs(s: SshdServer, extra: string[] = []): string[] {
@@ -56,7 +59,7 @@ for (const version of SSHD_VERSIONS) {
       const s = await startSshd({ version, t, utmp: true })
       const live = await ptyClient(s, t)
       const record = await s.waitFor('its USER_PROCESS record', () =>
-        readUtmp(s.rootfs)?.records.find((r) => r.type === UtmpType.USER_PROCESS),
+        new UtmpReader(s.rootfs).read()?.records.find((r) => r.type === UtmpType.USER_PROCESS),
       )
       assert.equal(record.line, live.tty)
       // A login sshd wrote for a process that has since died, in the real binary format.

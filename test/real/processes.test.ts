@@ -8,13 +8,10 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { sample, scrapeUntil, series, startExporter } from '../helpers/exporter.ts'
 import { checkMetrics } from '../helpers/promtool.ts'
-import {
-  openMixedClients,
-  SSHD_VERSIONS,
-  sshdBinaries,
-  startSshd,
-  TEST_USER,
-} from '../helpers/sshd.ts'
+import { SSHD_VERSIONS, sshdBinaries } from '../helpers/sshd/builds.ts'
+import { openMixedClients } from '../helpers/sshd/clients.ts'
+import { startSshd } from '../helpers/sshd/server.ts'
+import { TEST_USER } from '../helpers/sshd/test-user.ts'
 
 function sessionsSum(text: string): number {
   let sum = 0

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
 import { AS_NOBODY, sample, scrapeUntil, series, startExporter } from '../helpers/exporter.ts'
-import { SSHD_VERSIONS, type SshdServer, startSshd } from '../helpers/sshd.ts'
+import { SSHD_VERSIONS } from '../helpers/sshd/builds.ts'
+import { type SshdServer, startSshd } from '../helpers/sshd/server.ts'
 
 /**
  * A procfs of the server's PID namespace mounted on a host directory that nobody may enter

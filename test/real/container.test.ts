@@ -25,20 +25,22 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
-import { COLLECTORS } from '../src/collectors/index.ts'
-import { parseFlags } from '../src/flags.ts'
+import { COLLECTORS } from '../../src/collectors/index.ts'
+import { parseFlags } from '../../src/flags.ts'
 import {
   attachExporter,
   type RunningExporter,
   sample,
   scrapeUntil,
   series,
-} from './helpers/exporter.ts'
-import { freePort, type SshdServer, startSshd, TEST_USER } from './helpers/sshd.ts'
+} from '../helpers/exporter.ts'
+import { freePort } from '../helpers/free-port.ts'
+import { type SshdServer, startSshd } from '../helpers/sshd/server.ts'
+import { TEST_USER } from '../helpers/sshd/test-user.ts'
 
 const execFileAsync = promisify(execFile)
 
-const REPO = join(import.meta.dirname, '..')
+const REPO = join(import.meta.dirname, '..', '..')
 const TAG = 'localhost/sshd-exporter:test'
 const BASE = 'docker.io/library/node:24-bookworm-slim'
 const PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {

@@ -10,7 +10,9 @@ import { describe, it } from 'node:test'
 import { sample, scrapeUntil, series, startExporter } from '../helpers/exporter.ts'
 import { inSshdNamespace, nobody } from '../helpers/privileges.ts'
 import { checkMetrics } from '../helpers/promtool.ts'
-import { SSHD_VERSIONS, sshdBinaries, startSshd, TEST_USER } from '../helpers/sshd.ts'
+import { SSHD_VERSIONS, sshdBinaries } from '../helpers/sshd/builds.ts'
+import { startSshd } from '../helpers/sshd/server.ts'
+import { TEST_USER } from '../helpers/sshd/test-user.ts'
 
 // sshd -T needs its privilege separation directory, which the service makes on a real server.
 mkdirSync('/run/sshd', { recursive: true, mode: 0o755 })

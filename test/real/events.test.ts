@@ -25,7 +25,9 @@ import {
 } from '../helpers/exporter.ts'
 import { appendJournal } from '../helpers/journal-writer.ts'
 import { LogRelay, SyslogFileSink } from '../helpers/log-relay.ts'
-import { SSHD_VERSIONS, startSshd, waitFor } from '../helpers/sshd.ts'
+import { SSHD_VERSIONS } from '../helpers/sshd/builds.ts'
+import { startSshd } from '../helpers/sshd/server.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const run = promisify(execFile)
 

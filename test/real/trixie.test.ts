@@ -21,7 +21,9 @@ import { access, readFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import { sample, scrapeUntil, series, startExporter } from '../helpers/exporter.ts'
 import { checkMetrics } from '../helpers/promtool.ts'
-import { sleep, startSshd, TEST_USER } from '../helpers/sshd.ts'
+import { startSshd } from '../helpers/sshd/server.ts'
+import { TEST_USER } from '../helpers/sshd/test-user.ts'
+import { sleep } from '../helpers/wait.ts'
 
 const VERSION = '10.0-trixie'
 

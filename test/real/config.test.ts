@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { AS_NOBODY, sample, scrapeUntil, startExporter } from '../helpers/exporter.ts'
-import { SSHD_VERSIONS, sshdBinaries, startSshd } from '../helpers/sshd.ts'
+import { SSHD_VERSIONS, sshdBinaries } from '../helpers/sshd/builds.ts'
+import { startSshd } from '../helpers/sshd/server.ts'
 
 // sshd -T refuses to run without its privilege separation directory, which the sshd
 // service creates on a real server (systemd's RuntimeDirectory); tests run no service.
