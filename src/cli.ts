@@ -4,10 +4,11 @@
  * Exit codes: 0 after a clean shutdown or --help/--version, 1 when the server
  * cannot start (the address is taken), 2 for a bad flag or a bad --web.config.file.
  */
-import { COLLECTORS } from './collectors/index.ts'
+import { COLLECTORS, type CollectorFlags, type ExporterFlags } from './collectors/index.ts'
 import { isExporterError } from './errors.ts'
 import { createExporter } from './exporter.ts'
-import { type Config, type ListenAddress, parseFlags } from './flags.ts'
+import { type ParseResult, parseFlags } from './flags/parse.ts'
+import type { ListenAddress } from './flags/spec.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { VERSION } from './version.ts'
 import type { App } from './web/app.ts'
@@ -29,8 +30,8 @@ async function listen(app: App, address: ListenAddress): Promise<string> {
   }
 }
 
-async function run(config: Config, logger: Logger): Promise<void> {
-  const exporter = await createExporter(config, logger)
+async function run(flags: ExporterFlags, logger: Logger): Promise<void> {
+  const exporter = await createExporter(flags, logger)
   const enabled = exporter.collectors.filter((c) => c.state === 'enabled').map((c) => c.name)
 
   let closing = false
@@ -60,10 +61,10 @@ async function run(config: Config, logger: Logger): Promise<void> {
   })
 
   try {
-    await listen(exporter.app, config.web.listenAddress)
+    await listen(exporter.app, flags.web.listenAddress)
   } catch (err) {
     logger.error(
-      { err, address: formatAddress(config.web.listenAddress) },
+      { err, address: formatAddress(flags.web.listenAddress) },
       'cannot listen: is another process using the address? Set --web.listen-address',
     )
     process.exit(1)
@@ -76,12 +77,12 @@ async function run(config: Config, logger: Logger): Promise<void> {
       address:
         bound !== null && typeof bound === 'object'
           ? formatAddress({ host: bound.address, port: bound.port })
-          : formatAddress(config.web.listenAddress),
-      telemetry_path: config.web.telemetryPath,
+          : formatAddress(flags.web.listenAddress),
+      telemetry_path: flags.web.telemetryPath,
       tls: exporter.web?.initial.tls !== undefined,
       collectors: enabled,
-      procfs: config.path.procfs,
-      rootfs: config.path.rootfs,
+      procfs: flags.path.procfs,
+      rootfs: flags.path.rootfs,
       node_flags: process.execArgv.join(' '),
     },
     'sshd_exporter listening',
@@ -89,9 +90,9 @@ async function run(config: Config, logger: Logger): Promise<void> {
 }
 
 function main(): void {
-  let parsed: ReturnType<typeof parseFlags>
+  let parsed: ParseResult<CollectorFlags>
   try {
-    parsed = parseFlags(process.argv.slice(2), process.env, COLLECTORS)
+    parsed = parseFlags<CollectorFlags>(process.argv.slice(2), process.env, COLLECTORS)
   } catch (err) {
     if (!isExporterError(err)) throw err
     process.stderr.write(`sshd-exporter: error: ${err.message}\n`)
@@ -105,9 +106,9 @@ function main(): void {
     process.stdout.write(`sshd_exporter, version ${VERSION} (nodejs: ${process.versions.node})\n`)
     return
   }
-  const { config } = parsed
-  const logger = createLogger(config.log)
-  run(config, logger).catch((err: unknown) => {
+  const { flags } = parsed
+  const logger = createLogger(flags.log)
+  run(flags, logger).catch((err: unknown) => {
     if (err instanceof WebConfigError) {
       // One line, like a bad flag's, naming the file, the key and what it accepts.
       logger.error({ web_config_file: err.file, key: err.key }, err.message)

@@ -1,5 +1,5 @@
 /**
- * Wires a Config into a running exporter's parts: the collectors (created
+ * Wires the parsed flags into a running exporter's parts: the collectors (created
  * once), the scraper, the exporter's own metrics and the HTTP app.
  */
 import { join } from 'node:path'
@@ -9,8 +9,8 @@ import {
   type CollectorDefinition,
   isNotApplicable,
 } from './collectors/collector.ts'
-import { COLLECTORS } from './collectors/index.ts'
-import type { Config } from './flags.ts'
+import { COLLECTORS, type ExporterFlags } from './collectors/index.ts'
+import type { FlagGroup, FlagValues } from './flags/spec.ts'
 import type { Logger } from './logger.ts'
 import { SshdConfigs } from './model/effective-config.ts'
 import { openEventsSource } from './model/events-source.ts'
@@ -59,7 +59,7 @@ const LINT_FAILING_DEFAULT_METRICS = [
   'nodejs_active_resources_total',
 ]
 
-function exporterRegistry(config: Config): Registry {
+function exporterRegistry(flags: ExporterFlags): Registry {
   const registry = new Registry()
   const info = new Gauge({
     name: 'sshd_exporter_build_info',
@@ -68,7 +68,7 @@ function exporterRegistry(config: Config): Registry {
     registers: [registry],
   })
   info.set({ version: VERSION, nodejs: process.versions.node }, 1)
-  if (!config.web.disableExporterMetrics) {
+  if (!flags.web.disableExporterMetrics) {
     collectDefaultMetrics({ register: registry })
     // prom-client names these gauges *_total, which promtool rejects (a _total suffix
     // promises a counter); the same numbers remain by type in nodejs_active_handles etc.
@@ -78,15 +78,15 @@ function exporterRegistry(config: Config): Registry {
 }
 
 /** sshd's configurations; the default one read once before the first scrape. */
-async function configReader(config: Config, logger: Logger): Promise<SshdConfigs> {
-  const sshdBinary =
-    config.config.sshdBinary === undefined ? findSshdBinary() : config.config.sshdBinary
+async function configReader(flags: ExporterFlags, logger: Logger): Promise<SshdConfigs> {
+  const { sshdBinary, file } = flags.collector.config
+  const rootfs = flags.path.rootfs
   const reader = new SshdConfigs({
-    sshdBinary,
-    sshdBinaryGiven: config.config.sshdBinary !== undefined,
-    rootfs: config.path.rootfs,
-    file: config.config.file ?? join(config.path.rootfs, 'etc', 'ssh', 'sshd_config'),
-    fileExplicit: config.config.file !== undefined,
+    sshdBinary: sshdBinary === undefined ? findSshdBinary() : sshdBinary,
+    sshdBinaryGiven: sshdBinary !== undefined,
+    rootfs,
+    file: file ?? join(rootfs, 'etc', 'ssh', 'sshd_config'),
+    fileExplicit: file !== undefined,
     logger: logger.child({ collector: 'config' }),
   })
   try {
@@ -102,19 +102,22 @@ async function configReader(config: Config, logger: Logger): Promise<SshdConfigs
 }
 
 export async function createExporter(
-  config: Config,
+  flags: ExporterFlags,
   logger: Logger,
   definitions: readonly CollectorDefinition[] = COLLECTORS,
 ): Promise<Exporter> {
   // First: a bad web config stops start-up before anything else is started.
   const web =
-    config.web.configFile === undefined
+    flags.web.configFile === undefined
       ? undefined
-      : await WebConfigSource.open(config.web.configFile, logger, PROGRAM)
-  const procfs = new ProcFS(config.path.procfs)
-  const sshdConfig = config.collectors.config ? await configReader(config, logger) : null
-  const events = config.collectors.events
-    ? await openEventsSource(config, logger.child({ collector: 'events' }))
+      : await WebConfigSource.open(flags.web.configFile, logger, PROGRAM)
+  const procfs = new ProcFS(flags.path.procfs)
+  const sshdConfig = flags.collectors.config ? await configReader(flags, logger) : null
+  const events = flags.collectors.events
+    ? await openEventsSource(
+        { ...flags.collector.events, rootfs: flags.path.rootfs },
+        logger.child({ collector: 'events' }),
+      )
     : null
   if (events !== null && !isNotApplicable(events)) {
     logger.info(
@@ -125,13 +128,15 @@ export async function createExporter(
   const collectors = new Map<string, Collector>()
   const statuses: CollectorStatus[] = []
   for (const def of definitions) {
-    if (!config.collectors[def.name]) {
+    if (!flags.collectors[def.name]) {
       statuses.push({ name: def.name, state: 'disabled' })
       continue
     }
     const created = await def.create({
-      config,
+      // parseFlags gave every collector its object, of the type its definition declares.
+      flags: (flags.collector as Record<string, FlagValues<FlagGroup>>)[def.name]!,
       procfs,
+      rootfs: flags.path.rootfs,
       logger: logger.child({ collector: def.name }),
       sshdConfig,
       events,
@@ -152,13 +157,13 @@ export async function createExporter(
     collectors,
     procfs,
     logger,
-    timeoutSeconds: config.scrape.collectorTimeoutSeconds,
-    rescanIntervalMs: config.processes.rescanIntervalSeconds * 1000,
-    registries: [exporterRegistry(config)],
+    timeoutSeconds: flags.scrape.collectorTimeoutSeconds,
+    rescanIntervalMs: flags.collector.processes.rescanIntervalSeconds * 1000,
+    registries: [exporterRegistry(flags)],
     configs: sshdConfig,
   })
   const app = buildApp({
-    telemetryPath: config.web.telemetryPath,
+    telemetryPath: flags.web.telemetryPath,
     scrape: () => scraper.scrape(),
     logger,
     version: VERSION,

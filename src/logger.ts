@@ -4,7 +4,7 @@
  * read logs in a terminal or ship them to Loki with a logfmt parser.
  */
 import { type DestinationStream, type Logger, pino } from 'pino'
-import type { LogFormat, LogLevel } from './flags.ts'
+import type { LogFormat, LogLevel } from './flags/core.ts'
 
 export type { Logger }
 

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { COLLECTORS } from '../src/collectors/index.ts'
-import { envName, parseFlags } from '../src/flags.ts'
+import { parseFlags } from '../src/flags/parse.ts'
+import { envName } from '../src/flags/spec.ts'
 import { LOG_GROUPS, NON_ROOT_CAPABILITIES } from './helpers/privileges.ts'
 
 const DIR = join(import.meta.dirname, '..', 'deploy', 'systemd')

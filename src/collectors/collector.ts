@@ -12,7 +12,7 @@
  * scrape's output.
  */
 import type { Registry } from 'prom-client'
-import type { Config } from '../flags.ts'
+import type { FlagGroup, FlagValues } from '../flags/spec.ts'
 import type { Logger } from '../logger.ts'
 import type { SshdConfigs } from '../model/effective-config.ts'
 import type { SshdInstance } from '../model/instances.ts'
@@ -51,9 +51,12 @@ export interface Collector {
   collect(scrape: Scrape): Promise<Commit>
 }
 
-export interface CollectorContext {
-  config: Config
+export interface CollectorContext<V = unknown> {
+  /** The collector's own flags (its definition's `flags`), parsed. */
+  flags: V
   procfs: ProcFS
+  /** --path.rootfs: the host's root, for files such as utmp. */
+  rootfs: string
   /** A child logger with `collector: <name>`. */
   logger: Logger
   /** sshd's effective configurations; null when the config collector is disabled. */
@@ -70,11 +73,23 @@ export interface NotApplicable {
   notApplicable: string
 }
 
-export interface CollectorDefinition {
-  name: string
+export interface CollectorDefinition<N extends string = string, F extends FlagGroup = FlagGroup> {
+  name: N
   defaultEnabled: boolean
   help: string
-  create(ctx: CollectorContext): Collector | NotApplicable | Promise<Collector | NotApplicable>
+  /** Its `--collector.<name>.*` flags; their values come to `create` as `ctx.flags`. */
+  flags: F
+  // A method, so that a definition with its own flags is also a CollectorDefinition.
+  create(
+    ctx: CollectorContext<FlagValues<F>>,
+  ): Collector | NotApplicable | Promise<Collector | NotApplicable>
+}
+
+/** A collector's definition, its name and flags' types inferred. */
+export function defineCollector<const N extends string, const F extends FlagGroup>(
+  definition: CollectorDefinition<N, F>,
+): CollectorDefinition<N, F> {
+  return definition
 }
 
 export function isNotApplicable<T extends object>(c: T | NotApplicable): c is NotApplicable {

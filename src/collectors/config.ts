@@ -4,12 +4,31 @@
  */
 import { Gauge, Registry } from 'prom-client'
 import { DEFAULT_SSH_PORT } from '../model/sockets.ts'
-import type { Collector, CollectorDefinition } from './collector.ts'
+import { flag } from '../flags/spec.ts'
+import { type Collector, defineCollector } from './collector.ts'
 
-export const configCollector: CollectorDefinition = {
+export const configCollector = defineCollector({
   name: 'config',
   defaultEnabled: true,
   help: 'Effective sshd limits (MaxSessions, MaxStartups, LoginGraceTime, ClientAlive*) from sshd -T or sshd_config.',
+  // Read where sshd's configurations are kept between scrapes (src/exporter.ts).
+  flags: {
+    /** undefined: sshd on PATH or in /usr/sbin; null: never run sshd. */
+    sshdBinary: {
+      ...flag.optional(
+        'collector.config.sshd-binary',
+        undefined,
+        'sshd binary to run `sshd -T` with (as root, at start-up and at most once a minute); empty: never run it, read the files. Default: sshd on PATH or in /usr/sbin.',
+      ),
+      parse: (text: string): string | null => (text === '' ? null : text),
+    },
+    /** undefined: <rootfs>/etc/ssh/sshd_config, and sshd -T without -f. */
+    file: flag.string(
+      'collector.config.file',
+      undefined,
+      'sshd_config to read (Include files are resolved under --path.rootfs), and to pass to `sshd -T -f`, for sshd instances whose command line names no -f. Default: <rootfs>/etc/ssh/sshd_config, else <rootfs>/usr/etc/ssh/sshd_config (SUSE).',
+    ),
+  },
   create(ctx): Collector {
     const reader = ctx.sshdConfig
     if (reader === null) throw new Error('config collector created without a config reader')
@@ -132,4 +151,4 @@ export const configCollector: CollectorDefinition = {
       },
     }
   },
-}
+})

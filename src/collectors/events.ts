@@ -8,12 +8,42 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client'
 import { LOG_SOURCE_KINDS } from '../sources/log-record.ts'
-import type { Collector, CollectorDefinition } from './collector.ts'
+import { flag } from '../flags/spec.ts'
+import { type Collector, defineCollector } from './collector.ts'
 
-export const eventsCollector: CollectorDefinition = {
+export const EVENTS_SOURCES = ['auto', 'journal', 'file', 'none'] as const
+
+export const eventsCollector = defineCollector({
   name: 'events',
   defaultEnabled: true,
   help: "Events read from sshd's log (journal or file): refusals, timeouts, authentications.",
+  // Read where sshd's log is followed between scrapes (src/exporter.ts).
+  flags: {
+    source: flag.choice(
+      'collector.events.source',
+      EVENTS_SOURCES,
+      'auto',
+      "Where sshd's log is read: journal, file, none, or auto (the journal when one is readable, else the first log file found).",
+    ),
+    /** undefined: the first of <rootfs>/var/log/auth.log, secure and messages that exists. */
+    file: flag.string(
+      'collector.events.file',
+      undefined,
+      'Log file to follow like `tail -F` (rotation by rename and copytruncate). Default: the first of <rootfs>/var/log/auth.log, <rootfs>/var/log/secure and <rootfs>/var/log/messages that exists.',
+    ),
+    /** undefined: the system journal. */
+    journalDirectory: flag.string(
+      'collector.events.journal-directory',
+      undefined,
+      "Journal directory to read (journalctl --directory), e.g. a host's /var/log/journal mounted in a container. Default: the system journal.",
+    ),
+    /** Users, root aside, given their own sshd_logins_total series, first seen first. */
+    maxUsers: flag.int(
+      'collector.events.max-users',
+      '100',
+      'Most users given their own sshd_logins_total series: the first to log in keep theirs for the exporter\u2019s life, later ones are counted under user="other"; root always has its own.',
+    ),
+  },
   create(ctx) {
     const source = ctx.events
     if (source === null) return { notApplicable: 'disabled' }
@@ -85,4 +115,4 @@ export const eventsCollector: CollectorDefinition = {
     }
     return collector
   },
-}
+})

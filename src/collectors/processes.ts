@@ -11,12 +11,8 @@ import type { SshdInstance } from '../model/instances.ts'
 import type { SshdSnapshot } from '../model/snapshot.ts'
 import type { TcpSocket } from '../sources/net-tcp/table.ts'
 import { logsSessions, type SshdLogLevel } from '../sources/sshd-config/values.ts'
-import {
-  type Collector,
-  type CollectorDefinition,
-  isNotApplicable,
-  type Scrape,
-} from './collector.ts'
+import { flag } from '../flags/spec.ts'
+import { type Collector, defineCollector, isNotApplicable, type Scrape } from './collector.ts'
 
 /**
  * The snapshot with each authenticated connection's sessions taken from sshd's log where it
@@ -154,10 +150,23 @@ export const SESSION_DURATION_BUCKETS: readonly number[] = Object.freeze([
   1, 10, 60, 300, 900, 3600, 14_400, 28_800, 86_400, 259_200, 604_800,
 ])
 
-export const processesCollector: CollectorDefinition = {
+export const processesCollector = defineCollector({
   name: 'processes',
   defaultEnabled: true,
   help: 'Listeners, connections and sessions from the sshd process tree.',
+  flags: {
+    maxUsers: flag.int(
+      'collector.processes.max-users',
+      '100',
+      'Most users given their own sshd_sessions series; the rest are summed under user="other".',
+    ),
+    /** Read by the scraper, which keeps the walk between scrapes. */
+    rescanIntervalSeconds: flag.duration(
+      'collector.processes.rescan-interval',
+      '5m',
+      "sshd's processes are found by walking down from its listeners (/proc/<pid>/task/<pid>/children); every process is read at start, when a listener goes, and this often, to find new listeners. 0: read every process on every scrape.",
+    ),
+  },
   create(ctx): Collector {
     const registry = new Registry()
     const registers = [registry]
@@ -224,7 +233,7 @@ export const processesCollector: CollectorDefinition = {
       registers,
     })
     const durations = new ConnectionDurations()
-    const maxUsers = ctx.config.processes.maxUsers
+    const maxUsers = ctx.flags.maxUsers
     const configs = ctx.sshdConfig
     const events = ctx.events === null || isNotApplicable(ctx.events) ? null : ctx.events
     const { procfs } = ctx
@@ -298,4 +307,4 @@ export const processesCollector: CollectorDefinition = {
       },
     }
   },
-}
+})

@@ -6,12 +6,20 @@
  */
 import { Gauge, Registry } from 'prom-client'
 import { connectionsBySource } from '../model/sockets.ts'
-import type { Collector, CollectorDefinition } from './collector.ts'
+import { flag } from '../flags/spec.ts'
+import { type Collector, defineCollector } from './collector.ts'
 
-export const socketsCollector: CollectorDefinition = {
+export const socketsCollector = defineCollector({
   name: 'sockets',
   defaultEnabled: true,
   help: "Established connections to sshd by client address, from sshd's own /proc/<pid>/net/tcp{,6}.",
+  flags: {
+    maxSources: flag.int(
+      'collector.sockets.max-sources',
+      '20',
+      'Most client addresses given their own sshd_source_connections series; the rest are summed under source="other".',
+    ),
+  },
   create(ctx): Collector {
     const registry = new Registry()
     const bySource = new Gauge({
@@ -20,7 +28,7 @@ export const socketsCollector: CollectorDefinition = {
       labelNames: ['source'],
       registers: [registry],
     })
-    const max = ctx.config.sockets.maxSources
+    const max = ctx.flags.maxSources
     let unpermittedSaid = false
 
     return {
@@ -43,4 +51,4 @@ export const socketsCollector: CollectorDefinition = {
       },
     }
   },
-}
+})

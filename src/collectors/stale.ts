@@ -10,18 +10,32 @@ import { IDLE_THRESHOLDS, type PidState, staleValues } from '../model/stale.ts'
 import { CLOCK_TICKS_PER_SECOND, processAgeSeconds } from '../sources/procfs.ts'
 import { UtmpReader } from '../sources/utmp/read.ts'
 import { TtyIdle } from '../sources/utmp/tty-idle.ts'
-import type { Collector, CollectorDefinition } from './collector.ts'
+import { flag, type FlagValues } from '../flags/spec.ts'
+import { type Collector, type CollectorContext, defineCollector } from './collector.ts'
 
 /** LoginGraceTime's default, used when it is unknown or 0 (unlimited). */
 const DEFAULT_PREAUTH_THRESHOLD_SECONDS = 120
 
-export const staleCollector: CollectorDefinition = {
+const STALE_FLAGS = {
+  idleThresholdSeconds: flag.duration(
+    'collector.stale.idle-threshold',
+    '1h',
+    'A pty session whose tty has seen no input for this long is stale (reason="idle").',
+  ),
+  preauthThresholdSeconds: flag.duration(
+    'collector.stale.preauth-threshold',
+    undefined,
+    'A connection still not authenticated after this long is stale (reason="preauth_overdue"). Default: the effective LoginGraceTime, or 120s when it is unknown or 0.',
+  ),
+}
+
+export const staleCollector = defineCollector({
   name: 'stale',
   defaultEnabled: true,
   help: 'Stale sessions: utmp records of gone processes, idle ttys, pre-auth connections past LoginGraceTime, dead peers.',
+  flags: STALE_FLAGS,
   create(ctx): Collector {
-    const { config, procfs, logger } = ctx
-    const rootfs = config.path.rootfs
+    const { flags, procfs, logger, rootfs } = ctx
     const registry = new Registry()
     const registers = [registry]
     const stale = new Gauge({
@@ -98,7 +112,7 @@ export const staleCollector: CollectorDefinition = {
             return { startedAt: bootSeconds + starttime / CLOCK_TICKS_PER_SECOND }
           },
           ttyIdle: ttyIdle.reader(nowMs),
-          idleThresholdSeconds: config.stale.idleThresholdSeconds,
+          idleThresholdSeconds: flags.idleThresholdSeconds,
         })
         return () => {
           stale.reset()
@@ -117,14 +131,13 @@ export const staleCollector: CollectorDefinition = {
       },
     }
   },
-}
-
+})
 /** The flag, else the effective LoginGraceTime, else OpenSSH's default. */
 async function preauthThresholdSeconds(
-  ctx: Parameters<CollectorDefinition['create']>[0],
+  ctx: CollectorContext<FlagValues<typeof STALE_FLAGS>>,
 ): Promise<number> {
-  const flag = ctx.config.stale.preauthThresholdSeconds
-  if (flag !== undefined) return flag
+  const given = ctx.flags.preauthThresholdSeconds
+  if (given !== undefined) return given
   if (ctx.sshdConfig === null) return DEFAULT_PREAUTH_THRESHOLD_SECONDS
   const grace = await ctx.sshdConfig.default.current().then(
     (read) => read.values.loginGraceTimeSeconds,

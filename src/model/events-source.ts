@@ -16,12 +16,23 @@
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Config } from '../flags.ts'
 import type { Logger } from '../logger.ts'
 import { FileFollower } from '../sources/file-follow.ts'
 import { JournalFollower, journalAvailable } from '../sources/journal.ts'
 import type { LogSource, LogSourceKind } from '../sources/log-record.ts'
 import { EventAccumulator } from './events.ts'
+
+/** Where to read sshd's log (the events collector's flags) and the host's root. */
+export interface EventsSourceOptions {
+  source: 'auto' | 'journal' | 'file' | 'none'
+  /** undefined: the first of the log files under `rootfs` that exists. */
+  file: string | undefined
+  /** undefined: the system journal. */
+  journalDirectory: string | undefined
+  /** Users, root aside, given their own sshd_logins_total series. */
+  maxUsers: number
+  rootfs: string
+}
 
 export interface EventsSource {
   readonly kind: LogSourceKind
@@ -154,11 +165,10 @@ function firstLogFile(rootfs: string): string | undefined {
 
 /** Opens the configured source, or says why there is none (the collector does not apply). */
 export async function openEventsSource(
-  config: Config,
+  options: EventsSourceOptions,
   logger: Logger,
 ): Promise<EventsSource | { notApplicable: string }> {
-  const { source, file, journalDirectory, maxUsers } = config.events
-  const rootfs = config.path.rootfs
+  const { source, file, journalDirectory, maxUsers, rootfs } = options
   switch (source) {
     case 'none':
       return { notApplicable: '--collector.events.source=none' }

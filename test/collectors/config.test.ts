@@ -7,9 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { COLLECTORS } from '../../src/collectors/index.ts'
 import { createExporter } from '../../src/exporter.ts'
-import { type Config, parseFlags } from '../../src/flags.ts'
+import { exporterFlags } from '../helpers/flags.ts'
 import { createLogger } from '../../src/logger.ts'
 import { sample } from '../helpers/exporter.ts'
 
@@ -31,12 +30,12 @@ function rootfs(files: Record<string, string | Buffer>): string {
 }
 
 async function scrape(root: string): Promise<string> {
-  const r = parseFlags(
-    [`--path.rootfs=${root}`, '--collector.config.sshd-binary=', '--web.disable-exporter-metrics'],
-    {},
-    COLLECTORS,
-  )
-  const { app } = await createExporter((r as { config: Config }).config, logger)
+  const flags = exporterFlags([
+    `--path.rootfs=${root}`,
+    '--collector.config.sshd-binary=',
+    '--web.disable-exporter-metrics',
+  ])
+  const { app } = await createExporter(flags, logger)
   const res = await app.inject('/metrics')
   await app.close()
   assert.equal(res.statusCode, 200)

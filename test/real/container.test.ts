@@ -25,8 +25,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
-import { COLLECTORS } from '../../src/collectors/index.ts'
-import { parseFlags } from '../../src/flags.ts'
+import { exporterFlags } from '../helpers/flags.ts'
 import {
   attachExporter,
   type RunningExporter,
@@ -221,9 +220,7 @@ describe('the container image', { skip: why ?? false, timeout: 15 * 60_000 }, ()
     assert.notEqual(Number(config.User!.split(':')[0]), 0, 'not root')
     assert.deepEqual(config.Entrypoint?.slice(0, 1), ['node'], 'node itself, no npm, no shell')
     assert.deepEqual(config.Cmd, ['--path.procfs=/host/proc', '--path.rootfs=/host/root'])
-    const parsed = parseFlags([], {}, COLLECTORS)
-    assert.equal(parsed.kind, 'config')
-    const port = parsed.kind === 'config' ? parsed.config.web.listenAddress.port : 0
+    const port = exporterFlags([]).web.listenAddress.port
     assert.deepEqual(Object.keys(config.ExposedPorts ?? {}), [`${port}/tcp`], 'the default port')
     const labels = config.Labels ?? {}
     assert.equal(labels['org.opencontainers.image.title'], 'sshd-exporter')

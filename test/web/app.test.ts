@@ -2,17 +2,13 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { COLLECTORS } from '../../src/collectors/index.ts'
 import { createExporter } from '../../src/exporter.ts'
-import { type Config, parseFlags } from '../../src/flags.ts'
+import { exporterFlags } from '../helpers/flags.ts'
 import { createLogger } from '../../src/logger.ts'
 import { VERSION } from '../../src/version.ts'
 
 const silent = createLogger({ level: 'error', format: 'json', destination: { write() {} } })
 
-function config(argv: string[]): Config {
-  const r = parseFlags(argv, {}, COLLECTORS)
-  assert.equal(r.kind, 'config')
-  return (r as { config: Config }).config
-}
+const config = (argv: string[]) => exporterFlags(argv)
 
 describe('HTTP app', () => {
   it('serves metrics in the Prometheus text format', async () => {

@@ -1,24 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { isExporterError } from '../src/errors.ts'
-import {
-  type Config,
-  envName,
-  parseDuration,
-  parseFlags,
-  parseListenAddress,
-} from '../src/flags.ts'
-
-const COLLECTORS = [
-  { name: 'processes', defaultEnabled: true, help: 'p' },
-  { name: 'events', defaultEnabled: false, help: 'e' },
-]
-
-function config(argv: string[], env: Record<string, string> = {}): Config {
-  const r = parseFlags(argv, env, COLLECTORS)
-  assert.equal(r.kind, 'config')
-  return (r as { config: Config }).config
-}
+import { COLLECTORS } from '../../src/collectors/index.ts'
+import { isExporterError } from '../../src/errors.ts'
+import { parseFlags } from '../../src/flags/parse.ts'
+import { envName, flag, parseDuration, parseListenAddress } from '../../src/flags/spec.ts'
+import { exporterFlags as config } from '../helpers/flags.ts'
 
 function rejects(argv: string[], pattern: RegExp, env: Record<string, string> = {}): void {
   assert.throws(
@@ -39,13 +25,30 @@ describe('parseFlags', () => {
     assert.equal(c.web.telemetryPath, '/metrics')
     assert.equal(c.web.disableExporterMetrics, false)
     assert.deepEqual(c.path, { procfs: '/proc', rootfs: '/' })
-    assert.deepEqual(c.collectors, { processes: true, events: false })
-    assert.equal(c.processes.maxUsers, 100)
+    assert.deepEqual(c.collectors, {
+      processes: true,
+      config: true,
+      stale: true,
+      sockets: true,
+      events: true,
+    })
+    assert.equal(c.collector.processes.rescanIntervalSeconds, 300)
+    assert.deepEqual(c.collector.events, {
+      source: 'auto',
+      file: undefined,
+      journalDirectory: undefined,
+      maxUsers: 100,
+    })
+    assert.equal(c.collector.processes.maxUsers, 100)
     assert.equal(c.scrape.collectorTimeoutSeconds, 5)
-    assert.equal(c.stale.idleThresholdSeconds, 3600)
-    assert.equal(c.stale.preauthThresholdSeconds, undefined, 'worked out from LoginGraceTime')
-    assert.equal(c.sockets.maxSources, 20)
-    assert.deepEqual(c.config, { sshdBinary: undefined, file: undefined })
+    assert.equal(c.collector.stale.idleThresholdSeconds, 3600)
+    assert.equal(
+      c.collector.stale.preauthThresholdSeconds,
+      undefined,
+      'worked out from LoginGraceTime',
+    )
+    assert.equal(c.collector.sockets.maxSources, 20)
+    assert.deepEqual(c.collector.config, { sshdBinary: undefined, file: undefined })
     assert.deepEqual(c.log, { level: 'info', format: 'json' })
   })
 
@@ -63,17 +66,18 @@ describe('parseFlags', () => {
       '--collector.config.sshd-binary=',
       '--collector.config.file=/etc/ssh/other_config',
     ])
-    assert.equal(c.stale.idleThresholdSeconds, 2)
-    assert.equal(c.stale.preauthThresholdSeconds, 90)
-    assert.equal(c.sockets.maxSources, 1)
-    assert.deepEqual(c.config, { sshdBinary: null, file: '/etc/ssh/other_config' })
+    assert.equal(c.collector.stale.idleThresholdSeconds, 2)
+    assert.equal(c.collector.stale.preauthThresholdSeconds, 90)
+    assert.equal(c.collector.sockets.maxSources, 1)
+    assert.deepEqual(c.collector.config, { sshdBinary: null, file: '/etc/ssh/other_config' })
     rejects(['--collector.stale.idle-threshold=soon'], /idle-threshold="soon".*duration/)
     rejects(['--collector.sockets.max-sources=-1'], /max-sources="-1"/)
   })
 
   it('turns collectors on and off', () => {
     const c = config(['--no-collector.processes', '--collector.events'])
-    assert.deepEqual(c.collectors, { processes: false, events: true })
+    assert.equal(c.collectors.processes, false)
+    assert.equal(c.collectors.events, true)
     assert.equal(config(['--collector.processes=false']).collectors.processes, false)
   })
 
@@ -81,12 +85,12 @@ describe('parseFlags', () => {
     const env = {
       SSHD_EXPORTER_WEB_TELEMETRY_PATH: '/m',
       SSHD_EXPORTER_COLLECTOR_PROCESSES_MAX_USERS: '7',
-      SSHD_EXPORTER_COLLECTOR_EVENTS: 'true',
+      SSHD_EXPORTER_COLLECTOR_EVENTS: 'false',
     }
     const c = config(['--web.telemetry-path=/flag'], env)
     assert.equal(c.web.telemetryPath, '/flag')
-    assert.equal(c.processes.maxUsers, 7)
-    assert.equal(c.collectors.events, true)
+    assert.equal(c.collector.processes.maxUsers, 7)
+    assert.equal(c.collectors.events, false)
   })
 
   it('takes --web.config.file from the flag or SSHD_EXPORTER_WEB_CONFIG_FILE; empty is none', () => {
@@ -121,7 +125,7 @@ describe('parseFlags', () => {
   it('stops on an unknown flag or collector, listing the known collectors', () => {
     rejects(
       ['--collector.foo'],
-      /unknown flag --collector\.foo: known collectors: processes, events/,
+      /unknown flag --collector\.foo: known collectors: processes, config, stale, sockets, events/,
     )
     rejects(['--no-collector.foo'], /unknown flag --no-collector\.foo/)
     rejects(['--nope'], /unknown flag --nope: see --help/)
@@ -148,6 +152,51 @@ describe('parseFlags', () => {
       assert.ok(text.includes(flag), flag)
     }
     assert.equal(parseFlags(['--version'], {}, COLLECTORS).kind, 'version')
+  })
+})
+
+describe('parseFlags: flags a collector declares', () => {
+  const collectors = [
+    {
+      name: 'demo',
+      defaultEnabled: false,
+      help: 'A demo.',
+      flags: {
+        limit: flag.int('collector.demo.limit', '3', 'A limit.'),
+        mode: flag.choice('collector.demo.mode', ['a', 'b'], 'a', 'A mode.'),
+        file: flag.string('collector.demo.file', undefined, 'A file.'),
+      },
+    },
+    { name: 'plain', defaultEnabled: true, help: 'No flags of its own.' },
+  ]
+  const parse = (argv: string[], env: Record<string, string> = {}) => {
+    const r = parseFlags(argv, env, collectors)
+    assert.equal(r.kind, 'flags')
+    return r.flags
+  }
+
+  it('puts their values under collector.<name>, defaults included; none is {}', () => {
+    assert.deepEqual(parse([]).collector, {
+      demo: { limit: 3, mode: 'a', file: undefined },
+      plain: {},
+    })
+    assert.deepEqual(parse([]).collectors, { demo: false, plain: true })
+    const c = parse(['--collector.demo.limit=7', '--collector.demo.file', '/f'], {
+      SSHD_EXPORTER_COLLECTOR_DEMO_MODE: 'b',
+    })
+    assert.deepEqual(c.collector, { demo: { limit: 7, mode: 'b', file: '/f' }, plain: {} })
+  })
+
+  it('checks them like the core flags, and lists them in --help after the paths', () => {
+    assert.throws(() => parse(['--collector.demo.mode=c']), /--collector\.demo\.mode="c".*a, b/)
+    assert.throws(() => parse(['--collector.demo.file=']), /it is empty/)
+    const help = parseFlags(['--help'], {}, collectors)
+    assert.equal(help.kind, 'help')
+    const text = (help as { text: string }).text
+    const at = (s: string) => text.indexOf(s)
+    assert.ok(at('--path.rootfs') < at('--collector.demo.limit=INT'), text)
+    assert.ok(at('--collector.demo.mode=MODE') < at('--scrape.collector-timeout'), text)
+    assert.ok(at('--log.format') < at('--[no-]collector.demo\n'), text)
   })
 })
 
