@@ -3,7 +3,7 @@
  * synthetic auth.log (bench/auth-log.ts), both checked against the log's expected counts.
  *
  * Ours (`measureLogParsing`) is the exporter's own path for a followed file, as
- * model/events-source.ts wires it: a FileFollower (sources/file-follow.ts: 64 KiB reads, lines
+ * state/events-source.ts wires it: a FileFollower (sources/file-follow.ts: 64 KiB reads, lines
  * split on `\n` and decoded) whose onLine hands each line to an EventAccumulator built with
  * `untaggedIsSshd: true` (`addLine`: parseSyslogLine, isSshdIdentifier, parseSshdMessage,
  * addEvent). The follower is started before the file exists, so that the file, when it appears,
@@ -106,7 +106,7 @@ export async function measureLogParsing(path: string, runs: number): Promise<Log
   try {
     for (let run = 0; run < runs; run++) {
       const followed = join(dir, `auth-${run}.log`)
-      // As model/events-source.ts followFile does.
+      // As state/events-source.ts followFile does.
       const accumulator = new EventAccumulator({ untaggedIsSshd: true })
       const follower = new FileFollower({
         path: followed,

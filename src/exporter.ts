@@ -12,9 +12,10 @@ import {
 import { COLLECTORS, type ExporterFlags } from './collectors/index.ts'
 import type { FlagGroup, FlagValues } from './flags/spec.ts'
 import type { Logger } from './logger.ts'
-import { SshdConfigs } from './model/effective-config.ts'
-import { openEventsSource } from './model/events-source.ts'
-import { Scraper } from './scrape.ts'
+import { SshdConfigs } from './state/sshd-configs.ts'
+import { openEventsSource } from './state/events-source.ts'
+import { Scraper } from './scrape/scraper.ts'
+import { ExporterState } from './state/state.ts'
 import { ProcFS } from './sources/procfs.ts'
 import { findSshdBinary } from './sources/sshd-binary.ts'
 import { VERSION } from './version.ts'
@@ -125,6 +126,14 @@ export async function createExporter(
       "following sshd's log",
     )
   }
+  const state = new ExporterState({
+    procfs,
+    rootfs: flags.path.rootfs,
+    logger,
+    rescanIntervalMs: flags.collector.processes.rescanIntervalSeconds * 1000,
+    configs: sshdConfig,
+    events,
+  })
   const collectors = new Map<string, Collector>()
   const statuses: CollectorStatus[] = []
   for (const def of definitions) {
@@ -135,7 +144,6 @@ export async function createExporter(
     const created = await def.create({
       // parseFlags gave every collector its object, of the type its definition declares.
       flags: (flags.collector as Record<string, FlagValues<FlagGroup>>)[def.name]!,
-      procfs,
       rootfs: flags.path.rootfs,
       logger: logger.child({ collector: def.name }),
       sshdConfig,
@@ -155,12 +163,10 @@ export async function createExporter(
 
   const scraper = new Scraper({
     collectors,
-    procfs,
+    state,
     logger,
     timeoutSeconds: flags.scrape.collectorTimeoutSeconds,
-    rescanIntervalMs: flags.collector.processes.rescanIntervalSeconds * 1000,
     registries: [exporterRegistry(flags)],
-    configs: sshdConfig,
   })
   const app = buildApp({
     telemetryPath: flags.web.telemetryPath,

@@ -14,13 +14,13 @@
 import type { Registry } from 'prom-client'
 import type { FlagGroup, FlagValues } from '../flags/spec.ts'
 import type { Logger } from '../logger.ts'
-import type { SshdConfigs } from '../model/effective-config.ts'
+import type { SshdConfigs } from '../state/sshd-configs.ts'
 import type { SshdInstance } from '../model/instances.ts'
-import type { EventsSource } from '../model/events-source.ts'
-import type { ScanResult } from '../model/scan.ts'
+import type { EventsSource } from '../state/events-source.ts'
+import type { ScanResult } from '../state/full-scan.ts'
 import type { SshdSockets } from '../model/sockets.ts'
 import type { TcpSocket } from '../sources/net-tcp/table.ts'
-import type { ProcFS } from '../sources/procfs.ts'
+import type { UtmpFile } from '../sources/utmp/read.ts'
 
 /** What one scrape shares between its collectors: each source is read at most once. */
 export interface Scrape {
@@ -40,6 +40,14 @@ export interface Scrape {
    * connections here (a listener, or a socket held for it).
    */
   instances(): Promise<{ instances: SshdInstance[]; up: boolean }>
+  /** Seconds since boot (/proc/uptime), read once per scrape; throws when it cannot be read. */
+  uptime(): number
+  /** A process's start time in clock ticks since boot; null when it is gone or a zombie. */
+  processStartTime(pid: number): number | null
+  /** utmp's records (parsed again only when the file changed); null without a utmp. */
+  utmp(): UtmpFile | null
+  /** Each tty's seconds since its last input (`pts/0`), as of this scrape; null when unknown. */
+  ttyIdle(): (line: string) => number | null
 }
 
 /** Sets the collector's metrics; called synchronously, only for a collect that finished in time. */
@@ -54,7 +62,6 @@ export interface Collector {
 export interface CollectorContext<V = unknown> {
   /** The collector's own flags (its definition's `flags`), parsed. */
   flags: V
-  procfs: ProcFS
   /** --path.rootfs: the host's root, for files such as utmp. */
   rootfs: string
   /** A child logger with `collector: <name>`. */

@@ -1,6 +1,6 @@
 /**
  * The events collector: what sshd refused and why, counted from its log (the journal or a log
- * file, followed for the exporter's life by model/events-source.ts). Every event of the fixed set
+ * file, followed for the exporter's life by state/events-source.ts). Every event of the fixed set
  * is exported from the start, at 0; auth events carry `method` from a fixed set. Nothing a client
  * chose (a user name, an address) ever becomes a label: `sshd_logins_total`'s `user` is the
  * account sshd authenticated, bounded by --collector.events.max-users first seen (root aside; see

@@ -6,7 +6,7 @@ import { Gauge, Histogram, Registry } from 'prom-client'
 import { capToTop, OTHER } from '../model/cap.ts'
 import { ConnectionDurations } from '../model/durations.ts'
 import { connectionKey } from '../model/events.ts'
-import type { EventsSource } from '../model/events-source.ts'
+import type { EventsSource } from '../state/events-source.ts'
 import type { SshdInstance } from '../model/instances.ts'
 import type { SshdSnapshot } from '../model/snapshot.ts'
 import type { TcpSocket } from '../sources/net-tcp/table.ts'
@@ -236,11 +236,10 @@ export const processesCollector = defineCollector({
     const maxUsers = ctx.flags.maxUsers
     const configs = ctx.sshdConfig
     const events = ctx.events === null || isNotApplicable(ctx.events) ? null : ctx.events
-    const { procfs } = ctx
     /** Null when /proc/uptime cannot be read: the ends wait for the next scrape that can. */
-    function readUptimeOrNull(): number | null {
+    function uptimeOrNull(scrape: Scrape): number | null {
       try {
-        return procfs.readUptime()
+        return scrape.uptime()
       } catch {
         return null
       }
@@ -272,7 +271,7 @@ export const processesCollector = defineCollector({
             ? null
             : connectionsAtMaxSessions(snapshot, (pid) => maxSessions.get(pid))
         const perInstance = found.instances.map((i) => ({ instance: i, s: instanceStartups(i) }))
-        const uptime = readUptimeOrNull()
+        const uptime = uptimeOrNull(scrape)
         return () => {
           // Here, not in collect: a scrape past its time limit must not lose the ends it saw.
           if (uptime !== null) {

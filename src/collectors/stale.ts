@@ -8,8 +8,6 @@ import { Gauge, Registry } from 'prom-client'
 import { deadPeers } from '../model/sockets.ts'
 import { IDLE_THRESHOLDS, type PidState, staleValues } from '../model/stale.ts'
 import { CLOCK_TICKS_PER_SECOND, processAgeSeconds } from '../sources/procfs.ts'
-import { UtmpReader } from '../sources/utmp/read.ts'
-import { TtyIdle } from '../sources/utmp/tty-idle.ts'
 import { flag, type FlagValues } from '../flags/spec.ts'
 import { type Collector, type CollectorContext, defineCollector } from './collector.ts'
 
@@ -35,7 +33,7 @@ export const staleCollector = defineCollector({
   help: 'Stale sessions: utmp records of gone processes, idle ttys, pre-auth connections past LoginGraceTime, dead peers.',
   flags: STALE_FLAGS,
   create(ctx): Collector {
-    const { flags, procfs, logger, rootfs } = ctx
+    const { flags, logger, rootfs } = ctx
     const registry = new Registry()
     const registers = [registry]
     const stale = new Gauge({
@@ -66,9 +64,6 @@ export const staleCollector = defineCollector({
       registers,
     })
     let utmpMissingSaid = false
-    // Kept between scrapes: utmp parsed again only when it changed, tty paths built once.
-    const utmpReader = new UtmpReader(rootfs)
-    const ttyIdle = new TtyIdle(rootfs)
 
     return {
       registry,
@@ -80,10 +75,9 @@ export const staleCollector = defineCollector({
           preauthThresholdSeconds(ctx),
         ])
         const dead = sockets === null ? 0 : deadPeers(sockets, byConnection)
-        const uptime = procfs.readUptime()
-        const nowMs = Date.now()
-        const bootSeconds = nowMs / 1000 - uptime
-        const utmp = utmpReader.read()
+        const uptime = scrape.uptime()
+        const bootSeconds = Date.now() / 1000 - uptime
+        const utmp = scrape.utmp()
         if (utmp === null && !utmpMissingSaid) {
           utmpMissingSaid = true
           logger.info(
@@ -103,15 +97,11 @@ export const staleCollector = defineCollector({
           preauthThresholdSeconds: preauthThreshold,
           utmp: utmp?.records ?? null,
           pidState: (pid): PidState | null => {
-            let starttime = started.get(pid)
-            if (starttime === undefined) {
-              const stat = procfs.readStat(pid)
-              if (stat === null || stat.state === 'Z') return null
-              starttime = stat.starttime
-            }
+            const starttime = started.get(pid) ?? scrape.processStartTime(pid)
+            if (starttime === null) return null
             return { startedAt: bootSeconds + starttime / CLOCK_TICKS_PER_SECOND }
           },
-          ttyIdle: ttyIdle.reader(nowMs),
+          ttyIdle: scrape.ttyIdle(),
           idleThresholdSeconds: flags.idleThresholdSeconds,
         })
         return () => {

@@ -6,7 +6,7 @@
  * listening ports come from the scrape. docs/how-it-counts.md, "sshd as systems start it", says
  * how modes are told apart.
  */
-import type { EffectiveConfigRead } from './effective-config.ts'
+import type { EffectiveConfigRead } from '../state/sshd-configs.ts'
 import type { Connection, Listener, SshdSnapshot } from './snapshot.ts'
 import { DEFAULT_SSH_PORT } from './sockets.ts'
 

@@ -8,9 +8,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { scanFull } from '../../src/model/scan.ts'
+import { scanFull } from '../../src/state/full-scan.ts'
 import type { SshdSnapshot } from '../../src/model/snapshot.ts'
-import { ProcessScanner } from '../../src/model/walk.ts'
+import { ProcessScanner } from '../../src/state/scanner.ts'
 import { ProcFS } from '../../src/sources/procfs.ts'
 import { COMM_MAX_BYTES } from '../../src/sources/proctitle.ts'
 import { collectingLogger } from '../helpers/logger.ts'

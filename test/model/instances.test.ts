@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { EffectiveConfigRead } from '../../src/model/effective-config.ts'
+import type { EffectiveConfigRead } from '../../src/state/sshd-configs.ts'
 import { sshdInstances } from '../../src/model/instances.ts'
 import type { Connection, Listener, SshdSnapshot } from '../../src/model/snapshot.ts'
 import { SSHD_DEFAULTS } from '../../src/sources/sshd-config/values.ts'

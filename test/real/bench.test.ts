@@ -13,7 +13,7 @@ import { writeAuthLog } from '../../bench/auth-log.ts'
 import { buildFloors, runFloor } from '../../bench/floors.ts'
 import { measureLogParsing } from '../../bench/log-parse.ts'
 import { buildProcfs, type OpensshVersion, type TreeSpec } from '../../bench/procfs-builder.ts'
-import { ProcessScanner } from '../../src/model/walk.ts'
+import { ProcessScanner } from '../../src/state/scanner.ts'
 import { ProcFS } from '../../src/sources/procfs.ts'
 
 function scratch(): string {

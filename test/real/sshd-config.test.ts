@@ -61,7 +61,7 @@ type Expected = {
 }
 
 // Cases with an /etc/ssh/sshd_config: suse-vendor has none (SUSE's sshd reads /usr/etc/ssh), and is
-// read in test/model/effective-config.test.ts.
+// read in test/state/sshd-configs.test.ts.
 const CASES = readdirSync(FIXTURES)
   .filter((name) => existsSync(join(FIXTURES, name, 'etc/ssh/sshd_config')))
   .sort()

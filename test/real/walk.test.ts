@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { scanFull } from '../../src/model/scan.ts'
+import { scanFull } from '../../src/state/full-scan.ts'
 import type { SshdSnapshot } from '../../src/model/snapshot.ts'
-import { ProcessScanner } from '../../src/model/walk.ts'
+import { ProcessScanner } from '../../src/state/scanner.ts'
 import { ProcFS } from '../../src/sources/procfs.ts'
 import { SSHD_VERSIONS } from '../helpers/sshd/builds.ts'
 import { type SshdServer, startSshd } from '../helpers/sshd/server.ts'

@@ -7,7 +7,7 @@
 import { isExporterError } from '../errors.ts'
 import type { ProcFS, StatFields } from '../sources/procfs.ts'
 import { parseSshdTitle, type SshdTitle, sshdArgvTitle } from '../sources/proctitle.ts'
-import { buildSnapshot, type SshdProcess, type SshdSnapshot } from './snapshot.ts'
+import { buildSnapshot, type SshdProcess, type SshdSnapshot } from '../model/snapshot.ts'
 
 export interface ScanResult {
   snapshot: SshdSnapshot

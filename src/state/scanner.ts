@@ -25,14 +25,19 @@
  * - A kernel without children files (CONFIG_PROC_CHILDREN unset) gets the full
  *   scan every scrape.
  *
- * Both paths give the same snapshot (test/model/walk.test.ts, on synthetic
+ * Both paths give the same snapshot (test/state/scanner.test.ts, on synthetic
  * trees and on the real sshd test bed).
  */
 import { isExporterError } from '../errors.ts'
 import { hasExited, type ProcFS, type ProcStat } from '../sources/procfs.ts'
 import { parseSshdTitle, SSHD_COMMS, type SshdTitle } from '../sources/proctitle.ts'
-import { type FullScanResult, readSshdTitle, type ScanResult, scanFull } from './scan.ts'
-import { buildSnapshot, type Connection, connectionOf, type SshdProcess } from './snapshot.ts'
+import { type FullScanResult, readSshdTitle, type ScanResult, scanFull } from './full-scan.ts'
+import {
+  buildSnapshot,
+  type Connection,
+  connectionOf,
+  type SshdProcess,
+} from '../model/snapshot.ts'
 
 /** What the scanner says: pino's Logger, or a test's. */
 export interface ScanLogger {

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Gauge, Registry } from 'prom-client'
-import type { Collector, Commit, Scrape } from '../src/collectors/collector.ts'
-import { createLogger } from '../src/logger.ts'
-import { Scraper } from '../src/scrape.ts'
-import { ProcFS } from '../src/sources/procfs.ts'
+import type { Collector, Commit, Scrape } from '../../src/collectors/collector.ts'
+import { createLogger } from '../../src/logger.ts'
+import { Scraper } from '../../src/scrape/scraper.ts'
+import { ProcFS } from '../../src/sources/procfs.ts'
+import { sshdLogin, writeUtmp } from '../helpers/utmp-writer.ts'
+import { ExporterState } from '../../src/state/state.ts'
 
 const silent = createLogger({ level: 'error', format: 'json', destination: { write() {} } })
 
@@ -36,7 +41,7 @@ function fake(name: string, behave: (scrape: Scrape) => Promise<void> = () => Pr
 function scraper(collectors: Record<string, Collector>, timeoutSeconds = 1): Scraper {
   return new Scraper({
     collectors: new Map(Object.entries(collectors)),
-    procfs: new ProcFS('/proc'),
+    state: new ExporterState({ procfs: new ProcFS('/proc'), rootfs: '/', logger: silent }),
     logger: silent,
     timeoutSeconds,
     registries: [],
@@ -159,12 +164,50 @@ describe('Scraper', () => {
     })
     const s = new Scraper({
       collectors: new Map([['a', a.collector]]),
-      procfs: new ProcFS('/nonexistent/proc'),
+      state: new ExporterState({
+        procfs: new ProcFS('/nonexistent/proc'),
+        rootfs: '/nonexistent',
+        logger: silent,
+      }),
       logger: silent,
       timeoutSeconds: 1,
       registries: [],
     })
     const text = await s.scrape()
     assert.equal(sample(text, 'sshd_scrape_collector_success{collector="a"}'), 0)
+  })
+
+  it('counts malformed utmp records once per parse of the file, not every scrape', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'sshd-exporter-scrape-'))
+    try {
+      mkdirSync(join(root, 'run'))
+      const utmp = join(root, 'run', 'utmp')
+      const login = sshdLogin({ pid: 4242, tty: 0, user: 'alice' })
+      // ut_type 99 is no type glibc knows: skipped and counted.
+      writeUtmp(utmp, [login, { ...login, type: 99 }, login])
+      const a = fake('a', (scrape) => {
+        scrape.utmp()
+        return Promise.resolve()
+      })
+      const s = new Scraper({
+        collectors: new Map([['a', a.collector]]),
+        state: new ExporterState({ procfs: new ProcFS('/proc'), rootfs: root, logger: silent }),
+        logger: silent,
+        timeoutSeconds: 1,
+        registries: [],
+      })
+      const count = (text: string) =>
+        sample(text, 'sshd_exporter_malformed_input_total{source="utmp"}')
+      assert.equal(count(await s.scrape()), 1)
+      assert.equal(count(await s.scrape()), 1, 'the same file, not counted again')
+      writeUtmp(utmp, [{ ...login, type: 99 }, { ...login, type: -1 }, login, login])
+      assert.equal(count(await s.scrape()), 3, 'a changed file: its own two')
+      assert.equal(
+        sample(await s.scrape(), 'sshd_exporter_malformed_input_total{source="procfs"}'),
+        0,
+      )
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
   })
 })

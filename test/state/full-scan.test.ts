@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
-import { scanFull } from '../../src/model/scan.ts'
+import { scanFull } from '../../src/state/full-scan.ts'
 import type { SshdSnapshot } from '../../src/model/snapshot.ts'
 import { ProcFS } from '../../src/sources/procfs.ts'
 import { type FakeProcess, tempProcTree } from '../helpers/procfs-tree.ts'

@@ -1,6 +1,6 @@
 /**
  * The tree walk against the full scan on procfs trees shaped as OpenSSH builds
- * them (the titles of test/fixtures/proctitles, as in scan.test.ts): the same
+ * them (the titles of test/fixtures/proctitles, as in full-scan.test.ts): the same
  * snapshot from fewer reads, and a full scan again whenever the walk could miss
  * something. The real sshd test bed runs the same comparison in
  * test/real/walk.test.ts.
@@ -10,8 +10,8 @@ import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import fc from 'fast-check'
-import { scanFull } from '../../src/model/scan.ts'
-import { ProcessScanner } from '../../src/model/walk.ts'
+import { scanFull } from '../../src/state/full-scan.ts'
+import { ProcessScanner } from '../../src/state/scanner.ts'
 import { ProcFS, parseChildren } from '../../src/sources/procfs.ts'
 import { parseSshdTitle } from '../../src/sources/proctitle.ts'
 import { type FakeProcess, tempProcTree, writeProcTree } from '../helpers/procfs-tree.ts'
@@ -348,7 +348,7 @@ describe('ProcessScanner', () => {
   })
 })
 
-/** Connection shapes of OpenSSH 8.2 to 10.5 (see scan.test.ts), as [comm, title, parent index]. */
+/** Connection shapes of OpenSSH 8.2 to 10.5 (see full-scan.test.ts), as [comm, title, parent index]. */
 type Shape = readonly (readonly [comm: string, title: string, parent: number])[]
 const SHAPES: Record<string, Shape> = {
   accepted: [['sshd', 'sshd: [accepted]', -1]],

@@ -20,7 +20,7 @@ import type { Logger } from '../logger.ts'
 import { FileFollower } from '../sources/file-follow.ts'
 import { JournalFollower, journalAvailable } from '../sources/journal.ts'
 import type { LogSource, LogSourceKind } from '../sources/log-record.ts'
-import { EventAccumulator } from './events.ts'
+import { EventAccumulator } from '../model/events.ts'
 
 /** Where to read sshd's log (the events collector's flags) and the host's root. */
 export interface EventsSourceOptions {

@@ -4,14 +4,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import {
-  ConnectionSocketCache,
-  connectionSockets,
   connectionsBySource,
   deadPeers,
   isDeadPeer,
-  readSshdSockets,
   type SshdSockets,
 } from '../../src/model/sockets.ts'
+import {
+  ConnectionSocketCache,
+  connectionSockets,
+  readSshdSockets,
+} from '../../src/state/sockets.ts'
 import type { SshdSnapshot } from '../../src/model/snapshot.ts'
 import { type TcpSocket, TcpTimer } from '../../src/sources/net-tcp/table.ts'
 import { ProcFS } from '../../src/sources/procfs.ts'

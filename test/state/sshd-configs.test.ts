@@ -9,7 +9,7 @@ import {
   EffectiveConfigReader,
   type EffectiveConfigOptions,
   splitRoot,
-} from '../../src/model/effective-config.ts'
+} from '../../src/state/sshd-configs.ts'
 import { parseSshdArgv } from '../../src/sources/sshd-argv.ts'
 import { readSshdConfig } from '../../src/sources/sshd-config/read.ts'
 import { type EffectiveConfig, SshdConfigError } from '../../src/sources/sshd-config/values.ts'
