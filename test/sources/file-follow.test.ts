@@ -124,6 +124,9 @@ describe('FileFollower', () => {
       appendFileSync(path, 'new 2\n')
       await until('new 2', () => lines.length >= 2)
       assert.deepEqual(lines, ['new 1', 'new 2'])
+      // Lines are delivered during a poll and `up` is set at its end: one more poll, queued
+      // behind the one in flight, settles it.
+      await follower.poll()
       assert.equal(follower.up, true)
       const stats = follower.stats
       assert.equal(stats.linesDelivered, 2)
