@@ -1,68 +1,10 @@
 /**
  * The events collector's state: counters of sshd's log events, MaxStartups summaries added up
- * without double counting, and (with `LogLevel VERBOSE`) each live connection's open sessions.
- * Fed one record or line at a time by a log source; read by the collector at scrape time.
- *
- * ## Lines
- *
- * `linesRead` counts every line or record handed in. `linesUnparsed` counts those that were not a
- * readable log line, and sshd's own lines (identifier sshd, sshd-session or sshd-auth, or an
- * untagged `sshd -E` line when `untaggedIsSshd`) that gave no event: most of those are sshd's
- * informational lines (`Received disconnect …`, `Connection from …`, PAM's messages under sshd's
- * tag), so the number is a baseline whose sudden change says the log's format changed. Other
- * programs' lines are read and skipped. A record with a `count` (rsyslog's `message repeated N
- * times`) adds its event N times, and is one line.
- *
- * ## MaxStartups summaries (sources/sshd-log.ts has the source's account)
- *
- * Per listener (the record's pid; one shared state for untagged lines) the drops counted since
- * the last `beginning MaxStartups throttling` are kept:
- *
- * - a `drop connection` line adds 1;
- * - `in MaxStartups throttling …, N connections dropped` (periodic, 8.4–9.9) adds
- *   max(0, N − 1 − counted): N includes the drop whose own INFO line comes next;
- * - `exited MaxStartups throttling …, N connections dropped` adds max(0, N − counted) and ends
- *   the episode. At the default LogLevel INFO only the first drop of an episode had its own
- *   line, so this adds N − 1; at VERBOSE every drop had one and it adds 0;
- * - `… logging rate-limited: additional N connections dropped` (10.0+) adds N: those drops were
- *   never logged at INFO or VERBOSE.
- *
- * An episode that began before this accumulator started counts from its start, never below zero.
- *
- * ## Connections
- *
- * A table keyed by the client's address and port (`connectionKey`) holds each connection that
- * authenticated (`Accepted …`, logged at INFO) and its open sessions (`Starting session` and
- * `Close session`, VERBOSE only). It is used to:
- *
- * - answer `openChannels(address, port)`, exact with VERBOSE logs;
- * - turn the ambiguous `Connection closed by <addr> port <n>` (a banner-exchange close before
- *   authentication, or serverloop's close after it) into `disconnected` when that connection
- *   authenticated, `preauth_closed` otherwise.
- *
- * A connection's entry goes at its end event (sessions still open then are never logged as
- * closed: sshd's cleanup closes them silently), at `retain(liveKeys)`, which drops every
- * connection not live (the collector passes the keys of sshd's established connections), and
- * past `maxConnections` (default 10,000), when the least recently updated entry is evicted.
- * Memory stays bounded whatever the log holds.
- *
- * ## Logins by user
- *
- * Each `Accepted …` line counts one login for the account sshd authenticated (the user of the
- * line: a local account, never a client's guess). The counts are exported as counters, so a
- * user's series must never shrink or vanish; ranking by count (cap.ts capToTop, as sshd_sessions
- * does) would move a user between its own series and `other` as the ranking changes. The rule is
- * first seen, first served instead:
- *
- * - the first `maxUsers` distinct users to log in (default 100) get their own series for the
- *   accumulator's life;
- * - every later user's logins are added to `other`;
- * - `root` always has its own series, outside the `maxUsers`, so that a root login is never
- *   hidden in `other`; like `other` it is there from the start at 0, so that the first root login
- *   is a step from 0 to 1 that `increase()` sees (the SshdRootLogin alert), not a new series;
- * - an account named `other` is added to `other`, as capToTop does.
- *
- * Every series only grows, and the table holds at most `maxUsers` + 1 users.
+ * without double counting, each authenticated connection's open sessions (with `LogLevel
+ * VERBOSE`), and logins by user (the first --collector.events.max-users users, root and `other`;
+ * counters never shrink). Fed one record or line at a time by a log source; read by the
+ * collectors at scrape time. Memory is bounded whatever the log holds. The rules, with their
+ * reasons: docs/how-it-counts.md, "Counting sshd's log".
  */
 import type { LogRecord } from '../sources/log-record.ts'
 import { isSshdIdentifier } from '../sources/log-record.ts'
@@ -251,11 +193,6 @@ export class EventAccumulator {
         this.#count(event.event, times)
     }
     return event
-  }
-
-  /** Open sessions of one connection (0 when unknown). */
-  openChannels(address: string, port: number): number {
-    return this.#connections.get(connectionKey(address, port))?.sessions.length ?? 0
   }
 
   /**
