@@ -1,32 +1,12 @@
 /**
- * The process scan as a scrape runs it: sshd's own tree walked down from its
- * listeners through /proc/<pid>/task/<pid>/children, so that a scrape reads a
- * few files per connection whatever else the host runs.
- *
- * - A full scan (scan.ts) finds the roots: the listeners, and connections whose
- *   listener is gone (re-parented by `systemctl restart ssh`; they live on and
- *   are walked from their own root). Each root is kept with its start time.
- * - Each scrape re-validates the roots by start time and walks down from them:
- *   stat and cmdline of each sshd process; a post-auth process's sessions are
- *   counted from its children file without reading them.
- * - An authenticated connection seen by the last walk is settled: its monitor's
- *   title cannot change while it lives, and it forks its post-auth process once
- *   and exits as soon as it has reaped it. It is re-read from three files instead
- *   of six: the monitor's stat (its start time says it is the same process), the
- *   post-auth process's title (its ttys) and children. The post-auth process's
- *   title must still be a post-auth title naming the same user: its pid cannot
- *   have gone to another process while its monitor lives, since the monitor
- *   exits right after reaping it and the kernel hands pids out in a cycle. A pid
- *   reused, a process gone or a zombie fails those checks, and the connection is
- *   read whole.
- * - A full scan again when a listener is gone or was replaced (new orphans and a
- *   new listener), when no listener is known (sshd not started yet), and every
- *   `rescanIntervalMs` for listeners started beside the known ones.
- * - A kernel without children files (CONFIG_PROC_CHILDREN unset) gets the full
- *   scan every scrape.
- *
- * Both paths give the same snapshot (test/state/scanner.test.ts, on synthetic
- * trees and on the real sshd test bed).
+ * The process scan a scrape runs: sshd's own tree, walked down from its listeners through
+ * /proc/<pid>/task/<pid>/children, so that a scrape reads a few files per connection whatever
+ * else the host runs. A full scan (full-scan.ts) finds where walks start: the listeners, the
+ * connections whose listener is gone, and while no listener runs the socket holders. It runs
+ * again when a listener is gone or replaced, every `rescanIntervalMs`, and on every scrape on a
+ * kernel without children files. An authenticated connection the last walk read is re-read from
+ * three files, not six. Walk and full scan give the same snapshot (test/state/scanner.test.ts,
+ * test/real/walk.test.ts); why the re-read is safe: docs/how-it-counts.md.
  */
 import { isExporterError } from '../errors.ts'
 import { hasExited, type ProcFS, type ProcStat } from '../sources/procfs.ts'
@@ -73,12 +53,12 @@ export class ProcessScanner {
   readonly #logger: ScanLogger | undefined
   readonly #now: () => number
   #roots: Root[] | null = null
-  #lastFull = 0
+  #lastFullScan = 0
   #childrenFile: boolean | null = null
   #lastReason: FullScanReason | null = null
-  /** Settled connections by monitor pid (see Walk), kept and updated in place from walk to walk. */
-  #settled = new Map<number, Settled>()
-  /** Counts walks, to tell the settled connections the last one found from those it did not. */
+  /** Known connections by monitor pid, kept and updated in place from walk to walk. */
+  #known = new Map<number, KnownConnection>()
+  /** Counts walks, to tell the known connections the last one found from those it did not. */
   #generation = 0
 
   constructor(procfs: ProcFS, options: ProcessScannerOptions) {
@@ -95,26 +75,26 @@ export class ProcessScanner {
 
   scan(): ScanResult {
     const now = this.#now()
-    if (this.#rescanIntervalMs <= 0) return this.#full('walk-disabled', now)
-    if (this.#childrenFile === false) return this.#full('no-children-file', now)
-    if (this.#roots === null) return this.#full('first', now)
-    if (!this.#roots.some((r) => r.kind !== 'connection')) return this.#full('no-listener', now)
-    if (now - this.#lastFull >= this.#rescanIntervalMs) return this.#full('interval', now)
-    return this.#walk(this.#roots) ?? this.#full('listener-gone', now)
+    if (this.#rescanIntervalMs <= 0) return this.#fullScan('walk-disabled', now)
+    if (this.#childrenFile === false) return this.#fullScan('no-children-file', now)
+    if (this.#roots === null) return this.#fullScan('first', now)
+    if (!this.#roots.some((r) => r.kind !== 'connection')) return this.#fullScan('no-listener', now)
+    if (now - this.#lastFullScan >= this.#rescanIntervalMs) return this.#fullScan('interval', now)
+    return this.#walk(this.#roots) ?? this.#fullScan('listener-gone', now)
   }
 
-  #full(reason: FullScanReason, now: number): FullScanResult {
+  #fullScan(reason: FullScanReason, now: number): FullScanResult {
     const result = scanFull(this.#procfs)
-    this.#settled.clear()
+    this.#known.clear()
     this.#lastReason = reason
-    this.#lastFull = now
+    this.#lastFullScan = now
     if (reason !== 'walk-disabled' && reason !== 'no-children-file') {
       const byPid = new Map<number, SshdProcess>()
       // Indexed loops: see scanFull.
       for (let i = 0; i < result.sshd.length; i++) byPid.set(result.sshd[i]!.pid, result.sshd[i]!)
       this.#roots = rootsOf(result, byPid)
       this.#checkChildrenFile()
-      this.#settleFrom(result)
+      this.#knowConnectionsOf(result)
     }
     this.#logger?.debug(
       { reason, processes: result.processes, roots: this.#roots?.length ?? 0 },
@@ -124,39 +104,44 @@ export class ProcessScanner {
   }
 
   /**
-   * The settled connections a full scan found, as a walk that read them whole would keep them:
-   * the next walk re-reads them from three files each instead of reading them whole again (at
-   * 10,000 connections that first walk's garbage set the exporter's peak memory). Their titles
-   * are compared afresh on that re-read: the scan kept no raw cmdline.
+   * Records as known the authenticated connections a full scan found, as a walk that read them
+   * in full would: the next walk re-reads them from three files each instead of reading them in
+   * full again (at 10,000 connections that first walk's garbage set the exporter's peak memory).
+   * Their titles are compared afresh on that re-read: the full scan kept no raw cmdline.
    */
-  #settleFrom(result: FullScanResult): void {
-    const posts = new Map<number, SshdProcess[]>()
+  #knowConnectionsOf(result: FullScanResult): void {
+    const postauthByMonitor = new Map<number, SshdProcess[]>()
     /** Live sshd children by parent. */
-    const sshdKids = new Map<number, number>()
+    const sshdChildren = new Map<number, number>()
     const { sshd } = result
     for (let i = 0; i < sshd.length; i++) {
       const p = sshd[i]!
-      sshdKids.set(p.ppid, (sshdKids.get(p.ppid) ?? 0) + 1)
+      sshdChildren.set(p.ppid, (sshdChildren.get(p.ppid) ?? 0) + 1)
       if (p.title.role !== 'postauth') continue
-      const siblings = posts.get(p.ppid)
-      if (siblings === undefined) posts.set(p.ppid, [p])
+      const siblings = postauthByMonitor.get(p.ppid)
+      if (siblings === undefined) postauthByMonitor.set(p.ppid, [p])
       else siblings.push(p)
     }
     const connections = new Map<number, Connection>()
     const all = result.snapshot.connections
     for (let i = 0; i < all.length; i++) connections.set(all[i]!.pid, all[i]!)
     for (let i = 0; i < sshd.length; i++) {
-      const m = sshd[i]!
-      // Only a connection's root is settled: a monitor below another process is not.
-      if (m.title.role !== 'monitor') continue
-      const kids = posts.get(m.pid)
-      const connection = connections.get(m.pid)
-      // Every live sshd child a post-auth process, as a walk settles them. A zombie is not one:
+      const monitor = sshd[i]!
+      // Only a connection's root is known: a monitor below another process is not.
+      if (monitor.title.role !== 'monitor') continue
+      const postauth = postauthByMonitor.get(monitor.pid)
+      const connection = connections.get(monitor.pid)
+      // Every live sshd child a post-auth process, as a walk requires. A zombie is not one:
       // 10.0's `sshd -i` leaves its forked child unreaped under the monitor for good.
-      if (kids === undefined || connection === undefined) continue
-      if (kids.length !== (sshdKids.get(m.pid) ?? 0)) continue
-      const settledPosts = kids.map((k) => settledPost(k, null, result.children.get(k.pid) ?? 0))
-      this.#settled.set(m.pid, settledRecord(m, settledPosts, connection, this.#generation))
+      if (postauth === undefined || connection === undefined) continue
+      if (postauth.length !== (sshdChildren.get(monitor.pid) ?? 0)) continue
+      const processes = postauth.map((p) =>
+        postauthProcess(p, null, result.children.get(p.pid) ?? 0),
+      )
+      this.#known.set(
+        monitor.pid,
+        knownConnection(monitor, processes, connection, this.#generation),
+      )
     }
   }
 
@@ -186,41 +171,41 @@ export class ProcessScanner {
   /** The walk; null when a listener is gone or replaced, so the roots must be found again. */
   #walk(roots: readonly Root[]): ScanResult | null {
     const generation = ++this.#generation
-    const walk = new Walk(this.#procfs, this.#settled, generation)
-    const kept: Root[] = []
+    const walk = new Walk(this.#procfs, this.#known, generation)
+    const live: Root[] = []
     for (const root of roots) {
       const stat = walk.stat(root.pid)
       if (stat === null || stat.starttime !== root.starttime || hasExited(stat)) {
         if (root.kind !== 'connection') return null
         continue // that connection has ended
       }
-      kept.push(root)
-      if (root.kind === 'holder') walk.visitChildren(root.pid)
+      live.push(root)
+      if (root.kind === 'holder') walk.visitHolder(root.pid)
       else walk.visit(root.pid, stat)
     }
-    this.#roots = kept
+    this.#roots = live
     this.#lastReason = null
-    // The processes read whole; at steady state the few connections that are new or changed.
-    const whole = buildSnapshot(walk.sshd, (pid) => walk.children.get(pid) ?? 0)
-    if (walk.fresh.length > 0) {
-      const wholeByPid = new Map<number, Connection>()
-      for (const c of whole.connections) wholeByPid.set(c.pid, c)
-      for (const settled of walk.fresh) {
-        // Only a connection's root is re-read as settled: a monitor below another process is not.
-        const connection = wholeByPid.get(settled.pid)
+    // The processes read in full; at steady state the few connections that are new or changed.
+    const readInFull = buildSnapshot(walk.sshd, (pid) => walk.children.get(pid) ?? 0)
+    if (walk.newlyKnown.length > 0) {
+      const readByPid = new Map<number, Connection>()
+      for (const c of readInFull.connections) readByPid.set(c.pid, c)
+      for (const known of walk.newlyKnown) {
+        // Only a connection's root is known: a monitor below another process is not.
+        const connection = readByPid.get(known.pid)
         if (connection === undefined) continue
-        settled.connection = connection
-        this.#settled.set(settled.pid, settled)
+        known.connection = connection
+        this.#known.set(known.pid, known)
       }
     }
-    this.#settled.forEach((settled, pid) => {
-      if (settled.seen !== generation) this.#settled.delete(pid)
+    this.#known.forEach((known, pid) => {
+      if (known.seen !== generation) this.#known.delete(pid)
     })
     const connections =
-      walk.kept.length === 0 ? whole.connections : whole.connections.concat(walk.kept)
+      walk.reread.length === 0 ? readInFull.connections : readInFull.connections.concat(walk.reread)
     connections.sort(byConnectionPid)
     return {
-      snapshot: { listeners: whole.listeners, connections },
+      snapshot: { listeners: readInFull.listeners, connections },
       mode: 'walk',
       processes: walk.processes,
       malformed: walk.malformed,
@@ -233,8 +218,8 @@ function byConnectionPid(a: Connection, b: Connection): number {
   return a.pid - b.pid
 }
 
-/** A post-auth process of a settled connection, as last read. */
-interface SettledPost {
+/** A post-auth process of a known connection, as last read. */
+interface PostauthProcess {
   pid: number
   starttime: number
   /**
@@ -249,16 +234,18 @@ interface SettledPost {
 type PostauthTitle = Extract<SshdTitle, { role: 'postauth' }>
 
 /**
- * An authenticated connection a walk read whole and keeps re-reading cheaply: a listener's live
- * monitor whose children are all live post-auth processes.
+ * A known connection: an authenticated connection a walk or full scan read in full, re-read
+ * from three files from then on. Its root is a live monitor (`[priv]`, 10.5's `[postauth]`)
+ * whose live sshd children are all post-auth processes; the fields above `postauth` are the
+ * monitor's.
  */
-interface Settled {
+interface KnownConnection {
   pid: number
   ppid: number
   starttime: number
   title: SshdTitle
-  posts: SettledPost[]
-  /** The connection as last built; null until the walk that read it whole has built it. */
+  postauth: PostauthProcess[]
+  /** The connection as last built; null until the walk that read it in full has built it. */
   connection: Connection | null
   /** The walk that last found it. */
   seen: number
@@ -266,26 +253,30 @@ interface Settled {
 
 /** One walk's reads and findings. */
 class Walk {
-  /** The sshd processes read whole. */
+  /** The sshd processes read in full. */
   readonly sshd: SshdProcess[] = []
-  /** Children of post-auth processes read whole: the sessions. */
+  /** Children of post-auth processes read in full: the sessions. */
   readonly children = new Map<number, number>()
-  /** Connections re-read as settled, unchanged objects when nothing changed. */
-  readonly kept: Connection[] = []
-  /** Connections read whole that are settled from now on (their connection still null). */
-  readonly fresh: Settled[] = []
+  /** Known connections re-read from three files, unchanged objects when nothing changed. */
+  readonly reread: Connection[] = []
+  /** Connections read in full that are known from now on (their connection still null). */
+  readonly newlyKnown: KnownConnection[] = []
   processes = 0
   malformed = 0
   firstProblem: string | null = null
   readonly #procfs: ProcFS
-  readonly #settled: ReadonlyMap<number, Settled>
+  readonly #known: ReadonlyMap<number, KnownConnection>
   readonly #generation: number
-  /** Post-auth processes read whole, for the settled connections they make. */
-  readonly #posts = new Map<number, SettledPost>()
+  /** Post-auth processes read in full, for the known connections they make. */
+  readonly #postauth = new Map<number, PostauthProcess>()
 
-  constructor(procfs: ProcFS, settled: ReadonlyMap<number, Settled> = new Map(), generation = 0) {
+  constructor(
+    procfs: ProcFS,
+    known: ReadonlyMap<number, KnownConnection> = new Map(),
+    generation = 0,
+  ) {
     this.#procfs = procfs
-    this.#settled = settled
+    this.#known = known
     this.#generation = generation
   }
 
@@ -303,94 +294,98 @@ class Walk {
   }
 
   /**
-   * Adds an sshd process and walks below it; anything else is left alone. Gives its title,
-   * or null when it is not sshd's or is gone.
+   * Reads an sshd process in full and walks below it; anything else is left alone. Gives its
+   * title, or null when it is not sshd's or is gone.
    */
   visit(pid: number, stat: ProcStat): SshdTitle | null {
     if (!SSHD_COMMS.has(stat.comm)) return null
     const cmdline = this.#procfs.readCmdline(pid)
     const title = cmdline === null ? null : readSshdTitle(this.#procfs, pid, cmdline)
     if (title === null) return null
-    const read: SshdProcess = { pid, ppid: stat.ppid, starttime: stat.starttime, title }
-    this.sshd.push(read)
-    const kids = this.#kids(pid)
-    if (kids === null) return title
+    const proc: SshdProcess = { pid, ppid: stat.ppid, starttime: stat.starttime, title }
+    this.sshd.push(proc)
+    const children = this.#readChildren(pid)
+    if (children === null) return title
     if (title.role === 'postauth') {
       // Its children are the sessions: counted, not read.
-      this.children.set(pid, kids.length)
-      this.#posts.set(pid, settledPost(read, cmdline, kids.length))
+      this.children.set(pid, children.length)
+      this.#postauth.set(pid, postauthProcess(proc, cmdline, children.length))
       return title
     }
-    this.#visitKids(pid, title, read, kids)
+    this.#visitChildren(proc, children)
     return title
   }
 
   /** Walks the children of a socket holder (not sshd): the sshd among them and below. */
-  visitChildren(pid: number): void {
-    const kids = this.#kids(pid)
-    if (kids === null) return
-    for (const kid of kids) this.#child(kid, pid)
+  visitHolder(pid: number): void {
+    const children = this.#readChildren(pid)
+    if (children === null) return
+    for (const child of children) this.#visitChild(child, pid)
   }
 
-  #visitKids(pid: number, title: SshdTitle, read: SshdProcess, kids: readonly number[]): void {
-    const posts: SettledPost[] = []
-    let sshdKids = 0
-    for (const kid of kids) {
-      const role = this.#child(kid, pid)?.role
-      if (role !== undefined) sshdKids++
+  #visitChildren(parent: SshdProcess, children: readonly number[]): void {
+    const postauth: PostauthProcess[] = []
+    let sshdChildren = 0
+    for (const child of children) {
+      const role = this.#visitChild(child, parent.pid)?.role
+      if (role !== undefined) sshdChildren++
       if (role !== 'postauth') continue
-      const post = this.#posts.get(kid)
-      if (post !== undefined) posts.push(post)
+      const p = this.#postauth.get(child)
+      if (p !== undefined) postauth.push(p)
     }
-    // Every live sshd child a post-auth process (see #settleFrom).
-    if (title.role === 'monitor' && posts.length > 0 && posts.length === sshdKids) {
-      this.fresh.push(settledRecord(read, posts, null, this.#generation))
+    // Every live sshd child a post-auth process (see #knowConnectionsOf).
+    if (
+      parent.title.role === 'monitor' &&
+      postauth.length > 0 &&
+      postauth.length === sshdChildren
+    ) {
+      this.newlyKnown.push(knownConnection(parent, postauth, null, this.#generation))
     }
   }
 
-  /** A child of a walked process: settled from the last walk, or read whole. */
-  #child(pid: number, parent: number): SshdTitle | null {
-    const settled = this.#settled.get(pid)
-    if (settled?.ppid === parent && this.#reread(settled)) return settled.title
+  /** A child of a walked process: re-read when known from the last walk, else read in full. */
+  #visitChild(pid: number, parent: number): SshdTitle | null {
+    const known = this.#known.get(pid)
+    if (known?.ppid === parent && this.#reread(known)) return known.title
     const stat = this.stat(pid)
     return stat !== null && !hasExited(stat) ? this.visit(pid, stat) : null
   }
 
   /**
-   * A settled connection re-read from its monitor's stat and its post-auth processes' titles
-   * and children files, updated in place. False when anything but the ttys and the sessions
-   * differs from the last walk: the caller then reads it whole, and this record is dropped.
+   * A known connection re-read from its monitor's stat and its post-auth processes' titles and
+   * children files, updated in place. False when anything but the ttys and the sessions differs
+   * from the last walk: the caller then reads it in full, and this record is dropped.
    */
-  #reread(settled: Settled): boolean {
-    if (settled.connection === null) return false
-    if (this.#procfs.readStarttime(settled.pid) !== settled.starttime) return false
+  #reread(known: KnownConnection): boolean {
+    if (known.connection === null) return false
+    if (this.#procfs.readStarttime(known.pid) !== known.starttime) return false
     let changed = false
-    for (const post of settled.posts) {
-      const cmdline = this.#procfs.readCmdline(post.pid, post.cmdline)
+    for (const p of known.postauth) {
+      const cmdline = this.#procfs.readCmdline(p.pid, p.cmdline)
       if (cmdline === null) return false
-      if (cmdline !== post.cmdline) {
+      if (cmdline !== p.cmdline) {
         const title = parseSshdTitle(cmdline)
-        if (title.role !== 'postauth' || title.user !== post.title.user) return false
-        post.cmdline = cmdline
-        post.title = title
+        if (title.role !== 'postauth' || title.user !== p.title.user) return false
+        p.cmdline = cmdline
+        p.title = title
         changed = true
       }
-      const sessions = this.#procfs.countChildren(post.pid)
+      const sessions = this.#procfs.countChildren(p.pid)
       if (sessions < 0) return false
-      if (sessions !== post.sessions) {
-        post.sessions = sessions
+      if (sessions !== p.sessions) {
+        p.sessions = sessions
         changed = true
       }
     }
-    this.processes += 1 + settled.posts.length
-    if (changed) settled.connection = settledConnection(settled)
-    settled.seen = this.#generation
-    this.kept.push(settled.connection)
+    this.processes += 1 + known.postauth.length
+    if (changed) known.connection = connectionOfKnown(known)
+    known.seen = this.#generation
+    this.reread.push(known.connection)
     return true
   }
 
   /** A children file; null when it is gone or malformed (then counted). */
-  #kids(pid: number): number[] | null {
+  #readChildren(pid: number): number[] | null {
     try {
       return this.#procfs.readChildren(pid)
     } catch (err) {
@@ -407,35 +402,39 @@ class Walk {
   }
 }
 
-/** A post-auth process (its title a post-auth one) as a settled connection keeps it. */
-function settledPost(p: SshdProcess, cmdline: string | null, sessions: number): SettledPost {
+/** A post-auth process (its title a post-auth one) as a known connection keeps it. */
+function postauthProcess(
+  p: SshdProcess,
+  cmdline: string | null,
+  sessions: number,
+): PostauthProcess {
   return { pid: p.pid, starttime: p.starttime, cmdline, title: p.title as PostauthTitle, sessions }
 }
 
-/** A settled connection's record, from its monitor and post-auth processes. */
-function settledRecord(
+/** A known connection's record, from its monitor and post-auth processes. */
+function knownConnection(
   monitor: SshdProcess,
-  posts: SettledPost[],
+  postauth: PostauthProcess[],
   connection: Connection | null,
   seen: number,
-): Settled {
+): KnownConnection {
   const { pid, ppid, starttime, title } = monitor
-  return { pid, ppid, starttime, title, posts, connection, seen }
+  return { pid, ppid, starttime, title, postauth, connection, seen }
 }
 
-/** A settled connection's Connection, as buildSnapshot makes it from the same processes. */
-function settledConnection(settled: Settled): Connection {
+/** A known connection's Connection, as buildSnapshot makes it from the same processes. */
+function connectionOfKnown(known: KnownConnection): Connection {
   const members: SshdProcess[] = [
-    { pid: settled.pid, ppid: settled.ppid, starttime: settled.starttime, title: settled.title },
+    { pid: known.pid, ppid: known.ppid, starttime: known.starttime, title: known.title },
   ]
-  for (const post of settled.posts) {
-    members.push({ pid: post.pid, ppid: settled.pid, starttime: post.starttime, title: post.title })
+  for (const p of known.postauth) {
+    members.push({ pid: p.pid, ppid: known.pid, starttime: p.starttime, title: p.title })
   }
   return connectionOf(
     members[0]!,
     members,
-    (pid) => settled.posts.find((p) => p.pid === pid)?.sessions ?? 0,
-    settled.connection?.listener ?? null,
+    (pid) => known.postauth.find((p) => p.pid === pid)?.sessions ?? 0,
+    known.connection?.listener ?? null,
   )
 }
 

@@ -98,7 +98,7 @@ for (const version of SSHD_VERSIONS) {
       )
 
       // A connection to the new listener, and an orphan that leaves: both seen by the walk.
-      const fresh = await sshd.connect()
+      const newConnection = await sshd.connect()
       await master.close()
       const now = [...survivors.filter((c) => c !== `authenticated ${user} 3 1`)]
       now.push(`authenticated ${user} 1 0`)
@@ -106,7 +106,7 @@ for (const version of SSHD_VERSIONS) {
       const later = await walkBetweenFullScans(scanner, procfs)
       assert.deepEqual(summary(later.snapshot), [...now].sort())
 
-      await Promise.all([pty.close(), root.close(), sftp.close(), fresh.close()])
+      await Promise.all([pty.close(), root.close(), sftp.close(), newConnection.close()])
       await connected(sshd, procfs, [])
       assert.deepEqual((await walkBetweenFullScans(scanner, procfs)).snapshot.connections, [])
     })
