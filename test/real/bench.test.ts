@@ -50,7 +50,7 @@ for (const { version, mode: sshdMode } of TREES) {
       assert.equal(e.authenticated, 40)
       assert.equal(e.sessions, 120)
       const scanner = new ProcessScanner(new ProcFS(tree.root), { rescanIntervalMs: 60_000 })
-      // The second walk re-reads the authenticated connections as settled.
+      // The second walk re-reads the authenticated connections as known connections.
       for (const mode of ['full', 'walk', 'walk'] as const) {
         const scan = scanner.scan()
         assert.equal(scan.mode, mode)
