@@ -7,7 +7,7 @@
  *
  * Every message is a template taken from a real captured line (test/fixtures/sshd-log/*.tsv) or
  * from a form sshd's source writes (test/fixtures/sshd-log/openssh-source.tsv,
- * src/sources/sshd-log.ts); addresses (IPv4 and IPv6), ports, users and pids vary. Each
+ * src/sources/sshd-log/); addresses (IPv4 and IPv6), ports, users and pids vary. Each
  * connection is written in one of two styles: OpenSSH 9.2 (Debian 12: every line tagged `sshd`,
  * ERROR lines with `error: `) or 9.8+ (per-connection lines tagged `sshd-session`, the listener's
  * `sshd`). A few connections run at once, so their lines interleave as in a real log.
@@ -29,7 +29,7 @@ import {
   type AuthMethod,
   EVENTS,
   type SshdEventName,
-} from '../src/sources/sshd-log.ts'
+} from '../src/sources/sshd-log/events.ts'
 
 export interface AuthLogSummary {
   lines: number

@@ -5,7 +5,7 @@
  * Ours (`measureLogParsing`) is the exporter's own path for a followed file, as
  * state/events-source.ts wires it: a FileFollower (sources/file-follow.ts: 64 KiB reads, lines
  * split on `\n` and decoded) whose onLine hands each line to an EventAccumulator built with
- * `untaggedIsSshd: true` (`addLine`: parseSyslogLine, isSshdIdentifier, parseSshdMessage,
+ * `untaggedIsSshd: true` (`addLine`: parseSyslogLine, isSshdProgname, parseSshdMessage,
  * addEvent). The follower is started before the file exists, so that the file, when it appears,
  * is new content read from its start; one poll then reads all of it. That poll is timed with
  * performance.now(): one thread (the main one; the reads go through libuv's pool), no process
@@ -44,7 +44,7 @@ import {
   type AuthMethod,
   EVENTS,
   type SshdEventName,
-} from '../src/sources/sshd-log.ts'
+} from '../src/sources/sshd-log/events.ts'
 import { eventKey, writeAuthLog, zeroCounts } from './auth-log.ts'
 import { median } from './stats.ts'
 

@@ -7,18 +7,18 @@
  * reasons: docs/how-it-counts.md, "Counting sshd's log".
  */
 import type { LogRecord } from '../sources/log-record.ts'
-import { isSshdIdentifier } from '../sources/log-record.ts'
+import { isSshdProgname } from '../sources/proctitle.ts'
 import { OTHER } from './cap.ts'
 import {
   AUTH_METHODS,
   type AuthMethod,
   type DropKind,
   EVENTS,
-  parseSshdMessage,
-  parseSyslogLine,
   type SshdEvent,
   type SshdEventName,
-} from '../sources/sshd-log.ts'
+} from '../sources/sshd-log/events.ts'
+import { parseSshdMessage } from '../sources/sshd-log/messages.ts'
+import { parseSyslogLine } from '../sources/sshd-log/syslog.ts'
 
 /** One counter: an event, with its method for auth_accepted and auth_failed. */
 export interface EventCount {
@@ -113,7 +113,7 @@ export class EventAccumulator {
   addRecord(record: LogRecord): SshdEvent | undefined {
     this.#linesRead++
     const sshd =
-      record.identifier === undefined ? this.#untaggedIsSshd : isSshdIdentifier(record.identifier)
+      record.identifier === undefined ? this.#untaggedIsSshd : isSshdProgname(record.identifier)
     if (!sshd) return undefined
     const event = parseSshdMessage(record.message)
     if (event === undefined) {

@@ -28,7 +28,7 @@ import {
   parseErrors,
   substituteGrafanaVariables,
 } from '../helpers/promql.ts'
-import { EVENTS } from '../../src/sources/sshd-log.ts'
+import { EVENTS } from '../../src/sources/sshd-log/events.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..')
 const RULES_FILE = path.join(ROOT, 'dashboards', 'rules', 'sshd-exporter.rules.yml')

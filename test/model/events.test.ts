@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
 import { connectionKey, EventAccumulator, type EventsSnapshot } from '../../src/model/events.ts'
-import { AUTH_METHODS, EVENTS, type SshdEventName } from '../../src/sources/sshd-log.ts'
+import { AUTH_METHODS, EVENTS, type SshdEventName } from '../../src/sources/sshd-log/events.ts'
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'sshd-log')
 
@@ -385,7 +385,7 @@ describe('captured -E logs: each connection ends with exactly one end event', ()
         )
         for (const key of ended) assert.ok(key === '?' || started.includes(key), key)
         if (section.name.includes('CR LF')) {
-          // The forged line of an -E file counts as a login (sources/sshd-log.ts explains why no
+          // The forged line of an -E file counts as a login (docs/openssh.md, "What sshd logs", explains why no
           // parser can tell); the real end, cut by the client's CR LF, names no address to clear.
           assert.equal(count(acc.snapshot(), 'auth_accepted', 'publickey'), 1)
           assert.equal(acc.trackedConnections, 1)

@@ -3,19 +3,20 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { isSshdIdentifier, type LogRecord } from '../../src/sources/log-record.ts'
+import type { LogRecord } from '../../../src/sources/log-record.ts'
+import { isSshdProgname } from '../../../src/sources/proctitle.ts'
 import {
   AUTH_METHODS,
   EVENTS,
   MAX_MESSAGE_LENGTH,
-  parseSshdMessage,
-  parseSyslogLine,
   type SshdEvent,
   type SshdEventName,
-} from '../../src/sources/sshd-log.ts'
-import { formatEvent } from '../fixtures/sshd-log/format.ts'
+} from '../../../src/sources/sshd-log/events.ts'
+import { parseSshdMessage } from '../../../src/sources/sshd-log/messages.ts'
+import { parseSyslogLine } from '../../../src/sources/sshd-log/syslog.ts'
+import { formatEvent } from '../../fixtures/sshd-log/format.ts'
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'sshd-log')
+const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'sshd-log')
 
 function fixtureLines(file: string): string[] {
   return readFileSync(join(FIXTURES, file), 'utf8').split('\n')
@@ -248,7 +249,7 @@ describe("syslog datagrams of Alpine's openssh-server-pam (sshd.pam, sshd-sessio
       it('every tag is a .pam name of sshd, and one of its identifiers', () => {
         const tags = new Set(rows.map((r) => DATAGRAM_RE.exec(r.line)?.[2]))
         assert.deepEqual([...tags].sort(), ['sshd-session.pam', 'sshd.pam'])
-        for (const tag of tags) assert.ok(isSshdIdentifier(tag), tag)
+        for (const tag of tags) assert.ok(isSshdProgname(tag), tag)
       })
       for (const row of rows) {
         it(`${row.line.slice(0, 110)} is ${row.expected}`, () => assertDatagramRow(row))

@@ -5,11 +5,12 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { isSshdIdentifier } from '../../src/sources/log-record.ts'
-import { parseSshdMessage, parseSyslogLine } from '../../src/sources/sshd-log.ts'
-import { formatEvent } from '../fixtures/sshd-log/format.ts'
+import { isSshdProgname } from '../../../src/sources/proctitle.ts'
+import { parseSshdMessage } from '../../../src/sources/sshd-log/messages.ts'
+import { parseSyslogLine } from '../../../src/sources/sshd-log/syslog.ts'
+import { formatEvent } from '../../fixtures/sshd-log/format.ts'
 
-const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'sshd-log', 'syslog-forms.tsv')
+const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'sshd-log', 'syslog-forms.tsv')
 
 export interface FormRow {
   readonly section: string
@@ -43,7 +44,7 @@ describe('syslog-forms.tsv', () => {
     it(`${row.section}: ${row.line.slice(0, 100)} is ${row.expected} ×${row.times}`, () => {
       const record = parseSyslogLine(row.line)
       const event = record === undefined ? undefined : parseSshdMessage(record.message)
-      const counted = record !== undefined && isSshdIdentifier(record.identifier)
+      const counted = record !== undefined && isSshdProgname(record.identifier)
       assert.equal(formatEvent(counted ? event : undefined), row.expected)
       if (row.times === 0) {
         assert.ok(record !== undefined && !counted, 'another program’s line')
@@ -157,7 +158,7 @@ describe('the new line forms against hostile input', () => {
           const record = parseSyslogLine(line)
           if (line.length > 1536) return
           assert.ok(record !== undefined, line)
-          assert.ok(isSshdIdentifier(record.identifier))
+          assert.ok(isSshdProgname(record.identifier))
           assert.equal(parseSshdMessage(record.message)?.event, expected, JSON.stringify(line))
           assert.ok(record.count === undefined || record.count === 7 || record.count === 2)
         },
