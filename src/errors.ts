@@ -37,8 +37,11 @@ export function isExporterError(err: unknown, code?: ErrorCode): err is Exporter
   return err instanceof ExporterError && (code === undefined || err.code === code)
 }
 
-/** True for the errors a vanished pid or a missing optional file gives. */
+/**
+ * The one test for "not there": a missing file (ENOENT), a path through something that is not a
+ * directory (ENOTDIR), or a pid that vanished between open and read (ESRCH).
+ */
 export function isNotFound(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code
-  return code === 'ENOENT' || code === 'ESRCH'
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ESRCH'
 }

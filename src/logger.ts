@@ -8,6 +8,12 @@ import type { LogFormat, LogLevel } from './flags/core.ts'
 
 export type { Logger }
 
+/**
+ * The part of Logger a source or the scanner calls: a pino Logger (or a child) fits, and so does
+ * a test's fake whose methods take `(obj, msg?)`. Take this or Logger, not an interface of your own.
+ */
+export type LoggerLike = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
+
 export interface LoggerOptions {
   level: LogLevel
   format: LogFormat

@@ -58,14 +58,8 @@ import { statSync } from 'node:fs'
 import { constants, type FileHandle, open, stat } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import { isNotFound } from '../errors.ts'
+import type { LoggerLike } from '../logger.ts'
 import type { LogSource } from './log-record.ts'
-
-/** The part of pino's Logger the follower uses; a pino Logger (or a child) fits. */
-export interface FollowLogger {
-  debug(obj: object, msg: string): void
-  info(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-}
 
 export interface FileFollowerOptions {
   path: string
@@ -77,7 +71,7 @@ export interface FileFollowerOptions {
   maxLineBytes?: number
   /** How long a rotated file is still read after the rename was seen; 5000 by default. */
   rotationGraceMs?: number
-  logger?: FollowLogger
+  logger?: LoggerLike
 }
 
 /** Counters since start(), for the events collector's own metrics. */
@@ -104,7 +98,7 @@ const CARRIAGE_RETURN = 0x0d
 /** O_NONBLOCK: opening a FIFO put at the path must not block a thread-pool thread. */
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK
 
-const silent: FollowLogger = { debug() {}, info() {}, warn() {} }
+const silent: LoggerLike = { debug() {}, info() {}, warn() {}, error() {} }
 
 /** Where the path's file stood at start(): reading begins there when the same file is opened. */
 interface StartPoint {
@@ -146,7 +140,7 @@ export class FileFollower implements LogSource {
   readonly #intervalMs: number
   readonly #maxLineBytes: number
   readonly #graceMs: number
-  readonly #logger: FollowLogger
+  readonly #logger: LoggerLike
 
   readonly #buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES)
   readonly #probe = Buffer.allocUnsafe(FINGERPRINT_BYTES)
@@ -322,7 +316,7 @@ export class FileFollower implements LogSource {
       const st = await stat(this.path, { bigint: true })
       return st.dev !== tail.dev || st.ino !== tail.ino
     } catch (err) {
-      if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return true
+      if (isNotFound(err)) return true
       throw err
     }
   }

@@ -27,15 +27,9 @@
  *   at most 1 KiB). `__CURSOR` is printed whatever `--output-fields` says.
  */
 import { execa } from 'execa'
+import type { LoggerLike } from '../logger.ts'
 import type { LogRecord, LogSource } from './log-record.ts'
 import { SSHD_PROGNAMES } from './proctitle.ts'
-
-/**
- * The syslog identifiers of sshd's programs (SSHD_PROGNAMES: `sshd-session.pam` too), each a
- * `--identifier=` match of SYSLOG_IDENTIFIER, which journald takes whole from the tag before
- * `[pid]:` (see isSshdIdentifier).
- */
-export const SSHD_IDENTIFIERS: readonly string[] = SSHD_PROGNAMES
 
 /** Longest JSON line handled; a longer one is counted as not understood and skipped unread. */
 export const MAX_LINE_BYTES = 64 * 1024
@@ -48,14 +42,6 @@ export interface Backoff {
 
 export const DEFAULT_BACKOFF: Readonly<Backoff> = { initialMs: 1000, maxMs: 30_000 }
 
-/** What the follower needs of a logger (pino's fits). */
-export interface JournalLogger {
-  debug(obj: object, msg: string): void
-  info(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-  error(obj: object, msg: string): void
-}
-
 export interface JournalFollowerOptions {
   /** A journal directory (`--collector.events.journal-directory`); the system journal when absent. */
   directory?: string | undefined
@@ -63,7 +49,7 @@ export interface JournalFollowerOptions {
   journalctl?: string | undefined
   /** Called once per sshd entry, in the journal's order. */
   onRecord: (record: LogRecord) => void
-  logger: JournalLogger
+  logger: LoggerLike
   /** Restart delays (default 1 s doubling to 30 s). A run that lasted `maxMs` resets the delay. */
   backoff?: Backoff | undefined
   /** How long journalctl must run without exiting before `up` turns true (default 1 s). */
@@ -80,7 +66,11 @@ export interface JournalEntry {
 
 const DECIMAL = /^[0-9]{1,10}$/
 const OUTPUT_FIELDS = '--output-fields=MESSAGE,SYSLOG_IDENTIFIER,_PID,SYSLOG_PID'
-const IDENTIFIER_ARGS = SSHD_IDENTIFIERS.map((id) => `--identifier=${id}`)
+/**
+ * One `--identifier=` match a name in SSHD_PROGNAMES (`sshd-session.pam` too): journald takes
+ * SYSLOG_IDENTIFIER whole from the tag before `[pid]:`.
+ */
+const IDENTIFIER_ARGS = SSHD_PROGNAMES.map((name) => `--identifier=${name}`)
 const CURSOR_ERROR = /cursor/i
 const STDERR_TAIL_CHARS = 2048
 
@@ -218,7 +208,7 @@ export class JournalFollower implements LogSource {
   readonly #directory: string | undefined
   readonly #journalctl: string
   readonly #onRecord: (record: LogRecord) => void
-  readonly #logger: JournalLogger
+  readonly #logger: LoggerLike
   readonly #backoff: Backoff
   readonly #settleMs: number
   #run: Run | undefined

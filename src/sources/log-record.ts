@@ -1,13 +1,12 @@
-import { isSshdProgname } from './proctitle.ts'
-
 /**
  * One line of sshd's log, as every events source hands it on: the journal gives the fields
- * directly, a log file's line is split by `parseSyslogLine` (sources/sshd-log.ts).
+ * directly, a log file's line is split by `parseSyslogLine` (sources/sshd-log/syslog.ts).
  */
 export interface LogRecord {
   /**
    * The syslog tag (`sshd`, `sshd-session`, `sshd-auth`, Alpine's `sshd-session.pam`: one of
-   * SSHD_PROGNAMES for sshd's lines); undefined when the line has none (`sshd -E`).
+   * SSHD_PROGNAMES for sshd's lines, as isSshdProgname tells); undefined when the line has none
+   * (`sshd -E`).
    */
   readonly identifier: string | undefined
   /** The pid in the tag (`sshd-session[1234]`), when there is one. */
@@ -32,9 +31,4 @@ export interface LogSource {
   readonly up: boolean
   start(): void
   stop(): Promise<void>
-}
-
-/** Whether a syslog tag is one of sshd's own programs (SSHD_PROGNAMES, `.pam` names included). */
-export function isSshdIdentifier(identifier: string | undefined): boolean {
-  return isSshdProgname(identifier)
 }

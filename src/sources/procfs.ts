@@ -6,10 +6,11 @@
  * read and close per file, no stat; reads are never re-entered. Only the sources layer builds
  * paths (pidPath, for net/tcp and fd/); everything above it passes pids.
  */
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs'
+import { closeSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { ErrorCode, ExporterError, isNotFound } from '../errors.ts'
 import { SSHD_COMMS } from './proctitle.ts'
+import { hasMoreSync, openIfPresentSync, readIntoSync } from './read-into.ts'
 
 /** The fields of /proc/<pid>/stat the exporter uses. */
 export interface ProcStat {
@@ -105,19 +106,14 @@ export class ProcFS {
    * taken as the end without another read to see 0.
    */
   #fill(path: string, cap: number, shortEndsBelow = 0): number {
-    let fd: number
-    try {
-      fd = openSync(path, 'r')
-    } catch (err) {
-      if (isNotFound(err)) return -1
-      throw err
-    }
+    const fd = openIfPresentSync(path)
+    if (fd < 0) return -1
     try {
       let length = 0
       this.#truncated = false
       for (;;) {
         if (length >= cap) {
-          this.#truncated = readSync(fd, this.#probe, 0, 1, null) > 0
+          this.#truncated = hasMoreSync(fd, this.#probe)
           return length
         }
         if (length === this.#buffer.length) {
@@ -125,17 +121,9 @@ export class ProcFS {
           this.#buffer.copy(bigger, 0, 0, length)
           this.#buffer = bigger
         }
-        const n = readSync(
-          fd,
-          this.#buffer,
-          length,
-          Math.min(this.#buffer.length, cap) - length,
-          null,
-        )
-        if (n === 0) return length
-        const asked = Math.min(this.#buffer.length, cap) - length
-        length += n
-        if (n < asked && length < shortEndsBelow) return length
+        const to = Math.min(this.#buffer.length, cap)
+        length = readIntoSync(fd, this.#buffer, length, to, shortEndsBelow)
+        if (length < to) return length
       }
     } catch (err) {
       // ESRCH: the process exited between open and read.

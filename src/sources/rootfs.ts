@@ -6,15 +6,10 @@
  */
 import { lstatSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
+import { isNotFound } from '../errors.ts'
 
 /** As Linux: more links than this in one path is ELOOP. */
 const MAX_SYMLINKS = 40
-
-/** ENOENT, or ENOTDIR: a path through something that is not a directory. */
-export function isMissing(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | null)?.code
-  return code === 'ENOENT' || code === 'ENOTDIR'
-}
 
 /**
  * The host path of `path` (absolute, inside the root) with every symlink followed as if the
@@ -37,7 +32,7 @@ export function resolveInRoot(root: string, path: string): string | null {
     try {
       isLink = lstatSync(host).isSymbolicLink()
     } catch (err) {
-      if (isMissing(err)) return null
+      if (isNotFound(err)) return null
       throw err
     }
     if (!isLink) {

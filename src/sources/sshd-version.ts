@@ -10,6 +10,7 @@
 
 import { constants } from 'node:fs'
 import { open } from 'node:fs/promises'
+import { readInto } from './read-into.ts'
 
 const MARK = Buffer.from('OpenSSH_', 'latin1')
 /** A candidate, its terminator and the byte before it fit in this many bytes. */
@@ -85,10 +86,9 @@ export async function readSshdVersion(
     let plain: string | null = null
     for (;;) {
       const want = Math.min(CHUNK_BYTES, maxBytes - (base + length))
-      const { bytesRead } =
-        want > 0 ? await handle.read(buffer, length, want, null) : { bytesRead: 0 }
-      length += bytesRead
-      const last = bytesRead === 0 || base + length >= maxBytes
+      const got = want > 0 ? (await readInto(handle, buffer, length, length + want)) - length : 0
+      length += got
+      const last = got < want || base + length >= maxBytes
       // A candidate starting before `to` lies wholly in the buffer; later ones wait for more.
       const to = last ? length : length - LONGEST
       if (to > next - base) {

@@ -9,6 +9,7 @@
  * test/real/walk.test.ts); why the re-read is safe: docs/how-it-counts.md.
  */
 import { isExporterError } from '../errors.ts'
+import type { LoggerLike } from '../logger.ts'
 import { hasExited, type ProcFS, type ProcStat } from '../sources/procfs.ts'
 import { parseSshdTitle, SSHD_COMMS, type SshdTitle } from '../sources/proctitle.ts'
 import { type FullScanResult, readSshdTitle, type ScanResult, scanFull } from './full-scan.ts'
@@ -20,15 +21,10 @@ import {
 } from '../model/snapshot.ts'
 
 /** What the scanner says: pino's Logger, or a test's. */
-export interface ScanLogger {
-  debug(obj: object, msg: string): void
-  info(obj: object, msg: string): void
-}
-
 export interface ProcessScannerOptions {
   /** A full scan at least this often (ms) to find new listeners; 0: a full scan every time. */
   rescanIntervalMs: number
-  logger?: ScanLogger | undefined
+  logger?: LoggerLike | undefined
   /** Monotonic milliseconds; tests pass their own clock. */
   now?: () => number
 }
@@ -50,7 +46,7 @@ export type FullScanReason =
 export class ProcessScanner {
   readonly #procfs: ProcFS
   readonly #rescanIntervalMs: number
-  readonly #logger: ScanLogger | undefined
+  readonly #logger: LoggerLike | undefined
   readonly #now: () => number
   #roots: Root[] | null = null
   #lastFullScan = 0

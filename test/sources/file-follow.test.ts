@@ -26,11 +26,8 @@ import { describe, it, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { createLogger } from '../../src/logger.ts'
-import {
-  FileFollower,
-  type FileFollowerOptions,
-  type FollowLogger,
-} from '../../src/sources/file-follow.ts'
+import { FileFollower, type FileFollowerOptions } from '../../src/sources/file-follow.ts'
+import { collectingLogger, type Logged } from '../helpers/logger.ts'
 
 const run = promisify(execFile)
 
@@ -53,16 +50,10 @@ async function until(what: string, check: () => boolean, describe?: () => string
   }
 }
 
-interface LogEntry {
-  level: 'debug' | 'info' | 'warn'
-  msg: string
-  obj: Record<string, unknown>
-}
-
 interface Followed {
   follower: FileFollower
   lines: string[]
-  logs: LogEntry[]
+  logs: Logged[]
 }
 
 /** A follower collecting its lines and log entries, stopped when the test ends. */
@@ -72,12 +63,7 @@ function follow(
   options: Partial<Omit<FileFollowerOptions, 'path'>> = {},
 ): Followed {
   const lines: string[] = []
-  const logs: LogEntry[] = []
-  const logger: FollowLogger = {
-    debug: (obj, msg) => logs.push({ level: 'debug', msg, obj: obj as Record<string, unknown> }),
-    info: (obj, msg) => logs.push({ level: 'info', msg, obj: obj as Record<string, unknown> }),
-    warn: (obj, msg) => logs.push({ level: 'warn', msg, obj: obj as Record<string, unknown> }),
-  }
+  const logger = collectingLogger()
   const follower = new FileFollower({
     path,
     onLine: (line) => lines.push(line),
@@ -86,7 +72,7 @@ function follow(
     ...options,
   })
   t.after(() => follower.stop())
-  return { follower, lines, logs }
+  return { follower, lines, logs: logger.lines }
 }
 
 function numbered(from: number, to: number): string[] {

@@ -7,10 +7,11 @@
  * sockets outside the caller's filter are skipped before their addresses are formatted.
  * What each column means, with the kernel sources and measurements: docs/procfs.md.
  */
-import { closeSync, openSync, readSync } from 'node:fs'
+import { closeSync } from 'node:fs'
 import { endianness as osEndianness } from 'node:os'
 import { isNotFound } from '../../errors.ts'
 import type { ProcFS } from '../procfs.ts'
+import { hasMoreSync, openIfPresentSync, readIntoSync } from '../read-into.ts'
 import { AddressStrings, formatAddress } from './address.ts'
 import { COLON, FieldCursor, NEWLINE, SPACE } from './fields.ts'
 
@@ -217,13 +218,8 @@ function readTable(
   options: ReadNetTcpOptions,
   out: TcpSocket[],
 ): { malformed: number; truncated: boolean } | null {
-  let fd: number
-  try {
-    fd = openSync(path, 'r')
-  } catch (err) {
-    if (isNotFound(err)) return null
-    throw err
-  }
+  const fd = openIfPresentSync(path)
+  if (fd < 0) return null
   const cap = options.maxBytes ?? NET_TCP_MAX_BYTES
   const cursor = state.cursor
   const buf = cursor.buf
@@ -241,21 +237,15 @@ function readTable(
     let skipping = false
     for (;;) {
       // /proc's seq files return a page or so a read: read until the chunk is full, the file
-      // ends (a read gives 0) or the cap is reached.
-      let end = false
-      while (filled < buf.length) {
-        if (read >= cap) {
-          truncated = readSync(fd, state.probe, 0, 1, null) > 0
-          end = true
-          break
-        }
-        const n = readSync(fd, buf, filled, Math.min(buf.length - filled, cap - read), null)
-        if (n === 0) {
-          end = true
-          break
-        }
-        filled += n
-        read += n
+      // ends or the cap is reached (then one byte more tells whether the table was cut).
+      const want = Math.min(buf.length - filled, cap - read)
+      const got = readIntoSync(fd, buf, filled, filled + want) - filled
+      filled += got
+      read += got
+      let end = got < want
+      if (!end && filled < buf.length) {
+        truncated = hasMoreSync(fd, state.probe)
+        end = true
       }
       let from = 0
       if (skipping) {

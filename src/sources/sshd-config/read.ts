@@ -8,6 +8,8 @@
 import { constants } from 'node:fs'
 import { lstat, open, readdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
+import { isNotFound } from '../../errors.ts'
+import { readInto } from '../read-into.ts'
 import { resolveInRoot as resolveHostPath } from '../rootfs.ts'
 import {
   byteOrder,
@@ -49,28 +51,22 @@ function resolveInRoot(root: string, path: string): string | { code: string } {
 async function readInRoot(root: string, path: string, cap: number): Promise<ReadResult> {
   const host = resolveInRoot(root, path)
   if (typeof host !== 'string') {
-    const missing = host.code === 'ENOENT' || host.code === 'ENOTDIR'
-    return { code: missing ? 'NOT_FOUND' : 'UNREADABLE', message: `cannot open: ${host.code}` }
+    const code = isNotFound(host) ? 'NOT_FOUND' : 'UNREADABLE'
+    return { code, message: `cannot open: ${host.code}` }
   }
   let handle: Awaited<ReturnType<typeof open>>
   try {
     // O_NONBLOCK: a FIFO reads as empty instead of hanging; O_NOFOLLOW: the path is resolved.
     handle = await open(host, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch (error) {
-    const code = errno(error)
-    return { code: code === 'ENOENT' ? 'NOT_FOUND' : 'UNREADABLE', message: `cannot open: ${code}` }
+    const code = isNotFound(error) ? 'NOT_FOUND' : 'UNREADABLE'
+    return { code, message: `cannot open: ${errno(error)}` }
   }
   try {
+    // One byte past the cap tells a file that is too big.
     const buffer = Buffer.allocUnsafe(cap + 1)
-    let length = 0
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null)
-      if (bytesRead === 0) break
-      length += bytesRead
-      if (length > cap) {
-        return { code: 'TOO_BIG', message: `larger than ${cap} bytes; skipped` }
-      }
-    }
+    const length = await readInto(handle, buffer, 0, buffer.length)
+    if (length > cap) return { code: 'TOO_BIG', message: `larger than ${cap} bytes; skipped` }
     const bytes = buffer.subarray(0, length)
     if (bytes.includes(0)) return { code: 'BINARY', message: 'contains NUL bytes; skipped' }
     return { text: bytes.toString('utf8') }
@@ -108,9 +104,8 @@ async function globInRoot(
       try {
         names = await readdir(host)
       } catch (error) {
-        const code = errno(error)
-        if (code !== 'ENOENT' && code !== 'ENOTDIR') {
-          problems.push({ file: dir || '/', message: `cannot list directory: ${code}` })
+        if (!isNotFound(error)) {
+          problems.push({ file: dir || '/', message: `cannot list directory: ${errno(error)}` })
         }
         continue
       }

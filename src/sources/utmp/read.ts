@@ -6,8 +6,9 @@
  * null means no utmp (Debian 13 keeps none): not applicable, not an error. Synchronous, like
  * procfs: /run is a tmpfs.
  */
-import { closeSync, openSync, readSync } from 'node:fs'
-import { isMissing, resolveInRoot } from '../rootfs.ts'
+import { closeSync, readSync } from 'node:fs'
+import { openIfPresentSync } from '../read-into.ts'
+import { resolveInRoot } from '../rootfs.ts'
 import { type ParsedUtmp, parseUtmp } from './parse.ts'
 
 export interface UtmpFile extends ParsedUtmp {
@@ -75,13 +76,8 @@ export class UtmpReader {
    * and every byte up to it are the last read's. Null when the file is gone.
    */
   #readComparing(host: string): { same: boolean; truncated: boolean } | null {
-    let fd: number
-    try {
-      fd = openSync(host, 'r')
-    } catch (err) {
-      if (isMissing(err)) return null
-      throw err
-    }
+    const fd = openIfPresentSync(host)
+    if (fd < 0) return null
     try {
       // One byte past the cap tells a truncated file.
       const cap = this.#maxBytes + 1

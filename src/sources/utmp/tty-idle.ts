@@ -6,7 +6,8 @@
  * device is not there, 0 when its time is in the future. Paths stay inside the root.
  */
 import { lstatSync, type Stats, statSync } from 'node:fs'
-import { isMissing, resolveInRoot } from '../rootfs.ts'
+import { isNotFound } from '../../errors.ts'
+import { resolveInRoot } from '../rootfs.ts'
 
 /** Lines remembered by a TtyIdle: more are a sign of churn, and the memory is started afresh. */
 const TTY_PATHS_MAX = 65_536
@@ -59,7 +60,7 @@ export class TtyIdle {
       try {
         stats = lstatSync(known.device)
       } catch (err) {
-        if (isMissing(err)) return null
+        if (isNotFound(err)) return null
         throw err
       }
       if (stats.isSymbolicLink()) return ttyIdleSeconds(rootfs, line, nowMs)
@@ -82,7 +83,7 @@ export function ttyIdleSeconds(rootfs: string, line: string, nowMs: number): num
   try {
     atimeMs = statSync(host).atimeMs
   } catch (err) {
-    if (isMissing(err)) return null
+    if (isNotFound(err)) return null
     throw err
   }
   return Math.max(0, (nowMs - atimeMs) / 1000)
