@@ -1,58 +1,10 @@
 /**
- * Follows one log file the way `tail -F -n 0` does (`--collector.events.file`):
- * lines already there at start() are skipped, lines appended later are handed
- * to `onLine` one by one, and the follower survives both kinds of rotation.
- *
- * The contract is polling: every `pollIntervalMs` one poll reads what was
- * appended, with fs.promises FileHandle reads into one reused 64 KiB buffer.
- * Polls never overlap (each is scheduled after the previous one finished, and
- * `poll()` queues behind the one in flight). There is no fs.watch wake-up: an
- * inotify watch follows the inode, not the name, so it has to be re-armed at
- * each rotation, and it does not fire for files changed on another host or
- * container (NFS, some bind mounts); a second of latency is far below any
- * scrape interval.
- *
- * Each poll, in this order:
- * 1. stat the path; if its dev+inode differ from the open file's (or the path
- *    is gone), the open file was rotated: it is kept open as a rotated file.
- * 2. with no file open, open the path; a file that appears after start() is
- *    new content and is read from its start.
- * 3. fstat the open file: a size below the read position, or first bytes that
- *    differ from the ones seen before, mean it was truncated in place
- *    (copytruncate); reading restarts at offset 0.
- * 4. read each rotated file to EOF, oldest first, so that nothing written to it
- *    before the rename (or after it, by a writer that has not reopened yet) is
- *    lost; a rotated file is closed `rotationGraceMs` after the rename was seen.
- * 5. read the open file: to EOF, or, while rotated files are still open, up to
- *    the size step 3 saw. A line in the new file is then never delivered before
- *    a line a sequential writer put in the old file before it.
- *
- * Lines: split on `\n`, one trailing `\r` stripped, decoded as UTF-8 (invalid
- * bytes become U+FFFD). A line without its newline is held, never delivered in
- * pieces; a line longer than `maxLineBytes` is cut there (at a character
- * boundary) and the rest of it skipped, so a line never costs more memory than
- * that. Decisions about held (partial) lines:
- * - across a truncation the held bytes are kept: a writer appending with
- *   O_APPEND continues the line at offset 0, so the two halves make one line;
- * - a rotated file's held line is delivered when that file is closed, since
- *   it will never be appended again: possibly after lines of the new file;
- * - at stop() a held line is dropped: after stop() nothing is delivered.
- *
- * Known limits (tail -F has each of them, or a wider one):
- * - copytruncate loses, by its design, the lines written between its copy and
- *   its truncate (they are in the copy, which nobody follows). It also needs
- *   a writer that appends (O_APPEND); one writing at its own offset leaves a
- *   hole of NUL bytes after the truncate, which is read as such.
- * - A truncation followed by growth past the old position between two polls is
- *   found only by the first bytes of the file (up to 256): if the new content
- *   starts with the very same bytes, it is taken for the old file and read
- *   from the old position. Syslog lines start with a timestamp and a pid, so
- *   in practice they differ.
- * - A file rotated twice between two polls: the middle file is never opened.
- *   Likewise a file renamed away between start() and the first poll (a few
- *   microseconds): what was appended to it there is not read.
- * - A writer that writes to a rotated file more than `rotationGraceMs` after
- *   the rename was seen: those lines are lost.
+ * Follows one log file the way `tail -F -n 0` does (`--collector.events.file`): lines already
+ * there at start() are skipped, lines appended later are handed to `onLine` one by one, and the
+ * follower survives rotation by rename and by copytruncate. It polls (no fs.watch), one poll at
+ * a time, into one reused buffer; a line is never delivered in pieces and never costs more than
+ * `maxLineBytes`. The order of each poll's steps, the decisions about partial lines and the
+ * known limits: docs/how-it-counts.md, "Following the log".
  */
 import { statSync } from 'node:fs'
 import { constants, type FileHandle, open, stat } from 'node:fs/promises'

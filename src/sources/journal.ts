@@ -1,30 +1,9 @@
 /**
  * sshd's lines from the systemd journal: one long-lived `journalctl --follow --output=json`
- * child, restarted with back-off after the entry it last delivered, never run per scrape.
- *
- * What journalctl does here (systemd 252, Debian bookworm; test/sources/journal.test.ts runs the
- * real one on real journal files):
- * - Several `--identifier=` (`-t`) options are alternatives (OR), as are several `FIELD=value`
- *   matches on one field.
- * - `--follow` implies `--boot` (the running boot; with `--directory`, the newest boot in the
- *   files) unless `--merge` is given, and `--boot=all` does not undo it. On a directory with no
- *   entries yet that exits 1 with `Data from the specified boot (+0) is not available: No such
- *   boot ID in journal`, so a directory is read with `--merge` (which only widens which files
- *   `sd_journal_open` takes, and a directory is opened whole anyway). The system journal is
- *   not: the running boot is what sshd logs to, and `--merge` would add other machines' journals
- *   (`/var/log/journal/remote`, containers).
- * - With `--after-cursor`, `--lines=N` still caps what is shown at once: `--follow` implies
- *   `--lines=10`, so only the first 10 entries after the cursor come out, the rest only when
- *   the next entry is written (`--lines=0`: none until then). A restart passes
- *   `--after-cursor=<cursor> --lines=all`.
- * - A malformed cursor: exit 1, `Failed to seek to cursor: Invalid argument`. A well-formed
- *   cursor whose entry is not in the files (vacuumed, another file's) is not an error:
- *   journalctl seeks to where that entry would be and skips one entry more than the cursor's
- *   (seen with a cursor of another file), so a vacuum while journalctl is down can lose one.
- * - In JSON a field is a string when it is printable UTF-8 (newlines allowed), an array of bytes
- *   otherwise (invalid UTF-8, control characters), an array of values when the entry has it more
- *   than once, and `null` when longer than 4096 bytes (without `--all`; sshd's own messages are
- *   at most 1 KiB). `__CURSOR` is printed whatever `--output-fields` says.
+ * child, restarted with back-off after the entry it last delivered (its cursor), never run per
+ * scrape. What journalctl does with identifiers, --follow, --merge, cursors and JSON fields
+ * (systemd 252, checked on real journal files by the tests): docs/how-it-counts.md, "Following
+ * the log".
  */
 import { execa } from 'execa'
 import type { LoggerLike } from '../logger.ts'
