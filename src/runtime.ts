@@ -1,15 +1,9 @@
 /**
  * The flags node is started with wherever the exporter ships: `npm start`, the image's
  * ENTRYPOINT, the systemd unit's ExecStart (test/launchers.test.ts holds all three to this list,
- * and the bench starts the exporter with it).
- *
- * --optimize-for-size: V8 otherwise sizes its young generation from the machine's memory (up to
- * 32 MB semi-spaces on a host with tens of GB) and lets the old generation grow to four times
- * what is live before collecting it. A scrape at 10,000 connections allocates some 20 MB, most
- * of it dead by the next scrape, and the live heap is some 25 MB, yet the heap grew to 200 MB and
- * more. With this flag V8 keeps both small: peak RSS about 125 MB instead of 300 MB there, for
- * scrapes some 10% slower (BENCHMARKS.md). Without it (`node dist/cli.js`) the exporter works the
- * same, faster and bigger.
+ * and the bench starts the exporter with it). --optimize-for-size keeps V8's young and old
+ * generations small: peak RSS at 10,000 connections about 125 MB instead of 300 MB, for scrapes
+ * some 10% slower (BENCHMARKS.md; docs/install.md, "Memory").
  */
 export const NODE_FLAGS: readonly string[] = ['--optimize-for-size']
 

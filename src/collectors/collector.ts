@@ -1,15 +1,9 @@
 /**
- * The collector contract. A collector is defined once (name, default state,
- * help), which also defines its `--collector.<name>` flag; it is created once
- * at start-up, with its metrics registered in a registry of its own; each
- * scrape calls collect(), which reads what it needs and returns a commit that
- * sets the metrics' values.
- *
- * Splitting the reading from the setting makes a scrape atomic per collector:
- * the scraper commits only collectors that finished in time, and renders only
- * the registries of collectors that succeeded, so a failing or late collector
- * loses its own series and nothing else, and can never write into a later
- * scrape's output.
+ * The collector contract. A collector is defined once (name, default state, help, its own
+ * flags) and created once at start-up, its metrics in a registry of its own; each scrape calls
+ * collect(), which reads what it needs through the Scrape and returns a commit that sets the
+ * metrics. The scraper commits and renders only collectors that finished in time, so a failing
+ * or late one loses its own series and nothing else, and never writes into a later scrape.
  */
 import type { Registry } from 'prom-client'
 import type { FlagGroup, FlagValues } from '../flags/spec.ts'

@@ -1,16 +1,9 @@
 /**
- * The sshd snapshot: listeners, connections (pre-auth or authenticated) and
- * their sessions, built once per scrape from sshd's processes. Pure: the
- * process list comes from a scan (scan.ts) or a test.
- *
- * A connection is the process tree of one accepted TCP connection: its root is
- * an sshd process whose parent is a listener, or is not sshd at all (the
- * listener restarted and the connection was re-parented, which is how
- * sessions survive `systemctl restart ssh`). Below the root sit the [net] or
- * sshd-auth child (pre-auth), the post-auth child, and the sessions: every
- * child of a post-auth process is one executed session (shell, command,
- * subsystem; internal-sftp is a forked sshd), until sshd reaps it: an exited
- * session sshd has not yet reaped (a zombie) is still open in sshd.
+ * The sshd snapshot: listeners, connections (pre-auth or authenticated) and their sessions,
+ * built once per scrape from sshd's processes. Pure: the process list comes from a scan or a
+ * test. A connection is the process tree of one accepted TCP connection, rooted at an sshd whose
+ * parent is a listener (or not sshd: the listener restarted); every child of its post-auth
+ * process is one session until sshd reaps it, a zombie included. docs/how-it-counts.md has more.
  */
 import type { SshdTitle } from '../sources/proctitle.ts'
 

@@ -1,18 +1,9 @@
 /**
- * The events collector's source of sshd's log, chosen once at start-up and followed for the
- * exporter's life (never read per scrape): the journal (one long-lived journalctl) or a log file
- * (followed like `tail -F`), feeding one EventAccumulator that the events and processes
- * collectors read at scrape time.
- *
- * `--collector.events.source`:
- * - `journal`: the system journal, or `--collector.events.journal-directory`;
- * - `file`: `--collector.events.file`, else the first of <rootfs>/var/log/auth.log (Debian,
- *   Ubuntu), <rootfs>/var/log/secure (RHEL, Fedora) and <rootfs>/var/log/messages (busybox
- *   syslogd on Alpine, hosts that log auth to messages) that exists, else auth.log (followed
- *   once it appears);
- * - `auto`: the journal when one is readable (a directory given counts as asked for), else the
- *   first log file that exists; with neither, the collector does not apply on this host;
- * - `none`: the collector does not apply.
+ * sshd's log for the events and processes collectors, chosen once at start-up and followed for
+ * the exporter's life (never read per scrape): the journal (one long-lived journalctl) or a log
+ * file (followed like `tail -F`), feeding one EventAccumulator. --collector.events.source says
+ * which: journal, file (the first of auth.log, secure and messages under the root), auto (the
+ * journal when readable, else a file), or none. docs/metrics.md, "Log sources", has the rules.
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
