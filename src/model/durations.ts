@@ -39,9 +39,4 @@ export class ConnectionDurations {
     this.#open = open
     return ended
   }
-
-  /** Authenticated connections being followed. */
-  get size(): number {
-    return this.#open.size
-  }
 }

@@ -27,7 +27,8 @@ describe('ConnectionDurations', () => {
     const d = new ConnectionDurations()
     assert.deepEqual(d.update([conn(10, 100), conn(11, 200)], 300), [])
     assert.deepEqual(d.update([conn(10, 100), conn(11, 200)], 315), [])
-    assert.equal(d.size, 2)
+    // Both still followed: their end is observed.
+    assert.deepEqual(d.update([], 330), [230, 130])
   })
 
   it('observes a connection that ended, once, from its start to the scrape that found it gone', () => {
@@ -36,7 +37,8 @@ describe('ConnectionDurations', () => {
     assert.deepEqual(d.update([conn(11, 200)], 315), [215])
     assert.deepEqual(d.update([conn(11, 200)], 330), [])
     assert.deepEqual(d.update([], 345), [145])
-    assert.equal(d.size, 0)
+    // Nothing is left to end: the ended connections are forgotten.
+    assert.deepEqual(d.update([], 360), [])
   })
 
   it('counts connections already open at the first update when they end, from their real start', () => {
