@@ -36,6 +36,14 @@ const HOST_TAG_RE =
  * followed by `[` or `:` does.
  */
 const USUAL_HOST_TAG_RE = /^\S{0,254}[^\s:] ([^\s[\]:]{1,64})(?:\[(\d{1,10})\])?: /
+/**
+ * The usual line from its stamp (RFC 3164 or ISO) to `tag[pid]: ` in one match, tried first.
+ * Where it matches, the stamp and then USUAL_HOST_TAG_RE match the same text: each stamp form
+ * can end in one place only (a space follows it, which no part of it may hold).
+ */
+const USUAL_LINE_RE = new RegExp(
+  `^(?:${RFC3164_RE.source.slice(1)}|${ISO_RE.source.slice(1)})${USUAL_HOST_TAG_RE.source.slice(1)}`,
+)
 /** Solaris and illumos syslogd's message ID after the tag: `[ID 800047 auth.info] `. */
 const SOLARIS_ID_RE = /^\[ID \d{1,10} [a-z0-9]{1,12}\.[a-z]{1,8}\] /
 /** rsyslog runtime/ratelimit.c ratelimitGenRepMsg: `message repeated %d times: [%.800s]`. */
@@ -61,14 +69,20 @@ export function parseSyslogLine(line: string): LogRecord | undefined {
       if (body.charCodeAt(1) === 0x20) return parseRfc5424(body)
     }
   }
-  const stamp = RFC3164_RE.exec(body) ?? ISO_RE.exec(body)
-  if (stamp === null) {
-    return pri ? undefined : { identifier: undefined, pid: undefined, message: body }
+  let tag = USUAL_LINE_RE.exec(body)
+  let message: string
+  if (tag !== null) {
+    message = body.slice(tag[0].length)
+  } else {
+    const stamp = RFC3164_RE.exec(body) ?? ISO_RE.exec(body)
+    if (stamp === null) {
+      return pri ? undefined : { identifier: undefined, pid: undefined, message: body }
+    }
+    const rest = body.slice(stamp[0].length)
+    tag = HOST_TAG_RE.exec(rest)
+    if (tag === null) return undefined
+    message = rest.slice(tag[0].length)
   }
-  const rest = body.slice(stamp[0].length)
-  const tag = USUAL_HOST_TAG_RE.exec(rest) ?? HOST_TAG_RE.exec(rest)
-  if (tag === null) return undefined
-  let message = rest.slice(tag[0].length)
   // The first character before startsWith, which costs more on every line.
   if (message.charCodeAt(0) === 0x5b && message.startsWith('[ID ')) {
     const id = SOLARIS_ID_RE.exec(message)
