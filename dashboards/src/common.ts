@@ -117,6 +117,19 @@ export const PENALTY_EVENTS = [
   'penalty_imposed_crash',
 ] as const
 
+/** The Session duration panels' targets: median, 90th and 99th percentile, and the mean. */
+export function sessionDurationQueries(): Array<{ expr: string; legend: string }> {
+  const rate = (series: string) =>
+    `rate(${sel(`sshd_session_duration_seconds_${series}`)}[$__rate_interval])`
+  return [
+    ...[0.5, 0.9, 0.99].map((q) => ({
+      expr: `histogram_quantile(${q}, sum by (le) (${rate('bucket')}))`,
+      legend: `p${q * 100}`,
+    })),
+    { expr: `sum(${rate('sum')}) / sum(${rate('count')})`, legend: 'mean' },
+  ]
+}
+
 /** `event=~"a|b|c"`. */
 export function events(list: readonly string[]): string {
   return `event=~"${list.join('|')}"`

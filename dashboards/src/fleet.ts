@@ -18,6 +18,7 @@ import {
   POLICY_REFUSAL_EVENTS,
   REFUSAL_EVENTS,
   sel,
+  sessionDurationQueries,
   stat,
   table,
   TIMEOUT_EVENTS,
@@ -25,9 +26,6 @@ import {
   valueText,
 } from './common.ts'
 import { RECORDING_RULES as R } from './recording-rules.ts'
-
-/** The session_duration_seconds quantiles the Session duration panel draws. */
-const DURATION_QUANTILES = [0.5, 0.9, 0.99] as const
 
 /** A data link from a table's `instance` column to the host view of that instance. */
 const HOST_LINK = [
@@ -458,16 +456,7 @@ export function fleetDashboard(): Dashboard {
               'How long the authenticated connections that ended on the selected hosts lasted (sshd_session_duration_seconds, from the process tree: any OpenSSH version, resolution the scrape interval): median, 90th and 99th percentile, and mean. The buckets are coarse (1 s to 7 days): percentiles are interpolated inside a bucket. Gaps: no connection ended then. Informational (blue).',
             unit: 's',
             thresholds: levels('blue'),
-            queries: [
-              ...DURATION_QUANTILES.map((q) => ({
-                expr: `histogram_quantile(${q}, sum by (le) (rate(${sel('sshd_session_duration_seconds_bucket')}[$__rate_interval])))`,
-                legend: `p${q * 100}`,
-              })),
-              {
-                expr: `sum(rate(${sel('sshd_session_duration_seconds_sum')}[$__rate_interval])) / sum(rate(${sel('sshd_session_duration_seconds_count')}[$__rate_interval]))`,
-                legend: 'mean',
-              },
-            ],
+            queries: sessionDurationQueries(),
             min: 0,
             w: 12,
             h: 8,

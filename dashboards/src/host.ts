@@ -19,6 +19,7 @@ import {
   PENALTY_EVENTS,
   POLICY_REFUSAL_EVENTS,
   sel,
+  sessionDurationQueries,
   stat,
   STARTUP_DROP_EVENTS,
   table,
@@ -31,9 +32,6 @@ const DAY = 86_400
 
 /** The threshold label values of sshd_pty_sessions_idle_over, shortest first. */
 const IDLE_THRESHOLDS = ['1m', '5m', '15m', '1h', '4h', '1d'] as const
-
-/** The session_duration_seconds quantiles the Session duration panel draws. */
-const DURATION_QUANTILES = [0.5, 0.9, 0.99] as const
 
 /** `sum(rate(<metric>{…}[$__rate_interval])) * 60`, by `by` when given: per minute. */
 function perMinute(metric: string, by: string | undefined, ...more: string[]): string {
@@ -220,16 +218,7 @@ export function hostDashboard(): Dashboard {
               'How long the authenticated connections that ended lasted (sshd_session_duration_seconds): median, 90th and 99th percentile, and mean. From the process tree, so any OpenSSH version and no LogLevel: a connection counts at the first scrape that finds it gone, so the resolution is the scrape interval and one that opens and closes between two scrapes is missed. The buckets are coarse (1 s, 10 s, 1 m, 5 m, 15 m, 1 h, 4 h, 8 h, 1 d, 3 d, 7 d): percentiles are interpolated inside a bucket and stop at 7 days. Gaps: no connection ended then. Informational (blue).',
             unit: 's',
             thresholds: levels('blue'),
-            queries: [
-              ...DURATION_QUANTILES.map((q) => ({
-                expr: `histogram_quantile(${q}, sum by (le) (rate(${sel('sshd_session_duration_seconds_bucket')}[$__rate_interval])))`,
-                legend: `p${q * 100}`,
-              })),
-              {
-                expr: `sum(rate(${sel('sshd_session_duration_seconds_sum')}[$__rate_interval])) / sum(rate(${sel('sshd_session_duration_seconds_count')}[$__rate_interval]))`,
-                legend: 'mean',
-              },
-            ],
+            queries: sessionDurationQueries(),
             min: 0,
             w: 12,
             h: 8,
