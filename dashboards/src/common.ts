@@ -29,9 +29,11 @@ import {
 } from '@grafana/grafana-foundation-sdk/common'
 import {
   AnnotationQueryBuilder,
+  CustomVariableBuilder,
   type Dashboard,
   DashboardBuilder,
   DashboardCursorSync,
+  type DashboardLink,
   DashboardLinkBuilder,
   DashboardLinkType,
   DatasourceVariableBuilder,
@@ -173,6 +175,82 @@ export function variables(opts: {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The exporter's live sessions page (/sessions, served with --web.enable-sessions)
+
+/** The variable holding the scheme of the exporter's address: `instance` is host:port only. */
+export const SESSIONS_SCHEME = 'sessions_scheme'
+
+/**
+ * `sessions_scheme`: http, or https for an exporter serving TLS (--web.config.file). A custom
+ * variable rather than a constant, so that a read-only (provisioned) dashboard can still switch
+ * it, from the top bar or with `?var-sessions_scheme=https`.
+ */
+export function sessionsSchemeVariable(): CustomVariableBuilder {
+  const option = (value: string, selected: boolean) => ({ text: value, value, selected })
+  return new CustomVariableBuilder(SESSIONS_SCHEME)
+    .label('Sessions page scheme')
+    .description(
+      "The scheme of the exporter's address, for the links to its live sessions page: https when the exporter serves TLS (--web.config.file).",
+    )
+    .values('http,https')
+    .current({ text: 'http', value: 'http' })
+    .options([option('http', true), option('https', false)])
+    .multi(false)
+    .includeAll(false)
+}
+
+/**
+ * Which rows of /sessions a link opens: all connections, those with a stale session
+ * (`?stale=1`), or those at MaxSessions (`?at_max=1`).
+ */
+export type SessionsFilter = 'all' | 'stale' | 'at_max'
+
+/**
+ * The scraped exporter's own /sessions page: `instance` is the exporter's host:port. The panels
+ * sum their series over instances (no `instance` label is left for `${__field.labels.instance}`),
+ * so the link takes the Instance variable: right for the one instance the host view starts on.
+ * `:raw`, because Grafana formats a data link's variables with encodeURI by default, which turns
+ * an IPv6 instance's brackets (`[2001:db8::1]:9922`) into %5B and %5D: no longer a host.
+ */
+export function sessionsUrl(filter: SessionsFilter = 'all'): string {
+  const query = filter === 'all' ? '' : `?${filter}=1`
+  return `\${${SESSIONS_SCHEME}}://\${instance:raw}/sessions${query}`
+}
+
+const SESSIONS_TITLES: Record<SessionsFilter, string> = {
+  all: 'Live sessions on ${instance}',
+  stale: 'Stale sessions on ${instance}',
+  at_max: 'Connections at MaxSessions on ${instance}',
+}
+
+/** The data link's title: what it opens, and what the exporter needs for it. */
+export function sessionsLinkTitle(filter: SessionsFilter = 'all'): string {
+  return `${SESSIONS_TITLES[filter]} (needs --web.enable-sessions)`
+}
+
+/**
+ * A data link (fieldConfig.defaults.links). The SDK types field links as dashboard links, whose
+ * other fields (type, tags, includeVars…) a data link has not: build Grafana's DataLink as is.
+ */
+function dataLink(link: { title: string; url: string; targetBlank: boolean }) {
+  return { build: () => link as unknown as DashboardLink }
+}
+
+/** The dashboard link to the page, in the top bar beside the links between the dashboards. */
+export function sessionsDashboardLink(): DashboardLinkBuilder {
+  return new DashboardLinkBuilder('Live sessions')
+    .type(DashboardLinkType.Link)
+    .url(sessionsUrl())
+    .tooltip(`${sessionsLinkTitle()}: one row per SSH connection`)
+    .icon('external link')
+    .targetBlank(true)
+    .includeVars(false)
+    .keepTime(false)
+    .asDropdown(false)
+    .tags([])
+}
+
+// ---------------------------------------------------------------------------------------------
 // Queries
 
 export interface Query {
@@ -247,6 +325,8 @@ interface Common {
   mappings?: ValueMapping[]
   noValue?: string
   overrides?: Array<{ name?: string; regexp?: string; query?: string; set: DynamicConfigValue[] }>
+  /** A data link to the instance's live sessions page, with this filter. */
+  sessions?: SessionsFilter
 }
 
 /** The methods every SDK panel builder has that `applyCommon` uses. */
@@ -267,6 +347,7 @@ interface CommonBuilder {
   overrideByName(name: string, properties: DynamicConfigValue[]): this
   overrideByRegexp(regexp: string, properties: DynamicConfigValue[]): this
   overrideByQuery(queryRefId: string, properties: DynamicConfigValue[]): this
+  dataLinks(links: Array<cog.Builder<DashboardLink>>): this
 }
 
 function applyCommon<B extends CommonBuilder>(b: B, spec: Common): B {
@@ -287,6 +368,10 @@ function applyCommon<B extends CommonBuilder>(b: B, spec: Common): B {
     if (o.name !== undefined) b.overrideByName(o.name, o.set)
     else if (o.regexp !== undefined) b.overrideByRegexp(o.regexp, o.set)
     else if (o.query !== undefined) b.overrideByQuery(o.query, o.set)
+  }
+  if (spec.sessions !== undefined) {
+    const title = sessionsLinkTitle(spec.sessions)
+    b.dataLinks([dataLink({ title, url: sessionsUrl(spec.sessions), targetBlank: true })])
   }
   return b
 }
@@ -399,6 +484,10 @@ export function dashboard(opts: {
   description: string
   instanceIncludeAll: boolean
   rows: Row[]
+  /** Variables after the data source, job and instance. */
+  moreVariables?: Array<cog.Builder<VariableModel>>
+  /** Links after the one to the other dashboards. */
+  moreLinks?: DashboardLinkBuilder[]
 }): Dashboard {
   const b = new DashboardBuilder(opts.title)
     .uid(opts.uid)
@@ -428,9 +517,11 @@ export function dashboard(opts: {
         .includeVars(true)
         .keepTime(true),
     )
+  for (const link of opts.moreLinks ?? []) b.link(link)
   for (const v of variables({ instanceIncludeAll: opts.instanceIncludeAll })) {
     b.withVariable(v)
   }
+  for (const v of opts.moreVariables ?? []) b.withVariable(v)
   for (const row of opts.rows) {
     b.withRow(new RowBuilder(row.title))
     for (const panel of row.panels) b.withPanel(panel)
