@@ -16,7 +16,9 @@
 #   - podman and debootstrap, for test/real/container.test.ts: it builds the Dockerfile with
 #     `podman build --isolation=chroot` (as root, on the kernel's overlayfs: no uidmap,
 #     fuse-overlayfs or slirp4netns)
-#     on a stand-in base image that scripts/make-base-image.sh debootstraps.
+#     on a stand-in base image that scripts/make-base-image.sh debootstraps;
+#   - chromium, the headless browser test/helpers/browser.ts drives over the DevTools protocol
+#     (test/real/browser.test.ts).
 # Needs root (apt-get). Safe to run again: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +30,7 @@ for cmd in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/pr
   /usr/bin/unshare:util-linux /usr/bin/setpriv:util-linux \
   /usr/sbin/tc:iproute2 /usr/bin/openssl:openssl /lib/systemd/systemd-journal-remote:systemd-journal-remote \
   /usr/bin/journalctl:systemd /usr/bin/systemd-socket-activate:systemd /usr/bin/gcc:gcc \
-  /usr/bin/podman:podman /usr/sbin/debootstrap:debootstrap; do
+  /usr/bin/podman:podman /usr/sbin/debootstrap:debootstrap /usr/bin/chromium:chromium; do
   [ -x "${cmd%%:*}" ] || need+=("${cmd##*:}")
 done
 
