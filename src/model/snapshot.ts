@@ -48,6 +48,8 @@ export interface Connection {
    * utmp holds: the stale collector reads their idle times from the devices.
    */
   ttys: readonly string[]
+  /** The post-auth processes, whose children are the sessions; empty before authentication. */
+  postauth: readonly number[]
 }
 
 export interface SshdSnapshot {
@@ -56,6 +58,7 @@ export interface SshdSnapshot {
 }
 
 const NO_TTYS: readonly string[] = Object.freeze([])
+const NO_PIDS: readonly number[] = Object.freeze([])
 
 /** Children of a pid, zombies included (as /proc/<pid>/task/<pid>/children lists them). */
 export type ChildCounter = (pid: number) => number
@@ -131,6 +134,7 @@ export function connectionOf(
   let sessions = 0
   // Usually one post-auth process: its title's list is kept as it is, no copy.
   let ttys = NO_TTYS
+  let postauth = NO_PIDS
   for (let i = 0; i < members.length; i++) {
     const m = members[i]!
     const t = m.title
@@ -139,6 +143,7 @@ export function connectionOf(
     if (t.role === 'postauth') {
       user = t.user
       sessions += children(m.pid)
+      postauth = postauth.length === 0 ? [m.pid] : postauth.concat(m.pid)
       if (t.ttys.length > 0) ttys = ttys.length === 0 ? t.ttys : ttys.concat(t.ttys)
     } else if (t.role === 'monitor' && user === null) {
       user = t.user
@@ -153,6 +158,7 @@ export function connectionOf(
     sessions,
     ptySessions: ttys.length,
     ttys,
+    postauth,
   }
 }
 

@@ -22,6 +22,8 @@ export interface ProcStat {
   ppid: number
   /** Start time in clock ticks after boot: with the pid, a process's identity. */
   starttime: number
+  /** The controlling terminal's device number (major and minor as the kernel packs them); 0: none. */
+  ttyNr: number
 }
 
 /** 8 bytes a pid (7 digits and a space) for 4 million children: more than pid_max allows. */
@@ -331,6 +333,7 @@ function statOf(buf: Buffer, scan: StatScan): ProcStat {
     state: String.fromCharCode(scan.state),
     ppid: scan.ppid,
     starttime: scan.starttime,
+    ttyNr: scan.ttyNr,
   }
 }
 
@@ -341,11 +344,12 @@ interface StatScan {
   commEnd: number
   state: number
   ppid: number
+  ttyNr: number
   starttime: number
 }
 
 function newStatScan(): StatScan {
-  return { pid: 0, commStart: 0, commEnd: 0, state: 0, ppid: 0, starttime: 0 }
+  return { pid: 0, commStart: 0, commEnd: 0, state: 0, ppid: 0, ttyNr: 0, starttime: 0 }
 }
 
 /**
@@ -371,11 +375,12 @@ function scanStat(buf: Buffer, length: number, scanned: StatScan): boolean {
   if (open < 1 || close < open) return false
   const pid = decimal(buf, 0, open)
   // Fields after comm, numbered from 3 (state) as in proc(5), each after one space: the 0th is
-  // state, the 1st ppid, the 19th starttime.
+  // state, the 1st ppid, the 4th tty_nr, the 19th starttime.
   let end = length
   while (end > 0 && buf[end - 1]! <= SPACE) end--
   let state = -1
   let ppid = -1
+  let ttyNr = -1
   let starttime = -1
   let n = 0
   let start = close + 2
@@ -386,6 +391,9 @@ function scanStat(buf: Buffer, length: number, scanned: StatScan): boolean {
       state = buf[start]!
     } else if (n === 1) {
       ppid = decimal(buf, start, i)
+    } else if (n === 4) {
+      // A %d of the packed device number: negative for a pts past 2^19, read as unsigned.
+      ttyNr = buf[start] === MINUS ? -decimal(buf, start + 1, i) >>> 0 : decimal(buf, start, i)
     } else if (n === 19) {
       starttime = decimal(buf, start, i)
       break
@@ -399,6 +407,7 @@ function scanStat(buf: Buffer, length: number, scanned: StatScan): boolean {
   scanned.commEnd = close
   scanned.state = state
   scanned.ppid = ppid
+  scanned.ttyNr = ttyNr < 0 ? 0 : ttyNr
   scanned.starttime = starttime
   return true
 }
@@ -413,6 +422,7 @@ function bytesEqual(buf: Buffer, from: number, to: number, text: string): boolea
 const OPEN_PAREN = 0x28
 const CLOSE_PAREN = 0x29
 const SPACE = 0x20
+const MINUS = 0x2d
 const NEWLINE = 0x0a
 
 /** The decimal integer in buf[from, to) (pid, ppid, starttime: never negative), or -1. */
@@ -434,6 +444,28 @@ function malformedBytes(what: string, buf: Buffer, length: number, path?: string
 function isAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 127) return false
   return true
+}
+
+/**
+ * Unix98 pty slaves: majors 136 to 143 (Documentation/admin-guide/devices.txt); pts/N is major
+ * 136, minor N as the kernel numbers them, or 136 + N / 256 and N % 256 in 8-bit minors.
+ */
+const PTS_MAJOR = 136
+const PTS_MAJORS = 8
+
+/**
+ * The name a stat's tty_nr has under /dev (`pts/3`, `tty1`), as ps prints it; null for no
+ * controlling terminal. The kernel packs major and minor as new_encode_dev does.
+ */
+export function ttyName(ttyNr: number): string | null {
+  if (ttyNr === 0) return null
+  const major = (ttyNr >>> 8) & 0xfff
+  const minor = (ttyNr & 0xff) | ((ttyNr >>> 12) & 0xfff00)
+  if (major >= PTS_MAJOR && major < PTS_MAJOR + PTS_MAJORS) {
+    return `pts/${(major - PTS_MAJOR) * 256 + minor}`
+  }
+  if (major === 4 && minor < 64) return `tty${minor}`
+  return `tty(${major}:${minor})`
 }
 
 /** A zombie (Z) or dead (X) process: exited, its pid kept until its parent reaps it. */

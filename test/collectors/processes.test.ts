@@ -20,6 +20,7 @@ function conn(user: string | null, sessions: number): Connection {
     sessions,
     ptySessions: 0,
     ttys: [],
+    postauth: [],
   }
 }
 

@@ -19,6 +19,7 @@ function conn(
     sessions: state === 'preauth' ? 0 : 1,
     ptySessions: 0,
     ttys: [],
+    postauth: [],
   }
 }
 

@@ -42,6 +42,7 @@ function conn(pid: number, listener: number | null): Connection {
     sessions: 1,
     ptySessions: 0,
     ttys: [],
+    postauth: [],
   }
 }
 

@@ -33,6 +33,7 @@ function conn(pid: number, state: Connection['state'], ttys: string[] = []): Con
     sessions: Math.max(1, ttys.length),
     ptySessions: ttys.length,
     ttys,
+    postauth: state === 'preauth' ? [] : [pid + 1],
   }
 }
 

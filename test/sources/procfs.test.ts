@@ -9,6 +9,7 @@ import {
   ProcFS,
   parseCmdline,
   parseProcStat,
+  ttyName,
   parseUptime,
   processAgeSeconds,
 } from '../../src/sources/procfs.ts'
@@ -18,15 +19,44 @@ import {
 const LISTENER =
   '8783 (sshd) S 8779 8779 1025 0 -1 4194560 577 0 1 0 0 0 0 0 20 0 1 0 28286 15831040 2229 18446744073709551615 94021086658560 94021087503245 140720571607456 0 0 0 0 4098 81925 1 0 0 17 1 0 0 0 0 0 94021087856496 94021087872656 94021623504896 140720571615897 140720571615982 140720571615982 140720571617257 0\n'
 
+// `script -qc 'cat /proc/self/stat; tty' /dev/null` on Debian 12 (Linux x86_64): tty printed
+// /dev/pts/0.
+const ON_PTS_0 =
+  '4227 (cat) R 4226 4226 4226 34816 4226 4194304 98 0 0 0 0 0 0 0 20 0 1 0 2129505 3133440 359 18446744073709551615 93981725900800 93981725920681 140724624732288 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 93981725936688 93981725938304 93982768353280 140724624734943 140724624734963 140724624734963 140724624736235 0\n'
+
+describe('ttyName', () => {
+  it('names ptys as ps does, in the 20-bit and the 8-bit minor numbering', () => {
+    assert.equal(ttyName(0), null)
+    assert.equal(ttyName((136 << 8) | 5), 'pts/5')
+    // pts/300: major 136, minor 300 packed as new_encode_dev does (minor's high bits at 20).
+    assert.equal(ttyName((256 << 12) | (136 << 8) | 44), 'pts/300')
+    assert.equal(ttyName((137 << 8) | 44), 'pts/300')
+    assert.equal(ttyName((4 << 8) | 1), 'tty1')
+    assert.equal(ttyName((4 << 8) | 64), 'tty(4:64)')
+  })
+})
+
 describe('parseProcStat', () => {
-  it('reads pid, comm, state, ppid and starttime', () => {
+  it('reads pid, comm, state, ppid, tty_nr and starttime', () => {
     assert.deepEqual(parseProcStat(LISTENER), {
       pid: 8783,
       comm: 'sshd',
       state: 'S',
       ppid: 8779,
       starttime: 28286,
+      ttyNr: 0,
     })
+  })
+
+  it('reads the controlling terminal of a process on a pty', () => {
+    const stat = parseProcStat(ON_PTS_0)
+    assert.equal(stat.ttyNr, 34816)
+    assert.equal(ttyName(stat.ttyNr), 'pts/0')
+  })
+
+  it('reads a negative tty_nr (a pts past 2^19) as the unsigned number it packs', () => {
+    const line = ON_PTS_0.replace(' 34816 ', ' -2147448832 ')
+    assert.equal(ttyName(parseProcStat(line).ttyNr), 'pts/524288')
   })
 
   it('takes comm up to the last parenthesis, spaces and parentheses included', () => {

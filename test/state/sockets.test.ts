@@ -104,6 +104,7 @@ describe('connectionSockets', () => {
       sessions: 1,
       ptySessions: 0,
       ttys: [],
+      postauth: [],
     })),
   }
   const table = (...inodes: number[]): SshdSockets => ({
