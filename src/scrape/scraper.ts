@@ -45,6 +45,17 @@ function timeout(ms: number, signal: AbortSignal): Promise<never> {
   })
 }
 
+interface SharedContext {
+  context: ScrapeContext
+  controller: AbortController
+  /** Scrapes and views using it. */
+  users: number
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve))
+}
+
 export class Scraper {
   readonly registry = new Registry()
   #collectors: ReadonlyMap<string, Collector>
@@ -53,6 +64,8 @@ export class Scraper {
   #timeoutMs: number
   #registries: readonly Registry[]
   #inflight: Promise<string> | null = null
+  /** The view of the host a scrape or a sessions read has open: others join it, not read anew. */
+  #shared: SharedContext | null = null
   /** Last error message per failing collector, so each failure is logged once. */
   #failing = new Map<string, string>()
   #success: Gauge<'collector'>
@@ -106,21 +119,55 @@ export class Scraper {
     return this.#inflight
   }
 
+  /**
+   * Runs `read` on the view of the host that a scrape in flight has open (its scan, sockets and
+   * configurations, read once), or on a new one that a scrape starting meanwhile joins: a page
+   * load during a scrape reads /proc once. Nothing is kept once both are done.
+   */
+  async view<T>(read: (scrape: ScrapeContext) => Promise<T>): Promise<T> {
+    await nextTurn()
+    const shared = this.#join()
+    try {
+      return await read(shared.context)
+    } finally {
+      this.#leave(shared)
+    }
+  }
+
+  #join(): SharedContext {
+    if (this.#shared === null) {
+      const controller = new AbortController()
+      const context = new ScrapeContext(this.#state, controller.signal, {
+        onScan: (result) => this.#countScan(result),
+        onUtmp: (file) => this.#countUtmp(file),
+      })
+      this.#shared = { context, controller, users: 0 }
+    }
+    this.#shared.users++
+    return this.#shared
+  }
+
+  #leave(shared: SharedContext): void {
+    if (--shared.users > 0) return
+    shared.controller.abort()
+    if (this.#shared === shared) this.#shared = null
+  }
+
   async #run(): Promise<string> {
     // The scan reads /proc synchronously: without a turn of the event loop first, every request
     // already waiting on its socket would be handled only after this scrape ended, and start a
     // scan of its own. Yielding once lets them join this one.
-    await new Promise<void>((resolve) => setImmediate(resolve))
-    const controller = new AbortController()
-    const context = new ScrapeContext(this.#state, controller.signal, {
-      onScan: (result) => this.#countScan(result),
-      onUtmp: (file) => this.#countUtmp(file),
-    })
+    await nextTurn()
+    const shared = this.#join()
     const names = [...this.#collectors.keys()]
-    const outcomes = await Promise.all(
-      names.map((name) => this.#runOne(name, this.#collectors.get(name)!, context)),
-    )
-    controller.abort()
+    let outcomes: { commit: Commit | null; seconds: number }[]
+    try {
+      outcomes = await Promise.all(
+        names.map((name) => this.#runOne(name, this.#collectors.get(name)!, shared.context)),
+      )
+    } finally {
+      this.#leave(shared)
+    }
 
     this.#success.reset()
     this.#duration.reset()

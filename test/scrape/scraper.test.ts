@@ -132,6 +132,27 @@ describe('Scraper', () => {
     assert.equal(scans(next), 2)
   })
 
+  it('a view of the host during a scrape reads /proc once with it, and one alone reads anew', async () => {
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const a = fake('a', async (scrape) => {
+      await scrape.snapshot()
+      await held
+    })
+    const s = scraper({ a: a.collector })
+    const scans = (text: string) =>
+      sample(text, 'sshd_exporter_process_scans_total{mode="walk"}')! +
+      sample(text, 'sshd_exporter_process_scans_total{mode="full"}')!
+    const scraping = s.scrape()
+    // The view joins the scrape's context and reuses its snapshot, the very same object.
+    const mine = await s.view((scrape) => scrape.snapshot())
+    release()
+    assert.equal(scans(await scraping), 1, 'the view read no /proc of its own')
+    await s.view((scrape) => scrape.snapshot())
+    assert.notEqual(await s.view((scrape) => scrape.snapshot()), mine, 'a view alone scans anew')
+    assert.equal(scans(await s.scrape()), 4, 'two views alone, then a scrape: a scan each')
+  })
+
   it('requests that arrive while a scrape is about to read /proc join it', async () => {
     // As requests come off their sockets: one event-loop callback each. The reads are
     // synchronous, so without a turn of the loop before them each request would run a scan.
