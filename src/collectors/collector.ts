@@ -80,7 +80,12 @@ export interface CollectorDefinition<N extends string = string, F extends FlagGr
   help: string
   /** Its `--collector.<name>.*` flags; their values come to `create` as `ctx.flags`. */
   flags: F
-  // A method, so that a definition with its own flags is also a CollectorDefinition.
+  /**
+   * Makes the collector once at start-up. Modules only a running collector needs (prom-client)
+   * are imported here, not at the top: `sshd-exporter sessions` loads every definition for its
+   * flags and should start as fast as a terminal tool. A method, so that a definition with its
+   * own flags is also a CollectorDefinition.
+   */
   create(
     ctx: CollectorContext<FlagValues<F>>,
   ): Collector | NotApplicable | Promise<Collector | NotApplicable>

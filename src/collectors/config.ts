@@ -2,7 +2,6 @@
  * The config collector: the limits sshd really enforces (`sshd -T`, else the
  * sshd_config files), and whether the running listener still uses older ones.
  */
-import { Gauge, Registry } from 'prom-client'
 import { DEFAULT_SSH_PORT } from '../model/sockets.ts'
 import { flag } from '../flags/spec.ts'
 import { type Collector, defineCollector } from './collector.ts'
@@ -29,7 +28,9 @@ export const configCollector = defineCollector({
       'sshd_config to read (Include files are resolved under --path.rootfs), and to pass to `sshd -T -f`, for sshd instances whose command line names no -f. Default: <rootfs>/etc/ssh/sshd_config, else <rootfs>/usr/etc/ssh/sshd_config (SUSE).',
     ),
   },
-  create(ctx): Collector {
+  async create(ctx): Promise<Collector> {
+    // Not at the top: see CollectorDefinition.create.
+    const { Gauge, Registry } = await import('prom-client')
     const reader = ctx.sshdConfig
     if (reader === null) throw new Error('config collector created without a config reader')
     const registry = new Registry()

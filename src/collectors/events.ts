@@ -6,7 +6,6 @@
  * account sshd authenticated, bounded by --collector.events.max-users first seen (root aside; see
  * model/events.ts), so each of its series only grows.
  */
-import { Counter, Gauge, Registry } from 'prom-client'
 import { LOG_SOURCE_KINDS } from '../sources/log-record.ts'
 import { flag } from '../flags/spec.ts'
 import { type Collector, defineCollector } from './collector.ts'
@@ -44,7 +43,9 @@ export const eventsCollector = defineCollector({
       'Most users given their own sshd_logins_total series: the first to log in keep theirs for the exporter\u2019s life, later ones are counted under user="other"; root always has its own.',
     ),
   },
-  create(ctx) {
+  async create(ctx) {
+    // Not at the top: see CollectorDefinition.create.
+    const { Counter, Gauge, Registry } = await import('prom-client')
     const source = ctx.events
     if (source === null) return { notApplicable: 'disabled' }
     if ('notApplicable' in source) return source

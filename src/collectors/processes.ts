@@ -2,7 +2,6 @@
  * The processes collector: listeners, connections and sessions from sshd's
  * process tree.
  */
-import { Gauge, Histogram, Registry } from 'prom-client'
 import { capToTop, OTHER } from '../model/cap.ts'
 import { ConnectionDurations } from '../model/durations.ts'
 import { connectionKey } from '../model/events.ts'
@@ -167,7 +166,9 @@ export const processesCollector = defineCollector({
       "sshd's processes are found by walking down from its listeners (/proc/<pid>/task/<pid>/children); every process is read at start, when a listener goes, and this often, to find new listeners. 0: read every process on every scrape.",
     ),
   },
-  create(ctx): Collector {
+  async create(ctx): Promise<Collector> {
+    // Not at the top: see CollectorDefinition.create.
+    const { Gauge, Histogram, Registry } = await import('prom-client')
     const registry = new Registry()
     const registers = [registry]
     const up = new Gauge({

@@ -4,7 +4,6 @@
  * with hostPID). Addresses past --collector.sockets.max-sources are summed
  * under source="other".
  */
-import { Gauge, Registry } from 'prom-client'
 import { connectionsBySource } from '../model/sockets.ts'
 import { flag } from '../flags/spec.ts'
 import { type Collector, defineCollector } from './collector.ts'
@@ -20,7 +19,9 @@ export const socketsCollector = defineCollector({
       'Most client addresses given their own sshd_source_connections series; the rest are summed under source="other".',
     ),
   },
-  create(ctx): Collector {
+  async create(ctx): Promise<Collector> {
+    // Not at the top: see CollectorDefinition.create.
+    const { Gauge, Registry } = await import('prom-client')
     const registry = new Registry()
     const bySource = new Gauge({
       name: 'sshd_source_connections',

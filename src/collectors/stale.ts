@@ -4,15 +4,12 @@
  * titles, their idle times from the devices: no utmp needed), and the oldest
  * session.
  */
-import { Gauge, Registry } from 'prom-client'
 import { deadPeers } from '../model/sockets.ts'
 import { IDLE_THRESHOLDS, type PidState, staleValues } from '../model/stale.ts'
 import { CLOCK_TICKS_PER_SECOND, processAgeSeconds } from '../sources/procfs.ts'
-import { flag, type FlagValues } from '../flags/spec.ts'
-import { type Collector, type CollectorContext, defineCollector } from './collector.ts'
-
-/** LoginGraceTime's default, used when it is unknown or 0 (unlimited). */
-const DEFAULT_PREAUTH_THRESHOLD_SECONDS = 120
+import { flag } from '../flags/spec.ts'
+import { preauthThresholdSeconds } from '../state/sshd-configs.ts'
+import { type Collector, defineCollector } from './collector.ts'
 
 const STALE_FLAGS = {
   idleThresholdSeconds: flag.duration(
@@ -32,7 +29,9 @@ export const staleCollector = defineCollector({
   defaultEnabled: true,
   help: 'Stale sessions: utmp records of gone processes, idle ttys, pre-auth connections past LoginGraceTime, dead peers.',
   flags: STALE_FLAGS,
-  create(ctx): Collector {
+  async create(ctx): Promise<Collector> {
+    // Not at the top: see CollectorDefinition.create.
+    const { Gauge, Registry } = await import('prom-client')
     const { flags, logger, rootfs } = ctx
     const registry = new Registry()
     const registers = [registry]
@@ -72,7 +71,7 @@ export const staleCollector = defineCollector({
           scrape.snapshot(),
           scrape.sockets(),
           scrape.connectionSockets(),
-          preauthThresholdSeconds(ctx),
+          preauthThresholdSeconds(flags.preauthThresholdSeconds, ctx.sshdConfig),
         ])
         const dead = sockets === null ? 0 : deadPeers(sockets, byConnection)
         const uptime = scrape.uptime()
@@ -122,16 +121,3 @@ export const staleCollector = defineCollector({
     }
   },
 })
-/** The flag, else the effective LoginGraceTime, else OpenSSH's default. */
-async function preauthThresholdSeconds(
-  ctx: CollectorContext<FlagValues<typeof STALE_FLAGS>>,
-): Promise<number> {
-  const given = ctx.flags.preauthThresholdSeconds
-  if (given !== undefined) return given
-  if (ctx.sshdConfig === null) return DEFAULT_PREAUTH_THRESHOLD_SECONDS
-  const grace = await ctx.sshdConfig.default.current().then(
-    (read) => read.values.loginGraceTimeSeconds,
-    () => 0,
-  )
-  return grace > 0 ? grace : DEFAULT_PREAUTH_THRESHOLD_SECONDS
-}

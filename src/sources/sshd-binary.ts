@@ -5,7 +5,6 @@
  */
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { execa } from 'execa'
 import { SSHD_FLAVORS } from './proctitle.ts'
 
 /** The listener's names, in the order they are looked for: `sshd`, then `sshd.pam`, `sshd.krb5`. */
@@ -50,6 +49,7 @@ export interface SshdRunOptions {
 
 /** The version of the binary (`sshd -V` prints it on stderr and exits 1). */
 export async function sshdVersion(binary: string, timeoutMs: number): Promise<string | null> {
+  const { execa } = await import('execa')
   const r = await execa(binary, ['-V'], { reject: false, timeout: timeoutMs, stdin: 'ignore' })
   return parseSshdVersion(`${r.stderr}\n${r.stdout}`)
 }
@@ -62,6 +62,8 @@ export async function runSshdT(binary: string, options: SshdRunOptions): Promise
   const args = ['-T']
   if (options.configFile) args.push('-f', options.configFile)
   if (options.args !== undefined) args.push(...options.args)
+  // Loaded when sshd is first run: a host that never runs it never loads execa.
+  const { execa } = await import('execa')
   const r = await execa(binary, args, {
     reject: false,
     timeout: options.timeoutMs,
