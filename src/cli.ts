@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 /**
- * sshd-exporter's command line: flags -> Config, start, graceful shutdown.
- * Exit codes: 0 after a clean shutdown or --help/--version, 1 when the server
- * cannot start (the address is taken), 2 for a bad flag or a bad --web.config.file.
+ * sshd-exporter's command line: flags -> Config, start, graceful shutdown; and the `sessions`
+ * subcommand (src/sessions/command.ts). Exit codes: 0 after a clean shutdown or --help/--version,
+ * 1 when the server cannot start (the address is taken), 2 for a bad flag or a bad
+ * --web.config.file. The server's modules (fastify, prom-client's registries) are loaded only
+ * when the server starts, so that `sessions` starts as fast as a terminal tool should.
  */
 import { COLLECTORS, type CollectorFlags, type ExporterFlags } from './collectors/index.ts'
 import { isExporterError } from './errors.ts'
-import { createExporter } from './exporter.ts'
-import { type ParseResult, parseFlags } from './flags/parse.ts'
+import { type Flags, type ParseResult, parseFlags, type SubcommandSpec } from './flags/parse.ts'
 import type { ListenAddress } from './flags/spec.ts'
 import { createLogger, type Logger } from './logger.ts'
+import type { SessionsFlags } from './sessions/command.ts'
 import { VERSION } from './version.ts'
 import type { App } from './web/app.ts'
-import { WebConfigError } from './web/web-config.ts'
 
 function formatAddress(a: ListenAddress): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`
@@ -31,6 +32,7 @@ async function listen(app: App, address: ListenAddress): Promise<string> {
 }
 
 async function run(flags: ExporterFlags, logger: Logger): Promise<void> {
+  const { createExporter } = await import('./exporter.ts')
   const exporter = await createExporter(flags, logger)
   const enabled = exporter.collectors.filter((c) => c.state === 'enabled').map((c) => c.name)
 
@@ -89,26 +91,51 @@ async function run(flags: ExporterFlags, logger: Logger): Promise<void> {
   )
 }
 
-function main(): void {
+/** Flags, or the exit of --help, --version or a bad flag (2). */
+function parseOrExit(argv: readonly string[], command?: SubcommandSpec): Flags<CollectorFlags> {
   let parsed: ParseResult<CollectorFlags>
   try {
-    parsed = parseFlags<CollectorFlags>(process.argv.slice(2), process.env, COLLECTORS)
+    parsed = parseFlags<CollectorFlags>(argv, process.env, COLLECTORS, command)
   } catch (err) {
     if (!isExporterError(err)) throw err
-    process.stderr.write(`sshd-exporter: error: ${err.message}\n`)
+    const name = command === undefined ? 'sshd-exporter' : `sshd-exporter ${command.name}`
+    process.stderr.write(`${name}: error: ${err.message}\n`)
     process.exit(2)
   }
   if (parsed.kind === 'help') {
     process.stdout.write(parsed.text)
-    return
+    process.exit(0)
   }
   if (parsed.kind === 'version') {
     process.stdout.write(`sshd_exporter, version ${VERSION} (nodejs: ${process.versions.node})\n`)
+    process.exit(0)
+  }
+  return parsed.flags
+}
+
+async function sessions(argv: readonly string[]): Promise<void> {
+  const { runSessions, SESSIONS_COMMAND } = await import('./sessions/command.ts')
+  const flags = parseOrExit(argv, SESSIONS_COMMAND) as unknown as SessionsFlags
+  const controller = new AbortController()
+  // --watch ends on ^C or a TERM as watch(1) does: with status 0.
+  process.on('SIGINT', () => controller.abort())
+  process.on('SIGTERM', () => controller.abort())
+  process.exitCode = await runSessions(flags, process, controller.signal)
+}
+
+function main(): void {
+  const argv = process.argv.slice(2)
+  if (argv[0] === 'sessions') {
+    sessions(argv.slice(1)).catch((err: unknown) => {
+      process.stderr.write(`sshd-exporter sessions: error: ${String(err)}\n`)
+      process.exit(1)
+    })
     return
   }
-  const { flags } = parsed
+  const flags = parseOrExit(argv)
   const logger = createLogger(flags.log)
-  run(flags, logger).catch((err: unknown) => {
+  run(flags, logger).catch(async (err: unknown) => {
+    const { WebConfigError } = await import('./web/web-config.ts')
     if (err instanceof WebConfigError) {
       // One line, like a bad flag's, naming the file, the key and what it accepts.
       logger.error({ web_config_file: err.file, key: err.key }, err.message)

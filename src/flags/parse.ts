@@ -25,8 +25,28 @@ export type Flags<C = Record<string, unknown>> = CoreFlags & {
   collector: C
 }
 
+/** A subcommand's parsed flags: its own under `command`, and the path, collector and log flags. */
+export type SubcommandFlags<C, K> = Pick<CoreFlags, 'path' | 'log'> & {
+  collectors: Record<string, boolean>
+  collector: C
+  command: K
+}
+
 export type ParseResult<C = Record<string, unknown>> =
   { kind: 'flags'; flags: Flags<C> } | { kind: 'help'; text: string } | { kind: 'version' }
+
+/**
+ * A subcommand (`sshd-exporter sessions`): its own flags, under `command` in the result, beside
+ * the path, collector and log flags (not the web or scrape ones); `defaults` replaces the default
+ * of a core flag by its name (a terminal tool logs warnings only).
+ */
+export interface SubcommandSpec {
+  name: string
+  usage: string
+  description: string
+  flags: FlagGroup
+  defaults?: Readonly<Record<string, string>>
+}
 
 /** A flag and where its value goes in Flags. */
 interface Entry {
@@ -44,13 +64,22 @@ function entries(group: FlagGroup, path: readonly string[]): Entry[] {
   )
 }
 
-/** Every flag, in --help's order: web and paths, each collector's, scrape and log, the switches. */
-function allFlags(collectors: readonly CollectorFlagInfo[]): Entry[] {
-  const { web, path, ...rest } = CORE_FLAGS
+/**
+ * Every flag, in --help's order: web and paths, each collector's, scrape and log, the switches;
+ * for a subcommand its own first, and no web or scrape flags.
+ */
+function allFlags(collectors: readonly CollectorFlagInfo[], command?: SubcommandSpec): Entry[] {
+  const { web, path, scrape, log } = CORE_FLAGS
+  const withDefault = (e: Entry): Entry => {
+    const dflt = command?.defaults?.[e.spec.name]
+    return dflt === undefined ? e : { ...e, spec: { ...e.spec, default: dflt } }
+  }
   return [
-    ...entries({ web, path }, []),
+    ...(command === undefined
+      ? entries({ web, path }, [])
+      : [...entries(command.flags, ['command']), ...entries({ path }, [])]),
     ...collectors.flatMap((c) => entries(c.flags ?? {}, ['collector', c.name])),
-    ...entries(rest, []),
+    ...entries(command === undefined ? { scrape, log } : { log }, []).map(withDefault),
     ...collectors.map((c) => ({
       spec: flag.bool(
         `collector.${c.name}`,
@@ -71,22 +100,34 @@ function setAt(target: Record<string, unknown>, path: readonly string[], value: 
   at[path.at(-1)!] = value
 }
 
-function helpText(flags: readonly Entry[]): string {
-  const lines = [
-    'usage: sshd-exporter [<flags>]',
-    '',
-    'Prometheus exporter for OpenSSH servers: sessions per connection and user,',
-    'MaxSessions, MaxStartups, stale sessions and what sshd refused.',
-    '',
+function helpText(flags: readonly Entry[], command?: SubcommandSpec): string {
+  const lines =
+    command === undefined
+      ? [
+          'usage: sshd-exporter [<flags>]',
+          '       sshd-exporter sessions [<flags>]   (the live sessions table; --help for its flags)',
+          '',
+          'Prometheus exporter for OpenSSH servers: sessions per connection and user,',
+          'MaxSessions, MaxStartups, stale sessions and what sshd refused.',
+          '',
+        ]
+      : [`usage: ${command.usage}`, '', command.description, '']
+  lines.push(
     'Flags:',
     '  -h, --[no-]help                Show this help.',
     '      --[no-]version             Show the version.',
-  ]
-  for (const { spec: f } of flags) {
-    const name = f.bool ? `--[no-]${f.name}` : `--${f.name}=${f.kind.toUpperCase()}`
+  )
+  for (const { spec: f, path } of flags) {
+    const name = f.bool
+      ? `--[no-]${f.name}`
+      : f.implicit === undefined
+        ? `--${f.name}=${f.kind.toUpperCase()}`
+        : `--${f.name}[=${f.kind.toUpperCase()}]`
     lines.push(`      ${name}`)
-    const dflt = f.default === undefined ? '' : `, default: ${f.default}`
-    lines.push(`          ${f.help} ($${envName(f.name)}${dflt})`)
+    const dflt = f.default === undefined ? '' : `default: ${f.default}`
+    const variable = path[0] === 'command' ? '' : `$${envName(f.name)}`
+    const note = [variable, dflt].filter((x) => x !== '').join(', ')
+    lines.push(`          ${f.help}${note === '' ? '' : ` (${note})`}`)
   }
   return `${lines.join('\n')}\n`
 }
@@ -99,14 +140,15 @@ export function parseFlags<C = Record<string, unknown>>(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   collectors: readonly CollectorFlagInfo[],
+  command?: SubcommandSpec,
 ): ParseResult<C> {
-  const flags = allFlags(collectors)
+  const flags = allFlags(collectors, command)
   const byName = new Map(flags.map((f) => [f.spec.name, f.spec]))
   const given = new Map<string, string>()
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
-    if (arg === '-h' || arg === '--help') return { kind: 'help', text: helpText(flags) }
+    if (arg === '-h' || arg === '--help') return { kind: 'help', text: helpText(flags, command) }
     if (arg === '--version') return { kind: 'version' }
     if (!arg.startsWith('--')) {
       throw new ExporterError(
@@ -135,6 +177,9 @@ export function parseFlags<C = Record<string, unknown>>(
     if (value === undefined) {
       if (spec.bool) {
         value = 'true'
+      } else if (spec.implicit !== undefined) {
+        // `--watch` alone: its value comes only after `=`, as GNU's optional arguments.
+        value = spec.implicit
       } else {
         const next = argv[i + 1]
         if (next === undefined || next.startsWith('--')) {
@@ -154,7 +199,8 @@ export function parseFlags<C = Record<string, unknown>>(
   const parsed: Record<string, unknown> = { collectors: {}, collector }
   for (const { spec, path } of flags) {
     const fromFlag = given.get(spec.name)
-    const fromEnv = env[envName(spec.name)]
+    // A subcommand's own flags have no variables: an environment must not turn on --watch.
+    const fromEnv = path[0] === 'command' ? undefined : env[envName(spec.name)]
     let value: unknown
     if (fromFlag !== undefined) {
       value = spec.parse(fromFlag)

@@ -14,6 +14,8 @@ export interface FlagSpec<T> {
   readonly help: string
   /** True for `--[no-]name` flags, which need no value. */
   readonly bool: boolean
+  /** The value of the flag given alone (`--watch` for `--watch=2s`); its value then needs `=`. */
+  readonly implicit?: string
   /** The value's kind in --help: `--name=DURATION`. */
   readonly kind: string
   /** What a valid value looks like, for error messages. */

@@ -107,7 +107,7 @@ export function staleValues(input: StaleInput): StaleValues {
   }
   return {
     preauthOverdue,
-    utmpOrphan: input.utmp === null ? null : utmpOrphans(input.utmp, input.pidState),
+    utmpOrphan: input.utmp === null ? null : utmpOrphans(input.utmp, input.pidState).length,
     idle,
     ptySessions,
     idleOver,
@@ -116,16 +116,26 @@ export function staleValues(input: StaleInput): StaleValues {
   }
 }
 
-function utmpOrphans(
+/** A utmp login of sshd's with no live session behind it, and why. */
+export interface UtmpOrphan {
+  record: UtmpRecord
+  /** gone: no such process; reused: the pid belongs to a process started after the login. */
+  why: 'gone' | 'reused'
+}
+
+/** The sshd logins in utmp whose process is gone or whose pid was reused since. */
+export function utmpOrphans(
   utmp: readonly UtmpRecord[],
   pidState: (pid: number) => PidState | null,
-): number {
-  let orphans = 0
+): UtmpOrphan[] {
+  const orphans: UtmpOrphan[] = []
   for (let i = 0; i < utmp.length; i++) {
     const r = utmp[i]!
     if (!isSshdRecord(r)) continue
     const state = pidState(r.pid)
-    if (state === null || state.startedAt > r.time + START_SLACK_SECONDS) orphans++
+    if (state === null) orphans.push({ record: r, why: 'gone' })
+    else if (state.startedAt > r.time + START_SLACK_SECONDS)
+      orphans.push({ record: r, why: 'reused' })
   }
   return orphans
 }

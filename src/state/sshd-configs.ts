@@ -11,7 +11,7 @@ import { join, relative, resolve, sep } from 'node:path'
 import type { Logger } from '../logger.ts'
 import { SSHD_FLAVORS } from '../sources/proctitle.ts'
 import { parseSshdArgv, type SshdArgv, sshdCommandLineArgs } from '../sources/sshd-argv.ts'
-import { runSshdT, sshdVersion } from '../sources/sshd-binary.ts'
+import { findSshdBinary, runSshdT, sshdVersion } from '../sources/sshd-binary.ts'
 import { readSshdConfig } from '../sources/sshd-config/read.ts'
 import { NEWEST_RESEARCHED_OPENSSH } from '../sources/sshd-config/semantics.ts'
 import { parseSshdT } from '../sources/sshd-config/sshd-t.ts'
@@ -274,6 +274,24 @@ export class SshdConfigs {
     this.default = new EffectiveConfigReader(this.#options)
   }
 
+  /** As the config collector's flags and --path.rootfs say: the binary found, sshd_config's path. */
+  static fromFlags(
+    /** sshdBinary null: never run `sshd -T`; undefined: find it. */
+    flags: { sshdBinary: string | null | undefined; file: string | undefined },
+    rootfs: string,
+    logger: EffectiveConfigOptions['logger'],
+  ): SshdConfigs {
+    const { sshdBinary, file } = flags
+    return new SshdConfigs({
+      sshdBinary: sshdBinary === undefined ? findSshdBinary() : sshdBinary,
+      sshdBinaryGiven: sshdBinary !== undefined,
+      rootfs,
+      file: file ?? join(rootfs, 'etc', 'ssh', 'sshd_config'),
+      fileExplicit: file !== undefined,
+      logger,
+    })
+  }
+
   /** The reader for sshd started with `argv` (a listener's title), its executable at `exe`. */
   readerFor(argv: readonly string[], exe?: string): EffectiveConfigReader {
     const parsed = parseSshdArgv(argv)
@@ -307,4 +325,24 @@ export class SshdConfigs {
     const [read] = await Promise.all([this.default.refresh(), ...others])
     return read
   }
+}
+
+/** LoginGraceTime's default, used when it is unknown or 0 (unlimited). */
+const DEFAULT_PREAUTH_THRESHOLD_SECONDS = 120
+
+/**
+ * When a connection not yet authenticated is stale: `given` (--collector.stale.preauth-threshold),
+ * else the effective LoginGraceTime, else OpenSSH's default.
+ */
+export async function preauthThresholdSeconds(
+  given: number | undefined,
+  configs: SshdConfigs | null,
+): Promise<number> {
+  if (given !== undefined) return given
+  if (configs === null) return DEFAULT_PREAUTH_THRESHOLD_SECONDS
+  const grace = await configs.default.current().then(
+    (read) => read.values.loginGraceTimeSeconds,
+    () => 0,
+  )
+  return grace > 0 ? grace : DEFAULT_PREAUTH_THRESHOLD_SECONDS
 }
