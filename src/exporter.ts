@@ -2,7 +2,6 @@
  * Wires the parsed flags into a running exporter's parts: the collectors (created
  * once), the scraper, the exporter's own metrics and the HTTP app.
  */
-import { join } from 'node:path'
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import {
   type Collector,
@@ -17,9 +16,10 @@ import { openEventsSource } from './state/events-source.ts'
 import { Scraper } from './scrape/scraper.ts'
 import { ExporterState } from './state/state.ts'
 import { ProcFS } from './sources/procfs.ts'
-import { findSshdBinary } from './sources/sshd-binary.ts'
 import { VERSION } from './version.ts'
-import { type App, buildApp } from './web/app.ts'
+import { readSessions } from './scrape/sessions.ts'
+import { SESSIONS_API, SESSIONS_PAGE, sessionsRoutes } from './sessions/routes.ts'
+import { type App, type AppRoute, buildApp } from './web/app.ts'
 import { WebConfigSource } from './web/web.ts'
 
 export interface CollectorStatus {
@@ -80,16 +80,11 @@ function exporterRegistry(flags: ExporterFlags): Registry {
 
 /** sshd's configurations; the default one read once before the first scrape. */
 async function configReader(flags: ExporterFlags, logger: Logger): Promise<SshdConfigs> {
-  const { sshdBinary, file } = flags.collector.config
-  const rootfs = flags.path.rootfs
-  const reader = new SshdConfigs({
-    sshdBinary: sshdBinary === undefined ? findSshdBinary() : sshdBinary,
-    sshdBinaryGiven: sshdBinary !== undefined,
-    rootfs,
-    file: file ?? join(rootfs, 'etc', 'ssh', 'sshd_config'),
-    fileExplicit: file !== undefined,
-    logger: logger.child({ collector: 'config' }),
-  })
+  const reader = SshdConfigs.fromFlags(
+    flags.collector.config,
+    flags.path.rootfs,
+    logger.child({ collector: 'config' }),
+  )
   try {
     const read = await reader.default.refresh()
     logger.info(
@@ -100,6 +95,13 @@ async function configReader(flags: ExporterFlags, logger: Logger): Promise<SshdC
     logger.warn({ collector: 'config', err }, 'cannot read sshd configuration yet')
   }
   return reader
+}
+
+/** Whether the web config asks every request for credentials: basic auth or a client certificate. */
+function requiresAuthentication(web: WebConfigSource | undefined): boolean {
+  if (web === undefined) return false
+  const { config } = web.initial
+  return config.users.size > 0 || config.tls?.clientAuthType === 'RequireAndVerifyClientCert'
 }
 
 export async function createExporter(
@@ -168,6 +170,27 @@ export async function createExporter(
     timeoutSeconds: flags.scrape.collectorTimeoutSeconds,
     registries: [exporterRegistry(flags)],
   })
+  const notes: string[] = []
+  let routes: AppRoute[] = []
+  if (flags.web.enableSessions) {
+    routes = sessionsRoutes(() =>
+      scraper.view((scrape) =>
+        readSessions(
+          scrape,
+          { procfs, configs: sshdConfig },
+          {
+            idleThresholdSeconds: flags.collector.stale.idleThresholdSeconds,
+            preauthThresholdSeconds: flags.collector.stale.preauthThresholdSeconds,
+          },
+        ),
+      ),
+    )
+    if (!requiresAuthentication(web)) {
+      const warning = `The live sessions page is on without authentication: anyone who reaches this address sees user names, client addresses and command lines. Configure basic_auth_users or RequireAndVerifyClientCert in --web.config.file.`
+      logger.warn({ pages: [SESSIONS_PAGE, SESSIONS_API] }, warning)
+      notes.push(warning)
+    }
+  }
   const app = buildApp({
     telemetryPath: flags.web.telemetryPath,
     scrape: () => scraper.scrape(),
@@ -175,9 +198,11 @@ export async function createExporter(
     version: VERSION,
     landing: {
       ...LANDING,
+      notes,
       tables: [{ heading: 'Collectors', rows: statuses.map(collectorRow) }],
     },
     web,
+    routes,
   })
   const reload = async () => {
     await web?.refresh()

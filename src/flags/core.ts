@@ -27,6 +27,11 @@ export const CORE_FLAGS = {
       undefined,
       "Path to a web config file in prometheus/exporter-toolkit's format (as node_exporter's): TLS, client certificates, basic auth, response headers. Re-read on every request and on SIGHUP. Empty: plain HTTP without auth.",
     ),
+    enableSessions: flag.bool(
+      'web.enable-sessions',
+      'false',
+      'Serve the live sessions table at /sessions (HTML) and /api/v1/sessions (JSON). They show user names, client addresses and command lines: configure basic auth or client certificates in --web.config.file.',
+    ),
     disableExporterMetrics: flag.bool(
       'web.disable-exporter-metrics',
       'false',

@@ -18,10 +18,25 @@ export interface AppOptions {
   scrape: () => Promise<string>
   logger: Logger
   version: string
-  /** What the landing page says: the exporter's name, a description, tables (its collectors). */
-  landing: { name: string; description: string; tables: readonly LandingTable[] }
+  /** What the landing page says: the exporter's name, a description, notes, tables (its collectors). */
+  landing: {
+    name: string
+    description: string
+    notes?: readonly string[]
+    tables: readonly LandingTable[]
+  }
   /** --web.config.file, read: TLS, basic auth, headers, rate limit. */
   web?: WebConfigSource | undefined
+  /** More pages of the caller's, under the same web config; linked from the landing page. */
+  routes?: readonly AppRoute[]
+}
+
+/** A page of the caller's: GET only, never cached, its query given parsed. */
+export interface AppRoute {
+  path: string
+  /** The landing page's link to it; none when undefined. */
+  linkText?: string
+  handle(query: URLSearchParams): Promise<{ status: number; type: string; body: string }>
 }
 
 function createFastify(logger: Logger, web: WebConfigSource | undefined) {
@@ -70,6 +85,9 @@ export function buildApp(options: AppOptions) {
     version: options.version,
     links: [
       { address: options.telemetryPath, text: 'Metrics' },
+      ...(options.routes ?? []).flatMap((r) =>
+        r.linkText === undefined ? [] : [{ address: r.path, text: r.linkText }],
+      ),
       { address: '/-/healthy', text: 'Health' },
     ],
   })
@@ -80,6 +98,18 @@ export function buildApp(options: AppOptions) {
   })
   if (options.telemetryPath !== '/') {
     app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(landing))
+  }
+  for (const route of options.routes ?? []) {
+    app.get(route.path, async (request, reply) => {
+      const at = request.url.indexOf('?')
+      const query = new URLSearchParams(at < 0 ? '' : request.url.slice(at + 1))
+      const page = await route.handle(query)
+      return reply
+        .code(page.status)
+        .type(page.type)
+        .header('cache-control', 'no-store')
+        .send(page.body)
+    })
   }
   app.get('/-/healthy', async (_request, reply) => reply.type('text/plain').send('Healthy\n'))
   app.get('/-/ready', async (_request, reply) => reply.type('text/plain').send('Ready\n'))

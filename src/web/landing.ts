@@ -22,6 +22,8 @@ export interface LandingOptions {
   description: string
   version: string
   links: readonly LandingLink[]
+  /** Paragraphs under the description: warnings the operator should see. */
+  notes?: readonly string[]
   tables: readonly LandingTable[]
 }
 
@@ -69,7 +71,7 @@ export function landingPage(options: LandingOptions): string {
     <h1>${name}</h1>
     <p>${description}</p>
     <p>Version: ${escapeHtml(options.version)}</p>
-    <ul>
+${(options.notes ?? []).map((n) => `    <p class="note"><strong>${escapeHtml(n)}</strong></p>\n`).join('')}    <ul>
 ${links.join('')}    </ul>
 ${options.tables.map(table).join('')}  </body>
 </html>
