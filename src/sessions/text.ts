@@ -40,8 +40,26 @@ function sessionCells(s: SessionRow): string[] {
   return [String(s.pid), what, formatAge(s.age_seconds), idle, command]
 }
 
+/**
+ * Control characters (a terminal's escape sequences among them) and bidirectional overrides as
+ * `\xNN` / `\uNNNN`: a command line or a DNS name is the client's text, and must not move the
+ * cursor, recolour the terminal or reorder what the operator reads.
+ */
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0)
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`
+  })
+}
+
 /** Rows of cells as columns: each padded to its widest cell, the last left as it is. */
-function columns(rows: readonly (readonly string[])[], indent = ''): string[] {
+function columns(cellsOfRows: readonly (readonly string[])[], indent = ''): string[] {
+  const rows = cellsOfRows.map((row) => row.map(printable))
   const widths: number[] = []
   for (const row of rows) {
     row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)))
