@@ -31,6 +31,7 @@ import { measureLogParsing, measureMtail } from './log-parse.ts'
 import { writeAuthLog } from './auth-log.ts'
 import { countProcesses, measurePeer, type PeerFigures, sumMetric } from './peers.ts'
 import { type BuiltTree, buildProcfs, type SshdMode } from './procfs-builder.ts'
+import { measureSessionsCommand, measureStarts, type SessionsCommandFigures } from './sessions.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -62,6 +63,8 @@ interface ScenarioFigures {
   floorFull: FloorFigures
   floorWalk: FloorFigures
   peers: PeerFigures[]
+  /** `sshd-exporter sessions --json` end to end, on the N = 1,000 trees. */
+  sessionsCommand: SessionsCommandFigures | null
 }
 
 const report: string[] = []
@@ -159,7 +162,20 @@ async function scenario(s: Scenario, dir: string, floors: ReturnType<typeof buil
       peers.push(await measurePeer(kind, tree.root, { scrapes: big ? 3 : 10, warmup: 1 }))
     }
   }
-  const figures: ScenarioFigures = { scenario: s, tree, walk, full, floorFull, floorWalk, peers }
+  const sessionsCommand =
+    s.connections === 1_000
+      ? measureSessionsCommand(tree, exporterFlags(tree), args.quick ? 5 : 15)
+      : null
+  const figures: ScenarioFigures = {
+    scenario: s,
+    tree,
+    walk,
+    full,
+    floorFull,
+    floorWalk,
+    peers,
+    sessionsCommand,
+  }
   return { figures, base }
 }
 
@@ -271,6 +287,7 @@ async function main(): Promise<void> {
       rmSync(base, { recursive: true, force: true })
     }
     printScenarios(results)
+    printSessionsCommand(results, measureStarts(args.quick ? 5 : 15))
     if (crowd !== null) printCrowd(crowd)
     if (!args['no-real']) {
       console.error('… real /proc, 200 connections')
@@ -333,6 +350,34 @@ function printScenarios(results: readonly ScenarioFigures[]): void {
     }
     say()
   }
+}
+
+function printSessionsCommand(
+  results: readonly ScenarioFigures[],
+  starts: ReturnType<typeof measureStarts>,
+): void {
+  say('## `sshd-exporter sessions --json`, end to end')
+  say()
+  say('`node dist/cli.js sessions --json` against each N=1,000 tree, from spawn to exit, process')
+  say('start included (medians, p99 in brackets; one warm-up run first). It reads the host once,')
+  say("so its scan is a full one: every process's stat, as the full-scan floor reads them.")
+  say("`--sessions` reads each session's process too. Each run's JSON was checked against the")
+  say(
+    `tree. In the same run, bare \`node -e 0\` took ${fmt(starts.node.medianMs)} and \`node dist/cli.js --version\` ${fmt(starts.cli.medianMs)}.`,
+  )
+  say()
+  say(
+    '| tree | processes | sessions --json | with --sessions | floor: full scan | --json / full-scan floor |',
+  )
+  say('| --- | ---: | ---: | ---: | ---: | ---: |')
+  for (const r of results) {
+    const c = r.sessionsCommand
+    if (c === null) continue
+    say(
+      `| ${r.scenario.name} | ${r.tree.processes} | ${fmt(c.json.medianMs)} (${fmt(c.json.p99Ms)}) | ${fmt(c.withSessions.medianMs)} (${fmt(c.withSessions.p99Ms)}) | ${fmt(r.floorFull.medianMs)} | ${ratio(c.json.medianMs, r.floorFull.medianMs)} |`,
+    )
+  }
+  say()
 }
 
 function printCrowd(c: Awaited<ReturnType<typeof concurrentScrapers>>): void {
@@ -446,6 +491,15 @@ function printTargets(results: readonly ScenarioFigures[]): void {
       'B=2,000 → 50,000 at N=1,000: median changes less than 20%',
       `${(change * 100).toFixed(0)}% (${fmt(b2k.walk.medianMs)} → ${fmt(b50k.walk.medianMs)})`,
       change < 0.2,
+    ])
+  }
+  for (const r of [b2k, n1k, b50k]) {
+    const c = r?.sessionsCommand
+    if (!r || !c) continue
+    lines.push([
+      `sessions --json at ${r.scenario.name.replace('N=1000', 'N=1,000')}: under 300 ms`,
+      fmt(c.json.medianMs),
+      c.json.medianMs < 300,
     ])
   }
   if (logFigures !== null) {

@@ -31,5 +31,5 @@ if [ "$(id -u)" -eq 0 ]; then
     trap 'bash scripts/host-sshd.sh stop' EXIT
   fi
   SSHD_TEST_UTMP=absent node --test --test-concurrency=1 \
-    test/real/{sshd,alerts,config,events,privileges,processes,prometheus,sockets,stale,start-modes,trixie,walk}.test.ts
+    test/real/{sshd,alerts,config,events,privileges,processes,prometheus,sessions,sockets,stale,start-modes,trixie,walk}.test.ts
 fi

@@ -181,6 +181,7 @@ export async function createExporter(
           {
             idleThresholdSeconds: flags.collector.stale.idleThresholdSeconds,
             preauthThresholdSeconds: flags.collector.stale.preauthThresholdSeconds,
+            withSessions: true,
           },
         ),
       ),

@@ -77,8 +77,8 @@ function allFlags(collectors: readonly CollectorFlagInfo[], command?: Subcommand
   return [
     ...(command === undefined
       ? entries({ web, path }, [])
-      : [...entries(command.flags, ['command']), ...entries({ path }, [])]),
-    ...collectors.flatMap((c) => entries(c.flags ?? {}, ['collector', c.name])),
+      : [...entries(command.flags, ['command']), ...entries({ path }, []).map(withDefault)]),
+    ...collectors.flatMap((c) => entries(c.flags ?? {}, ['collector', c.name]).map(withDefault)),
     ...entries(command === undefined ? { scrape, log } : { log }, []).map(withDefault),
     ...collectors.map((c) => ({
       spec: flag.bool(

@@ -68,7 +68,8 @@ export interface ConnectionRow {
   stale: StaleReason[]
   /** What ends the connection, for an operator to run: never run by the exporter. */
   end_command: string
-  session_processes: SessionRow[]
+  /** Present when asked for (SessionsInput.sessionsOf): each session's process. */
+  session_processes?: SessionRow[]
 }
 
 /** A utmp login of sshd's with no live session behind it: what `who` shows wrongly. */
@@ -109,7 +110,8 @@ export interface SessionsInput {
   /** Its instance's port and MaxSessions, by connection pid. */
   instanceOf: (pid: number) => { port: string; maxSessions: number | undefined } | undefined
   ttyIdle: (line: string) => number | null
-  sessionsOf: (c: Connection) => readonly SessionProcess[]
+  /** Each connection's session processes; null: not read, and no session_processes. */
+  sessionsOf: ((c: Connection) => readonly SessionProcess[]) | null
   idleThresholdSeconds: number
   preauthThresholdSeconds: number
   /** null: no utmp on this host. */
@@ -127,6 +129,11 @@ function seconds(value: number): number {
   return Math.max(0, Math.round(value * 1000) / 1000)
 }
 
+/** An idle time to the millisecond; null stays null (no tty). */
+function idleSeconds(value: number | null): number | null {
+  return value === null ? null : seconds(value)
+}
+
 /** The report, connections sorted by sessions (most first), then age (oldest first), then pid. */
 export function buildSessionsReport(input: SessionsInput): SessionsReport {
   const bootSeconds = input.nowSeconds - input.uptimeSeconds
@@ -136,8 +143,8 @@ export function buildSessionsReport(input: SessionsInput): SessionsReport {
     const instance = input.instanceOf(c.pid)
     const max = instance?.maxSessions
     const socket = input.sockets?.get(c.pid)
-    const ptys = c.ttys.map((tty) => ({ tty, idle_seconds: input.ttyIdle(tty) }))
-    const sessionRows = input.sessionsOf(c).map((s): SessionRow => ({
+    const ptys = c.ttys.map((tty) => ({ tty, idle_seconds: idleSeconds(input.ttyIdle(tty)) }))
+    const sessionRows = input.sessionsOf?.(c).map((s): SessionRow => ({
       pid: s.pid,
       kind: s.kind,
       tty: s.tty,
@@ -162,7 +169,7 @@ export function buildSessionsReport(input: SessionsInput): SessionsReport {
       ptys,
       stale: staleReasons(c, age, ptys, input),
       end_command: `kill ${c.pid}`,
-      session_processes: sessionRows,
+      ...(sessionRows === undefined ? {} : { session_processes: sessionRows }),
     }
   })
   rows.sort((a, b) => b.sessions - a.sessions || b.age_seconds - a.age_seconds || a.pid - b.pid)

@@ -24,6 +24,8 @@ export interface SessionsOptions {
   idleThresholdSeconds: number
   /** --collector.stale.preauth-threshold, seconds; undefined: LoginGraceTime. */
   preauthThresholdSeconds: number | undefined
+  /** Read each session's process too (session_processes). */
+  withSessions: boolean
 }
 
 /** A command line is shown up to this many characters, as a ps column would cut it. */
@@ -87,7 +89,7 @@ export async function readSessions(
     sockets: byConnection,
     instanceOf: (pid) => instances.get(pid),
     ttyIdle: scrape.ttyIdle(),
-    sessionsOf: (c) => sessionProcesses(sources.procfs, c),
+    sessionsOf: options.withSessions ? (c) => sessionProcesses(sources.procfs, c) : null,
     idleThresholdSeconds: options.idleThresholdSeconds,
     preauthThresholdSeconds: preauth,
     utmp,

@@ -4,6 +4,7 @@
  * takes the exporter's --path.*, --collector.* and --log.* flags. Exit codes: 0, 1 when the host
  * cannot be read (/proc), 2 for a bad flag.
  */
+import { setTimeout } from 'node:timers/promises'
 import type { CollectorFlags } from '../collectors/index.ts'
 import { isExporterError } from '../errors.ts'
 import { type SubcommandFlags, type SubcommandSpec } from '../flags/parse.ts'
@@ -100,6 +101,7 @@ export async function runSessions(
       {
         idleThresholdSeconds: flags.collector.stale.idleThresholdSeconds,
         preauthThresholdSeconds: flags.collector.stale.preauthThresholdSeconds,
+        withSessions: command.sessions,
       },
     )
     // What could not be read is said once, on stderr: the table stays a table.
@@ -126,7 +128,10 @@ export async function runSessions(
     }
     const intervalMs = Math.max(command.watchSeconds, 0.1) * 1000
     while (!signal?.aborted) {
-      const text = render(await read(), true)
+      const report = await read()
+      // ^C during a read: nothing more is written.
+      if (signal?.aborted) break
+      const text = render(report, true)
       if (out.stdout.isTTY && !command.json) {
         // As watch(1): home, clear, a header line, the table.
         out.stdout.write(
@@ -140,21 +145,19 @@ export async function runSessions(
     return 0
   } catch (err) {
     if (!isExporterError(err) && !(err instanceof Error && 'code' in err)) throw err
-    out.stderr.write(`sshd-exporter sessions: error: ${err.message}\n`)
+    const where = isExporterError(err) ? '' : ` (--path.procfs=${flags.path.procfs})`
+    out.stderr.write(
+      `sshd-exporter sessions: error: cannot read the host${where}: ${err.message}\n`,
+    )
     return 1
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer)
-        resolve()
-      },
-      { once: true },
-    )
-  })
+/** Waits `ms`, or less when `signal` aborts (already aborted: not at all); leaves no listener. */
+async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await setTimeout(ms, undefined, { signal })
+  } catch (err) {
+    if (!(err instanceof Error && err.name === 'AbortError')) throw err
+  }
 }

@@ -6,7 +6,7 @@
  */
 import type { ConnectionRow, SessionsFilter, SessionsReport } from '../model/sessions.ts'
 import { escapeHtml } from '../web/landing.ts'
-import { formatAge } from './text.ts'
+import { formatAge, printable } from './text.ts'
 
 export interface HtmlOptions {
   /** Seconds between reloads (`<meta http-equiv="refresh">`); undefined: none. */
@@ -30,10 +30,15 @@ const STYLE = `
       .stale { color: #b00; font-weight: bold; }
       code { background: #f3f3f3; padding: 0 0.2em; }`
 
+/** Text from the host, as the terminal shows it (control characters and bidi overrides escaped), then HTML-escaped. */
+function hostText(text: string): string {
+  return escapeHtml(printable(text))
+}
+
 function cell(text: string, className?: string): string {
   return className === undefined
-    ? `<td>${escapeHtml(text)}</td>`
-    : `<td class="${className}">${escapeHtml(text)}</td>`
+    ? `<td>${hostText(text)}</td>`
+    : `<td class="${className}">${hostText(text)}</td>`
 }
 
 function client(c: ConnectionRow): string {
@@ -63,13 +68,13 @@ function connectionRow(c: ConnectionRow): string {
 }
 
 function sessionRows(c: ConnectionRow): string {
-  return c.session_processes
+  return (c.session_processes ?? [])
     .map((s) => {
       const what = s.kind === 'pty' ? (s.tty ?? 'pty') : s.kind
       const idle = s.idle_seconds === null ? '' : `idle ${formatAge(s.idle_seconds)}`
       const command = s.exited ? '(exited, not yet reaped by sshd)' : (s.command ?? '')
       const parts = [what, formatAge(s.age_seconds), idle].filter((x) => x !== '').join(' · ')
-      return `        <tr class="session">${cell(String(s.pid))}<td colspan="7">${escapeHtml(parts)} <code>${escapeHtml(command)}</code></td></tr>\n`
+      return `        <tr class="session">${cell(String(s.pid))}<td colspan="7">${hostText(parts)} <code>${hostText(command)}</code></td></tr>\n`
     })
     .join('')
 }
@@ -104,7 +109,7 @@ export function renderHtml(report: SessionsReport, options: HtmlOptions): string
 ${orphans
   .map(
     (o) =>
-      `      <li>${escapeHtml(`${o.line} ${o.user} from ${o.host}, pid ${o.pid} ${o.why === 'gone' ? 'gone' : 'reused by a later process'}, since ${o.login_at}`)}</li>\n`,
+      `      <li>${hostText(`${o.line} ${o.user} from ${o.host}, pid ${o.pid} ${o.why === 'gone' ? 'gone' : 'reused by a later process'}, since ${o.login_at}`)}</li>\n`,
   )
   .join('')}    </ul>
 `
@@ -118,7 +123,7 @@ ${orphans
     </style>
   </head>
   <body>
-    <h1>sshd sessions${escapeHtml(describeFilter(options.filter))}</h1>
+    <h1>sshd sessions${hostText(describeFilter(options.filter))}</h1>
     <p>${connections.length} connection${connections.length === 1 ? '' : 's'}, ${sessions} session${sessions === 1 ? '' : 's'}, ${stale} stale, read at ${escapeHtml(report.generated_at)}.
       <a href="${escapeHtml(options.api)}">JSON</a> · <a href="${escapeHtml(options.home)}">exporter</a></p>
 ${notes}    <p>A stale connection ends when its first process is signalled: the command is shown beside it. The exporter never runs it.</p>

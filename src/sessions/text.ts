@@ -102,9 +102,8 @@ export function renderText(report: SessionsReport, options: TextOptions): string
     out.push('', lines[0]!)
     connections.forEach((c, i) => {
       out.push(lines[i + 1]!)
-      if (options.sessions && c.session_processes.length > 0) {
-        out.push(...columns(c.session_processes.map(sessionCells), '    '))
-      }
+      const sessions = options.sessions ? (c.session_processes ?? []) : []
+      if (sessions.length > 0) out.push(...columns(sessions.map(sessionCells), '    '))
     })
   }
   if (stale.length > 0) {
