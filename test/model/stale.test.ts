@@ -8,20 +8,11 @@ import {
   staleValues,
 } from '../../src/model/stale.ts'
 import { type UtmpRecord, UtmpType } from '../../src/sources/utmp/parse.ts'
+import { utmpRecord } from '../helpers/sessions-input.ts'
 
-function record(over: Partial<UtmpRecord>): UtmpRecord {
-  return {
-    type: UtmpType.USER_PROCESS,
-    pid: 100,
-    line: 'pts/0',
-    id: 'ts/0',
-    user: 'alice',
-    host: '192.0.2.7',
-    session: 0,
-    time: 1_000_000,
-    ...over,
-  }
-}
+/** alice's utmp login on pts/0 from 192.0.2.7, pid 100, at 1,000,000 s. */
+const record = (over: Partial<UtmpRecord>): UtmpRecord =>
+  utmpRecord({ pid: 100, host: '192.0.2.7', time: 1_000_000, ...over })
 
 function conn(pid: number, state: Connection['state'], ttys: string[] = []): Connection {
   return {
