@@ -10,7 +10,7 @@ import { COLLECTORS, type CollectorFlags, type ExporterFlags } from './collector
 import { isExporterError } from './errors.ts'
 import { type Flags, type ParseResult, parseFlags, type SubcommandSpec } from './flags/parse.ts'
 import type { ListenAddress } from './flags/spec.ts'
-import { createLogger, type Logger } from './logger.ts'
+import type { Logger } from './logger.ts'
 import type { SessionsFlags } from './sessions/command.ts'
 import { VERSION } from './version.ts'
 import type { App } from './web/app.ts'
@@ -132,9 +132,16 @@ function main(): void {
     })
     return
   }
-  const flags = parseOrExit(argv)
+  void serve(parseOrExit(argv))
+}
+
+/** Starts the server; a failure to start is logged and exits (2 for a bad web config, else 1). */
+async function serve(flags: ExporterFlags): Promise<void> {
+  const { createLogger } = await import('./logger.ts')
   const logger = createLogger(flags.log)
-  run(flags, logger).catch(async (err: unknown) => {
+  try {
+    await run(flags, logger)
+  } catch (err) {
     const { WebConfigError } = await import('./web/web-config.ts')
     if (err instanceof WebConfigError) {
       // One line, like a bad flag's, naming the file, the key and what it accepts.
@@ -143,7 +150,7 @@ function main(): void {
     }
     logger.fatal({ err }, 'start-up failed')
     process.exit(1)
-  })
+  }
 }
 
 main()

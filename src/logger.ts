@@ -5,6 +5,7 @@
  */
 import { type DestinationStream, type Logger, pino } from 'pino'
 import type { LogFormat, LogLevel } from './flags/core.ts'
+import { jsonLineToLogfmt } from './logfmt.ts'
 
 export type { Logger }
 
@@ -14,39 +15,16 @@ export type { Logger }
  */
 export type LoggerLike = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
 
+/** A LoggerLike that makes children with bindings of their own: pino's, or line-logger.ts's. */
+export interface ChildLogger extends LoggerLike {
+  child(bindings: Record<string, unknown>): ChildLogger
+}
+
 export interface LoggerOptions {
   level: LogLevel
   format: LogFormat
   /** Where lines go; stderr when absent. Tests pass a collecting stream. */
   destination?: DestinationStream
-}
-
-const BARE = /^[^\s"=\\]+$/
-
-function logfmtValue(value: unknown): string {
-  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value))
-  return text !== '' && BARE.test(text) ? text : JSON.stringify(text)
-}
-
-/** One pino JSON line to one logfmt line; keys in pino's order. */
-export function jsonLineToLogfmt(line: string): string {
-  let record: Record<string, unknown>
-  try {
-    record = JSON.parse(line) as Record<string, unknown>
-  } catch {
-    return line
-  }
-  const parts: string[] = []
-  for (const [key, value] of Object.entries(record)) {
-    if (key === 'err' && value !== null && typeof value === 'object') {
-      const err = value as { message?: unknown; code?: unknown }
-      parts.push(`err=${logfmtValue(err.message)}`)
-      if (err.code !== undefined) parts.push(`err_code=${logfmtValue(err.code)}`)
-      continue
-    }
-    parts.push(`${key}=${logfmtValue(value)}`)
-  }
-  return `${parts.join(' ')}\n`
 }
 
 function logfmtStream(target: DestinationStream): DestinationStream {

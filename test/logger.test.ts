@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
-import { createLogger, jsonLineToLogfmt } from '../src/logger.ts'
+import { jsonLineToLogfmt } from '../src/logfmt.ts'
+import { createLogger } from '../src/logger.ts'
 
 function capture(format: 'json' | 'logfmt', level: 'debug' | 'info' = 'info') {
   const lines: string[] = []

@@ -9,7 +9,8 @@ import type { CollectorFlags } from '../collectors/index.ts'
 import { isExporterError } from '../errors.ts'
 import { type SubcommandFlags, type SubcommandSpec } from '../flags/parse.ts'
 import { flag, type FlagValues } from '../flags/spec.ts'
-import { createLogger, type Logger } from '../logger.ts'
+import { createLineLogger } from '../line-logger.ts'
+import type { ChildLogger } from '../logger.ts'
 import { filterSessions, type SessionsReport } from '../model/sessions.ts'
 import { ScrapeContext } from '../scrape/context.ts'
 import { readSessions } from '../scrape/sessions.ts'
@@ -71,7 +72,7 @@ export async function runSessions(
   flags: SessionsFlags,
   out: Output,
   signal?: AbortSignal,
-  logger: Logger = createLogger(flags.log),
+  logger: ChildLogger = createLineLogger(flags.log),
 ): Promise<number> {
   const procfs = new ProcFS(flags.path.procfs)
   const configs = flags.collectors.config

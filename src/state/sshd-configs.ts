@@ -8,7 +8,7 @@
  */
 import { stat } from 'node:fs/promises'
 import { join, relative, resolve, sep } from 'node:path'
-import type { Logger } from '../logger.ts'
+import type { ChildLogger } from '../logger.ts'
 import { SSHD_FLAVORS } from '../sources/proctitle.ts'
 import { parseSshdArgv, type SshdArgv, sshdCommandLineArgs } from '../sources/sshd-argv.ts'
 import { findSshdBinary, runSshdT, sshdVersion } from '../sources/sshd-binary.ts'
@@ -50,7 +50,7 @@ export interface EffectiveConfigOptions {
   argv?: SshdArgv
   /** The running sshd's executable (/proc/<pid>/exe), to read its version from. */
   exe?: string
-  logger: Logger
+  logger: ChildLogger
   /** Messages already said, shared by the readers of one exporter: each is said once. */
   said?: Set<string>
   ttlMs?: number

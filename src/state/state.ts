@@ -4,7 +4,7 @@
  * configurations, the followed log, and the utmp and tty readers. Made once at start-up
  * (src/exporter.ts); each scrape reads the host through it (src/scrape/context.ts).
  */
-import type { Logger } from '../logger.ts'
+import type { LoggerLike } from '../logger.ts'
 import type { ProcFS } from '../sources/procfs.ts'
 import { UtmpReader } from '../sources/utmp/read.ts'
 import { TtyIdle } from '../sources/utmp/tty-idle.ts'
@@ -20,7 +20,7 @@ export interface ExporterStateOptions {
   procfs: ProcFS
   /** --path.rootfs: where utmp and the ttys are read. */
   rootfs: string
-  logger: Logger
+  logger: LoggerLike
   /** Full process scan at least this often (ms) while sshd's tree is walked; 0: every scrape. */
   rescanIntervalMs?: number
   /** sshd's configurations; null when the config collector is off. */
