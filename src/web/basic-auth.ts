@@ -1,14 +1,20 @@
 /**
  * Basic auth as exporter-toolkit does it: users and bcrypt hashes from the web config; a
- * wrong user and a wrong password get the same answer after the same work (an unknown
- * user costs one comparison against the costliest configured hash). Successes are cached,
- * since bcrypt is slow on purpose and Prometheus sends the same credentials every scrape:
- * at most 100, the oldest dropped first, keyed by an HMAC (random per-process key) of user,
- * hash and password, so no password is held and a changed hash or password misses.
- * Concurrent requests with the same credentials share one comparison.
+ * wrong user and a wrong password get the same answer. An unknown user costs one comparison
+ * against DECOY_HASH, a fixed hash of cost 10 as in exporter-toolkit, whatever the configured
+ * costs: a known user costs its own hash's cost, so when that is not 10 timing can tell a
+ * known user from an unknown one, as with exporter-toolkit. Successes are cached, since bcrypt
+ * is slow on purpose and Prometheus sends the same credentials every scrape: at most 100, the
+ * oldest dropped first, keyed by an HMAC (random per-process key) of user, hash and password,
+ * so no password is held and a changed hash or password misses. Concurrent requests with the
+ * same credentials share one comparison. Comparisons run on the bounded pool of
+ * bcrypt-pool.ts: when its queue is full the answer is 'busy' (429), and a cached success
+ * never waits for it.
  */
 import { createHmac, randomBytes } from 'node:crypto'
-import { compare as bcryptCompare } from 'bcryptjs'
+import { BcryptBusyError, bcryptPool, type Compare } from './bcrypt-pool.ts'
+
+export { BcryptBusyError, type Compare } from './bcrypt-pool.ts'
 
 export interface Credentials {
   user: string
@@ -27,7 +33,14 @@ export function parseBasicAuthorization(header: string | undefined): Credentials
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
 }
 
-export type Compare = (password: string, hash: string) => Promise<boolean>
+/**
+ * What an unknown user's password is compared against: a bcrypt hash of cost 10 (as
+ * exporter-toolkit's decoy) of a random password that was thrown away.
+ */
+export const DECOY_HASH = '$2b$10$KqYFmh/mX0k5BxQqrRPvZeulk/8WwZW3KM5uHAtBgzWo4CfZygChm'
+
+/** What basic auth makes of a request: let it through, 401, or 429 (the bcrypt queue is full). */
+export type Verdict = 'ok' | 'unauthorized' | 'busy'
 
 const CACHE_SIZE = 100
 
@@ -46,7 +59,10 @@ export class VerifiedCache {
     return this.#verified.size
   }
 
-  /** Whether `password` matches `hash`: from the cache, or by `compare` (shared while running). */
+  /**
+   * Whether `password` matches `hash`: from the cache, or by `compare` (shared while running).
+   * A compare that throws is a mismatch, but BcryptBusyError, which is thrown on.
+   */
   async verify(user: string, hash: string, password: string, compare: Compare): Promise<boolean> {
     const key = createHmac('sha256', this.#key)
       .update(JSON.stringify([user, hash, password]))
@@ -55,7 +71,10 @@ export class VerifiedCache {
     let pending = this.#pending.get(key)
     if (pending === undefined) {
       pending = compare(password, hash)
-        .catch(() => false)
+        .catch((err: unknown) => {
+          if (err instanceof BcryptBusyError) throw err
+          return false
+        })
         .finally(() => this.#pending.delete(key))
       this.#pending.set(key, pending)
     }
@@ -71,7 +90,8 @@ export class VerifiedCache {
   }
 }
 
-function cost(hash: string): number {
+/** The cost of a bcrypt hash (`$2b$10$…`: 10). */
+export function bcryptCost(hash: string): number {
   return Number(hash.slice(4, 6))
 }
 
@@ -79,33 +99,49 @@ export class BasicAuth {
   readonly #users: ReadonlyMap<string, string>
   readonly #cache: VerifiedCache
   readonly #compare: Compare
-  /** What a user that does not exist is compared against. */
-  readonly #decoy: string
 
-  /** `users`: user -> bcrypt hash, at least one, hashes already validated. */
+  /**
+   * `users`: user -> bcrypt hash, at least one, hashes already validated. `compare`: by
+   * default the process's bcrypt pool.
+   */
   constructor(
     users: ReadonlyMap<string, string>,
     cache: VerifiedCache,
-    compare: Compare = bcryptCompare,
+    compare: Compare = (password, hash) => bcryptPool().compare(password, hash),
   ) {
     this.#users = users
     this.#cache = cache
     this.#compare = compare
-    let decoy = ''
-    for (const hash of users.values()) if (decoy === '' || cost(hash) > cost(decoy)) decoy = hash
-    this.#decoy = decoy
   }
 
   /** True when the Authorization header names a configured user and that user's password. */
   async verify(authorization: string | undefined): Promise<boolean> {
+    return (await this.check(authorization)) === 'ok'
+  }
+
+  /** What to answer a request with this Authorization header. */
+  async check(authorization: string | undefined): Promise<Verdict> {
     const credentials = parseBasicAuthorization(authorization)
-    if (credentials === null) return false
+    if (credentials === null) return 'unauthorized'
     const hash = this.#users.get(credentials.user)
-    if (hash === undefined) {
-      // The same work as for a user that exists, so that timing does not tell them apart.
-      await this.#compare(credentials.password, this.#decoy).catch(() => false)
-      return false
+    try {
+      if (hash === undefined) {
+        // Work as exporter-toolkit does for a user that does not exist: one cost-10 comparison.
+        await this.#compare(credentials.password, DECOY_HASH).catch((err: unknown) => {
+          if (err instanceof BcryptBusyError) throw err
+        })
+        return 'unauthorized'
+      }
+      const ok = await this.#cache.verify(
+        credentials.user,
+        hash,
+        credentials.password,
+        this.#compare,
+      )
+      return ok ? 'ok' : 'unauthorized'
+    } catch (err) {
+      if (err instanceof BcryptBusyError) return 'busy'
+      throw err
     }
-    return this.#cache.verify(credentials.user, hash, credentials.password, this.#compare)
   }
 }

@@ -347,7 +347,8 @@ export class WebConfigSource {
 
   /**
    * The onRequest hook: 500 while the file is bad, 429 past the rate limit, the configured
-   * headers, then basic auth (401 with `WWW-Authenticate: Basic`). Resolves with the reply
+   * headers, then basic auth (401 with `WWW-Authenticate: Basic`; 429 with `Retry-After: 1`
+   * when its comparison would wait past the bcrypt queue's bound). Resolves with the reply
    * when it answered, undefined to let the route answer.
    */
   async guard<R extends ReplyLike<R>>(
@@ -362,7 +363,14 @@ export class WebConfigSource {
       return reply.code(429).type(TEXT).send('Too Many Requests\n')
     }
     for (const [name, value] of state.config.headers) reply.header(name, value)
-    if (state.auth !== undefined && !(await state.auth.verify(request.headers.authorization))) {
+    if (state.auth === undefined) return undefined
+    const verdict = await state.auth.check(request.headers.authorization)
+    if (verdict === 'busy') {
+      // The bcrypt queue is full (bcrypt-pool.ts): nothing was queued; a cached login never
+      // gets here.
+      return reply.code(429).header('Retry-After', '1').type(TEXT).send('Too Many Requests\n')
+    }
+    if (verdict !== 'ok') {
       return reply.code(401).header('WWW-Authenticate', 'Basic').type(TEXT).send('Unauthorized\n')
     }
     return undefined

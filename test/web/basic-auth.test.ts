@@ -1,10 +1,15 @@
-/** Basic auth: header parsing, bcrypt verification, the decoy for unknown users, the cache. */
+/**
+ * Basic auth: header parsing, bcrypt verification, the decoy for unknown users, the cache. The
+ * bcrypt pool and the 429: basic-auth-pool.test.ts.
+ */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { compare as bcryptCompare, hashSync } from 'bcryptjs'
+import { compare as bcryptCompare, compareSync, getRounds, hashSync } from 'bcryptjs'
 import {
   BasicAuth,
+  bcryptCost,
   type Compare,
+  DECOY_HASH,
   parseBasicAuthorization,
   VerifiedCache,
 } from '../../src/web/basic-auth.ts'
@@ -65,12 +70,37 @@ describe('BasicAuth', () => {
     assert.equal(await auth.verify(undefined), false)
   })
 
-  it('compares an unknown user against the costliest configured hash, and still refuses', async () => {
+  it('compares an unknown user against the cost-10 decoy, and still refuses', async () => {
     const s = spy()
     const auth = new BasicAuth(users, new VerifiedCache(), s.compare)
-    // The password matches that hash: the user still does not exist.
     assert.equal(await auth.verify(basic('mallory:builder')), false)
-    assert.deepEqual(s.calls, [['builder', BOB_HASH]])
+    assert.deepEqual(s.calls, [['builder', DECOY_HASH]])
+  })
+
+  it('the decoy is cost 10 whatever the configured costs', async () => {
+    assert.equal(bcryptCost(DECOY_HASH), 10)
+    assert.equal(getRounds(DECOY_HASH), 10)
+    assert.equal(compareSync('', DECOY_HASH), false, 'a real bcrypt hash')
+    // Hashes far costlier or cheaper than 10: never computed, the compare is a fake.
+    for (const cost of ['04', '12', '18', '31']) {
+      const calls: string[] = []
+      const hash = `$2b$${cost}$${'a'.repeat(53)}`
+      const auth = new BasicAuth(new Map([['alice', hash]]), new VerifiedCache(), (_p, h) => {
+        calls.push(h)
+        return Promise.resolve(false)
+      })
+      assert.equal(await auth.check(basic('mallory:pw')), 'unauthorized')
+      assert.equal(await auth.check(basic('alice:pw')), 'unauthorized')
+      assert.deepEqual(calls, [DECOY_HASH, hash], `configured cost ${cost}`)
+    }
+  })
+
+  it('an unknown user and a known user with a wrong password get the same answer', async () => {
+    const auth = new BasicAuth(users, new VerifiedCache())
+    assert.equal(await auth.check(basic('mallory:wonderland')), 'unauthorized')
+    assert.equal(await auth.check(basic('alice:builder')), 'unauthorized')
+    assert.equal(await auth.check(basic('alice:wonderland')), 'ok')
+    assert.equal(await auth.check('Bearer x'), 'unauthorized')
   })
 
   it('caches successes only, keyed by user, hash and password', async () => {
