@@ -204,6 +204,7 @@ export async function createExporter(
     },
     web,
     routes,
+    limits: { maxConnections: flags.web.maxConnections },
   })
   const reload = async () => {
     await web?.refresh()

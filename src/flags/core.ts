@@ -27,6 +27,11 @@ export const CORE_FLAGS = {
       undefined,
       "Path to a web config file in prometheus/exporter-toolkit's format (as node_exporter's): TLS, client certificates, basic auth, response headers. Re-read on every request and on SIGHUP. Empty: plain HTTP without auth.",
     ),
+    maxConnections: flag.int(
+      'web.max-connections',
+      '1024',
+      'Maximum number of simultaneous connections (HTTP, HTTPS, HTTP/2 alike); past it a new connection is closed at once. 0: no limit.',
+    ),
     enableSessions: flag.bool(
       'web.enable-sessions',
       'false',

@@ -29,6 +29,92 @@ export interface AppOptions {
   web?: WebConfigSource | undefined
   /** More pages of the caller's, under the same web config; linked from the landing page. */
   routes?: readonly AppRoute[]
+  /** The server's timeouts and limits; SERVER_LIMITS for what is not given. */
+  limits?: Partial<ServerLimits> | undefined
+}
+
+/**
+ * What the server gives slow and greedy clients. Why each value: docs/web-config.md,
+ * "Limits and timeouts". Times in milliseconds, sizes in bytes; 0 for maxConnections is
+ * no limit.
+ */
+export interface ServerLimits {
+  /** From a connection's first byte (or the end of the previous response) to a request's whole header. */
+  headersTimeoutMs: number
+  /** For a whole request, header and body, to come in; the response is not counted. */
+  requestTimeoutMs: number
+  /** How long an HTTP/1.1 connection may idle between requests. */
+  keepAliveTimeoutMs: number
+  /** How long an HTTP/2 session may idle. */
+  http2SessionTimeoutMs: number
+  /** A socket (or HTTP/2 session) on which no byte moves either way for this long is closed. */
+  socketTimeoutMs: number
+  /** How often the header and request timeouts are checked: they fire up to this much late. */
+  timeoutCheckIntervalMs: number
+  /** A request line and header bigger than this gets 431; HTTP/2: SETTINGS_MAX_HEADER_LIST_SIZE. */
+  maxHeaderSize: number
+  /** Request bodies (no route takes one). */
+  bodyLimit: number
+  /** Connections at once; past it a new connection is closed at once. --web.max-connections. */
+  maxConnections: number
+  /** Streams at once on one HTTP/2 connection. */
+  http2MaxConcurrentStreams: number
+}
+
+export const SERVER_LIMITS: Readonly<ServerLimits> = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 65_000,
+  http2SessionTimeoutMs: 65_000,
+  socketTimeoutMs: 120_000,
+  timeoutCheckIntervalMs: 1_000,
+  maxHeaderSize: 16 * 1024,
+  bodyLimit: 1024,
+  maxConnections: 1024,
+  http2MaxConcurrentStreams: 100,
+}
+
+/** The properties of Node's HTTP/1.1 servers (http, https, and http2's with allowHTTP1) set here. */
+interface NodeServerLimits {
+  headersTimeout: number
+  requestTimeout: number
+  keepAliveTimeout: number
+  maxHeaderSize?: number | undefined
+  connectionsCheckingInterval?: number | undefined
+  maxConnections: number
+  on(event: 'drop', listener: () => void): unknown
+  updateSettings?: (settings: Record<string, number>) => void
+}
+
+/** Milliseconds between two log lines about connections closed past maxConnections. */
+const DROP_LOG_INTERVAL_MS = 60_000
+
+function applyLimits(server: NodeServerLimits, limits: ServerLimits, logger: Logger): void {
+  server.headersTimeout = limits.headersTimeoutMs
+  server.requestTimeout = limits.requestTimeoutMs
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs
+  // Read by Node for every new connection, and when the server starts listening.
+  server.maxHeaderSize = limits.maxHeaderSize
+  server.connectionsCheckingInterval = limits.timeoutCheckIntervalMs
+  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections
+  // HTTP/2 only (http2.Http2SecureServer); sent to every new session.
+  server.updateSettings?.({
+    maxConcurrentStreams: limits.http2MaxConcurrentStreams,
+    maxHeaderListSize: limits.maxHeaderSize,
+  })
+  let dropped = 0
+  let lastLog = -Infinity
+  server.on('drop', () => {
+    dropped++
+    const now = performance.now()
+    if (now - lastLog < DROP_LOG_INTERVAL_MS) return
+    lastLog = now
+    logger.warn(
+      { max_connections: limits.maxConnections, dropped },
+      'closed new connections: --web.max-connections reached',
+    )
+    dropped = 0
+  })
 }
 
 /** A page of the caller's: GET only, never cached, its query given parsed. */
@@ -39,8 +125,19 @@ export interface AppRoute {
   handle(query: URLSearchParams): Promise<{ status: number; type: string; body: string }>
 }
 
-function createFastify(logger: Logger, web: WebConfigSource | undefined) {
+function createFastify(
+  logger: Logger,
+  web: WebConfigSource | undefined,
+  limits: ServerLimits = SERVER_LIMITS,
+) {
   const base = {
+    // Fastify's own copies of the server's timeouts; applyLimits() sets them all on
+    // whichever server is made, HTTP/2's too.
+    connectionTimeout: limits.socketTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    http2SessionTimeout: limits.http2SessionTimeoutMs,
+    bodyLimit: limits.bodyLimit,
     // Fastify's own info lines ("Server listening at …") would double the CLI's one
     // start-up line; its warnings and errors still come through.
     loggerInstance: logger.child(
@@ -57,7 +154,13 @@ function createFastify(logger: Logger, web: WebConfigSource | undefined) {
   const https = {
     ...tls.context,
     requestCert: tls.requestCert,
-    rejectUnauthorized: tls.rejectUnauthorized,
+    // Never Node's own refusal: it would refuse chains Go accepts (a client CA with
+    // anyExtendedKeyUsage). The handshake completes and web.ts refuses, as Go would,
+    // before a byte of the request is read (clientCertificateRefusal).
+    rejectUnauthorized: false,
+    // A connection that never finishes its handshake holds its slot no longer than one that
+    // never finishes its headers (Node's default: 120 s).
+    handshakeTimeout: limits.headersTimeoutMs,
   }
   // The routes and hooks use only what HTTP/1.1, HTTPS and HTTP/2 requests have in common,
   // so the app keeps one type whatever server carries it.
@@ -74,7 +177,9 @@ function createFastify(logger: Logger, web: WebConfigSource | undefined) {
 export type App = ReturnType<typeof buildApp>
 
 export function buildApp(options: AppOptions) {
-  const app = createFastify(options.logger, options.web)
+  const limits = { ...SERVER_LIMITS, ...options.limits }
+  const app = createFastify(options.logger, options.web, limits)
+  applyLimits(app.server, limits, options.logger)
   const web = options.web
   if (web !== undefined) {
     web.attach(app.server)
