@@ -8,7 +8,12 @@
  */
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto'
 import { open } from 'node:fs/promises'
-import { createSecureContext, type SecureContextOptions } from 'node:tls'
+import {
+  createSecureContext,
+  type DetailedPeerCertificate,
+  type SecureContextOptions,
+} from 'node:tls'
+import { goClientCertRefusal, nodeRootAnchors, TrustAnchors } from './client-cert.ts'
 import {
   CIPHER_SUITES,
   type ClientAuthType,
@@ -34,9 +39,16 @@ export interface ServerTls {
   context: SecureContextOptions
   /** Fixed when the server is created. */
   requestCert: boolean
+  /**
+   * Whether client_auth_type wants OpenSSL's verification to pass. The server itself is
+   * created with Node's rejectUnauthorized off (app.ts), and a client this refuses is
+   * refused by clientCertificateRefusal, which accepts what Go accepts (client-cert.ts).
+   */
   rejectUnauthorized: boolean
   clientAuthType: ClientAuthType
   allowedSans: ReadonlySet<string> | undefined
+  /** client_ca_file or client_ca, parsed once; undefined: Node's root CAs. */
+  clientCas?: TrustAnchors | undefined
   /** The server certificate, for logs. */
   subject: string
   validTo: Date
@@ -144,6 +156,7 @@ export function serverTls(tls: TlsServerConfig, material: TlsMaterial, file: str
     )
   }
   let ca: string | undefined
+  let clientCas: TrustAnchors | undefined
   if (tls.clientCa !== undefined && material.clientCa !== undefined) {
     let cas: X509Certificate[]
     try {
@@ -166,6 +179,7 @@ export function serverTls(tls: TlsServerConfig, material: TlsMaterial, file: str
       )
     }
     ca = material.clientCa
+    clientCas = new TrustAnchors(cas)
   }
 
   const context: SecureContextOptions = {
@@ -203,6 +217,7 @@ export function serverTls(tls: TlsServerConfig, material: TlsMaterial, file: str
     rejectUnauthorized: tls.clientAuthType === 'RequireAndVerifyClientCert',
     clientAuthType: tls.clientAuthType,
     allowedSans: tls.clientAllowedSans === undefined ? undefined : new Set(tls.clientAllowedSans),
+    clientCas,
     subject: leaf.subject.replace(/\n/g, ', '),
     validTo: new Date(leaf.validTo),
   }
@@ -213,29 +228,87 @@ export interface PeerInfo {
   authorized: boolean
   authorizationError?: Error | string | undefined
   getPeerX509Certificate(): X509Certificate | undefined
+  /** The chain the client sent (with the CA OpenSSL found), for the Go-style check. */
+  getPeerCertificate?(detailed: true): DetailedPeerCertificate
+}
+
+/** OpenSSL's X509_V_ERR_INVALID_PURPOSE, as Node reports it (code, or message). */
+function purposeOnly(error: Error | string | undefined): boolean {
+  const e = error as (Error & { code?: unknown }) | string | undefined
+  const text = typeof e === 'string' ? e : typeof e?.code === 'string' ? e.code : e?.message
+  return text === 'INVALID_PURPOSE' || text === 'unsuitable certificate purpose'
+}
+
+/**
+ * The client's certificate and the ones it sent after it (with the CA OpenSSL found), when
+ * OpenSSL refused the chain for its purpose alone; undefined otherwise. Must run before
+ * getPeerX509Certificate(): after that call, Node 24's getPeerCertificate(true) no longer
+ * links the issuers.
+ */
+function purposeRefusedChain(socket: PeerInfo): X509Certificate[] | undefined {
+  if (socket.authorized || !purposeOnly(socket.authorizationError)) return undefined
+  const out: X509Certificate[] = []
+  const seen = new Set<DetailedPeerCertificate>()
+  let c = socket.getPeerCertificate?.(true)
+  while (c?.raw !== undefined && !seen.has(c) && out.length < 16) {
+    seen.add(c)
+    out.push(new X509Certificate(c.raw))
+    c = c.issuerCertificate
+  }
+  return out.length === 0 ? undefined : out
+}
+
+/**
+ * Why the client certificate does not verify; undefined when it does. OpenSSL's verdict
+ * stands except for INVALID_PURPOSE (its client purpose check refuses CAs and leaves with
+ * anyExtendedKeyUsage alone, which Go accepts): then `chain` is verified again, whole,
+ * with Go's rules (client-cert.ts).
+ */
+function notVerified(
+  socket: PeerInfo,
+  chain: X509Certificate[] | undefined,
+  tls: ServerTls,
+): string | undefined {
+  if (socket.authorized) return undefined
+  if (chain !== undefined) {
+    let why: string | undefined
+    try {
+      why = goClientCertRefusal(chain[0]!, chain.slice(1), tls.clientCas ?? nodeRootAnchors())
+    } catch (err) {
+      why = `unreadable certificate chain (${String(err)})`
+    }
+    return why === undefined ? undefined : `client certificate not verified (${why})`
+  }
+  return `client certificate not verified (${String(socket.authorizationError)})`
 }
 
 /**
  * Why a finished TLS handshake must not carry requests under this policy; undefined when
- * it may. RequireAndVerifyClientCert was already enforced by OpenSSL; it is checked again.
+ * it may. OpenSSL verifies; what it refuses only for the certificates' purpose is verified
+ * here as Go does (notVerified).
  */
 export function clientCertificateRefusal(socket: PeerInfo, tls: ServerTls): string | undefined {
+  const verifies =
+    tls.clientAuthType === 'VerifyClientCertIfGiven' ||
+    tls.clientAuthType === 'RequireAndVerifyClientCert'
+  const chain = verifies ? purposeRefusedChain(socket) : undefined
   const cert = tls.requestCert ? socket.getPeerX509Certificate() : undefined
   switch (tls.clientAuthType) {
     case 'RequireAnyClientCert':
       if (cert === undefined) return 'no client certificate'
       break
     case 'VerifyClientCertIfGiven':
-      if (cert !== undefined && !socket.authorized) {
-        return `client certificate not verified (${String(socket.authorizationError)})`
+      if (cert !== undefined) {
+        const why = notVerified(socket, chain, tls)
+        if (why !== undefined) return why
       }
       break
-    case 'RequireAndVerifyClientCert':
+    case 'RequireAndVerifyClientCert': {
       if (cert === undefined) return 'no client certificate'
-      if (!socket.authorized) {
-        return `client certificate not verified (${String(socket.authorizationError)})`
-      }
+      const why = notVerified(socket, chain, tls)
+      if (why !== undefined) return why
       break
+    }
     case 'NoClientCert':
     case 'RequestClientCert':
       break

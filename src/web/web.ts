@@ -332,7 +332,10 @@ export class WebConfigSource {
     // A connection re-reads the files (for the connections after it), so that a renewed
     // certificate is picked up even when no request gets through the old one.
     tlsServer.on('connection', () => void this.refresh())
-    tlsServer.on('secureConnection', (socket: TLSSocket) => {
+    // Before the HTTP server's own listener, so that a refused socket is destroyed before
+    // any parser is attached to it; the server is created with rejectUnauthorized off, so
+    // this is where RequireAndVerifyClientCert is enforced too.
+    tlsServer.prependListener('secureConnection', (socket: TLSSocket) => {
       const tls = this.#state.tls
       const why = tls === undefined ? undefined : clientCertificateRefusal(socket, tls)
       if (why === undefined) return

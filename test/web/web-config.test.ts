@@ -244,10 +244,13 @@ describe('--web.config.file: client certificates (RequireAndVerifyClientCert), m
     }
   })
 
-  it('refuses a client without a certificate, in the handshake', async () => {
-    assert.match(
+  it('refuses a client without a certificate before reading a request', async () => {
+    // The handshake completes (the client CAs are checked by Go's rules after it, see
+    // src/web/client-cert.ts) and the connection is closed before a request is read: Go sends
+    // a certificate_required alert in the handshake instead.
+    assert.equal(
       await refusal(exporter, { cert: undefined, key: undefined }),
-      /^ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: .*alert certificate required/,
+      'ECONNRESET: socket hang up',
     )
   })
 
