@@ -16,7 +16,11 @@
  * Every figure is a median of repeated runs (p99 beside it); ratios compare figures taken in
  * the same run. The machine is shared: compare ratios, not absolute times, across runs.
  *
- * Flags: --quick (N = 100 and 1,000 only, fewer runs), --no-peers, --no-real, --no-logs,
+ * - `sshd-exporter sessions --json` end to end on the N = 1,000 trees (bench/sessions.ts).
+ * - The web layer under attack: the authenticated scrape while unknown users are tried
+ *   (bench/web-auth.ts), and TLS handshakes per second with client certificates (bench/web-tls.ts).
+ *
+ * Flags: --quick (N = 100 and 1,000 only, fewer runs), --no-peers, --no-real, --no-logs, --no-web,
  * --out FILE (default BENCHMARKS.md; --out - prints only).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
@@ -32,6 +36,8 @@ import { writeAuthLog } from './auth-log.ts'
 import { countProcesses, measurePeer, type PeerFigures, sumMetric } from './peers.ts'
 import { type BuiltTree, buildProcfs, type SshdMode } from './procfs-builder.ts'
 import { measureSessionsCommand, measureStarts, type SessionsCommandFigures } from './sessions.ts'
+import { type AuthLoadFigures, measureAuthUnderLoad } from './web-auth.ts'
+import { benchWebTls, type TlsFigures } from './web-tls.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -39,6 +45,7 @@ const { values: args } = parseArgs({
     'no-peers': { type: 'boolean', default: false },
     'no-real': { type: 'boolean', default: false },
     'no-logs': { type: 'boolean', default: false },
+    'no-web': { type: 'boolean', default: false },
     out: { type: 'string', default: join(import.meta.dirname, '..', 'BENCHMARKS.md') },
   },
 })
@@ -297,6 +304,13 @@ async function main(): Promise<void> {
       console.error('… log parsing')
       await printLogs(dir)
     }
+    if (!args['no-web']) {
+      console.error('… the web layer under attack')
+      printWeb(
+        await measureAuthUnderLoad(),
+        await benchWebTls({ seconds: args.quick ? 3 : 5, rounds: args.quick ? 3 : 5 }),
+      )
+    }
     printTargets(results)
     say(readFileSync(join(import.meta.dirname, 'notes.md'), 'utf8').trimEnd())
   } finally {
@@ -377,6 +391,30 @@ function printSessionsCommand(
       `| ${r.scenario.name} | ${r.tree.processes} | ${fmt(c.json.medianMs)} (${fmt(c.json.p99Ms)}) | ${fmt(c.withSessions.medianMs)} (${fmt(c.withSessions.p99Ms)}) | ${fmt(r.floorFull.medianMs)} | ${ratio(c.json.medianMs, r.floorFull.medianMs)} |`,
     )
   }
+  say()
+}
+
+let authFigures: AuthLoadFigures | null = null
+
+function printWeb(auth: AuthLoadFigures, tls: TlsFigures): void {
+  authFigures = auth
+  say('## The web layer under attack')
+  say()
+  say(
+    `One user whose bcrypt hash has cost ${auth.cost}; the authenticated scrape (credentials cached after the first, ${fmt(auth.firstScrapeMs)}) against a small tree, ${auth.scrapes} scrapes alone, then ${auth.scrapes} while ${auth.load} requests with unknown users are kept in flight (bench/web-auth.ts). Then full TLS handshakes per second under RequireAndVerifyClientCert, a new connection and one request each, 8 clients (bench/web-tls.ts): a client CA with clientAuth in its extended key usage (OpenSSL verifies) and one with anyExtendedKeyUsage alone (verified again with Go's rules).`,
+  )
+  say()
+  say('| authenticated scrape | median | p99 |')
+  say('| --- | ---: | ---: |')
+  say(`| alone | ${fmt(auth.aloneMedianMs)} | ${fmt(auth.aloneP99Ms)} |`)
+  say(
+    `| with ${auth.load} unknown users in flight | ${fmt(auth.loadedMedianMs)} (${auth.ratio.toFixed(2)}x) | ${fmt(auth.loadedP99Ms)} |`,
+  )
+  say()
+  say('| client CA | handshakes/s (median) |')
+  say('| --- | ---: |')
+  say(`| clientAuth | ${tls.clientAuthCa.toFixed(0)} |`)
+  say(`| anyExtendedKeyUsage | ${tls.anyEkuCa.toFixed(0)} |`)
   say()
 }
 
@@ -500,6 +538,13 @@ function printTargets(results: readonly ScenarioFigures[]): void {
       `sessions --json at ${r.scenario.name.replace('N=1000', 'N=1,000')}: under 300 ms`,
       fmt(c.json.medianMs),
       c.json.medianMs < 300,
+    ])
+  }
+  if (authFigures !== null) {
+    lines.push([
+      `Authenticated scrape with ${authFigures.load} unknown users in flight: within 2x of alone`,
+      `${authFigures.ratio.toFixed(2)}x`,
+      authFigures.ratio <= 2,
     ])
   }
   if (logFigures !== null) {
