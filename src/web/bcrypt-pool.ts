@@ -12,6 +12,7 @@
  * here, a success already cached (basic-auth.ts), is answered whatever the queue holds.
  */
 import { availableParallelism } from 'node:os'
+import { getAsset, isSea } from 'node:sea'
 import { Worker, type WorkerOptions } from 'node:worker_threads'
 import type { BcryptRequest, BcryptResponse } from './bcrypt-worker.ts'
 
@@ -30,14 +31,24 @@ export class BcryptBusyError extends Error {
 export const BCRYPT_QUEUE = 8
 const IDLE_MS = 60_000
 
+/** The asset of a single executable (`npm run release`) that holds the worker's bundle. */
+export const SEA_WORKER_ASSET = 'bcrypt-worker.js'
+
 /**
  * The worker's module: a literal for each build, so that a bundler that follows
  * `new URL('…', import.meta.url)` finds it; tsc does not rewrite the extension of a URL, and
  * dist/ holds the .js one (`npm run build`) where src/ holds the .ts one (`npm start`, tests).
+ * A single executable has no file beside it: there the worker is its own bundle, an asset of
+ * the executable's (scripts/release.ts), run as code. Decided when the first thread starts,
+ * not at load: a CommonJS bundle has no import.meta.url.
  */
-const WORKER_URL = import.meta.url.endsWith('.ts')
-  ? new URL('./bcrypt-worker.ts', import.meta.url)
-  : new URL('./bcrypt-worker.js', import.meta.url)
+function workerScript(): { script: string | URL; eval: boolean } {
+  if (isSea()) return { script: getAsset(SEA_WORKER_ASSET, 'utf8'), eval: true }
+  const url = import.meta.url.endsWith('.ts')
+    ? new URL('./bcrypt-worker.ts', import.meta.url)
+    : new URL('./bcrypt-worker.js', import.meta.url)
+  return { script: url, eval: false }
+}
 
 export interface BcryptPoolOptions {
   /** Comparisons at once; default 1, or 2 with more than 2 CPUs. */
@@ -125,10 +136,10 @@ export class BcryptPool {
  * a worker started from a file fail (a pool used in `node -e`): then the flags are given
  * without it, and must all be ones a thread takes.
  */
-function workerOptions(): WorkerOptions {
+function workerOptions(evaluate: boolean): WorkerOptions {
   const argv = process.execArgv
   if (!argv.some((a) => a === '--input-type' || a.startsWith('--input-type='))) {
-    return { name: 'bcrypt' }
+    return { name: 'bcrypt', eval: evaluate }
   }
   const kept: string[] = []
   for (let i = 0; i < argv.length; i++) {
@@ -136,7 +147,7 @@ function workerOptions(): WorkerOptions {
     if (arg === '--input-type') i++
     else if (!arg.startsWith('--input-type=')) kept.push(arg)
   }
-  return { name: 'bcrypt', execArgv: kept }
+  return { name: 'bcrypt', eval: evaluate, execArgv: kept }
 }
 
 /** One worker thread: one comparison at a time. */
@@ -148,7 +159,8 @@ class Thread {
   alive = true
 
   constructor(onExit: (thread: Thread) => void) {
-    this.#worker = new Worker(WORKER_URL, workerOptions())
+    const { script, eval: evaluate } = workerScript()
+    this.#worker = new Worker(script, workerOptions(evaluate))
     this.#worker.on('message', (response: BcryptResponse) => {
       const job = this.#job
       if (job === undefined || job.id !== response.id) return
