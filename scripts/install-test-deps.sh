@@ -18,7 +18,11 @@
 #     fuse-overlayfs or slirp4netns)
 #     on a stand-in base image that scripts/make-base-image.sh debootstraps;
 #   - chromium, the headless browser test/helpers/browser.ts drives over the DevTools protocol
-#     (test/real/browser.test.ts).
+#     (test/real/browser.test.ts);
+#   - rpm (rpmbuild, rpm) for packaging/build.sh, and a Debian 12 (bookworm) root with systemd in
+#     .tools/bookworm, made by scripts/make-bookworm-root.sh with debootstrap (about 1 min, from
+#     the container test's download cache; a few more without it): test/real/packages.test.ts
+#     installs the .deb there.
 # Needs root (apt-get). Safe to run again: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +34,8 @@ for cmd in /usr/sbin/sshd:openssh-server /usr/bin/ssh:openssh-client /usr/bin/pr
   /usr/bin/unshare:util-linux /usr/bin/setpriv:util-linux \
   /usr/sbin/tc:iproute2 /usr/bin/openssl:openssl /lib/systemd/systemd-journal-remote:systemd-journal-remote \
   /usr/bin/journalctl:systemd /usr/bin/systemd-socket-activate:systemd /usr/bin/gcc:gcc \
-  /usr/bin/podman:podman /usr/sbin/debootstrap:debootstrap /usr/bin/chromium:chromium; do
+  /usr/bin/podman:podman /usr/sbin/debootstrap:debootstrap /usr/bin/chromium:chromium \
+  /usr/bin/rpmbuild:rpm; do
   [ -x "${cmd%%:*}" ] || need+=("${cmd##*:}")
 done
 
@@ -69,6 +74,7 @@ if [ ! -x .tools/openssh-10.0/usr/sbin/sshd ]; then
   rm -rf "$tmp"
 fi
 bash scripts/make-trixie-root.sh
+bash scripts/make-bookworm-root.sh
 echo "sshd 9.2: $(/usr/sbin/sshd -V 2>&1 | head -n1)"
 echo "sshd 10:  $(.tools/openssh-10.0/usr/sbin/sshd -V 2>&1 | head -n1)"
 echo "sshd 13:  $(chroot .tools/trixie /usr/sbin/sshd -V 2>&1 | head -n1) (Debian 13, .tools/trixie)"

@@ -94,7 +94,10 @@ export interface Step {
 }
 
 /** The steps after the executables are built, in order. Packaging steps are appended here. */
-export const STEPS: Step[] = [{ name: 'tarballs', run: tarballs }]
+export const STEPS: Step[] = [
+  { name: 'tarballs', run: tarballs },
+  { name: 'packages', run: packages },
+]
 
 export interface ReleaseOptions {
   out?: string
@@ -429,6 +432,36 @@ async function tarballs(ctx: ReleaseContext): Promise<string[]> {
     }),
   )
   return names
+}
+
+/**
+ * The .deb and .rpm of each architecture (packaging/build.sh: dpkg-deb and rpmbuild), from the
+ * binary with the license files beside it, as the tarball holds them.
+ */
+function packages(ctx: ReleaseContext): Promise<string[]> {
+  const names: string[] = []
+  // One at a time: each build is already a few processes, and their output names are theirs.
+  for (const arch of ctx.arches) {
+    const dir = join(ctx.work, 'pkg', arch)
+    mkdirSync(dir, { recursive: true })
+    const binary = join(dir, 'sshd-exporter')
+    copyFileSync(ctx.binaries.get(arch)!, binary)
+    chmodSync(binary, 0o755)
+    for (const [name, file] of ctx.licenses) copyFileSync(file, join(dir, name))
+    const printed = execFileSync(
+      'bash',
+      [join(ROOT, 'packaging', 'build.sh'), binary, arch, ctx.version, ctx.out],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, SOURCE_DATE_EPOCH: String(ctx.epoch) },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    for (const line of printed.split('\n')) {
+      if (line.trim() !== '') names.push(basename(line.trim()))
+    }
+  }
+  return Promise.resolve(names)
 }
 
 /** A reproducible tar.gz of `cwd`/`top`: sorted, owned by 0:0, every mtime the epoch. */

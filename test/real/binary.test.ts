@@ -58,10 +58,18 @@ describe('the release’s single executable', () => {
     binary = join(scratch, `sshd-exporter-${version}.linux-amd64`, 'sshd-exporter')
   })
 
-  it('writes both tarballs and their checksums, with what each holds', () => {
+  it('writes both tarballs and packages and their checksums, with what each tarball holds', () => {
     const names = [`amd64`, `arm64`].map((a) => `sshd-exporter-${version}.linux-${a}.tar.gz`)
-    assert.deepEqual(readdirSync(built.out).sort(), [...names, 'sha256sums.txt'].sort())
-    assert.deepEqual([...sums(built.sums).keys()], names)
+    // The packages are test/real/packages.test.ts's to check: here, that they are released.
+    const packages = [
+      `sshd-exporter-${version}-1.aarch64.rpm`,
+      `sshd-exporter-${version}-1.x86_64.rpm`,
+      `sshd-exporter_${version}_amd64.deb`,
+      `sshd-exporter_${version}_arm64.deb`,
+    ]
+    const all = [...names, ...packages].sort()
+    assert.deepEqual(readdirSync(built.out).sort(), [...all, 'sha256sums.txt'].sort())
+    assert.deepEqual([...sums(built.sums).keys()].sort(), all)
     // As `sha256sum -c` reads it.
     execFileSync('sha256sum', ['--check', '--quiet', 'sha256sums.txt'], { cwd: built.out })
     const listing = execFileSync('tar', ['tzvf', join(built.out, names[1]!)], { encoding: 'utf8' })
@@ -144,9 +152,17 @@ describe('the release’s single executable', () => {
     assert.equal(await exporter.stop(), 0)
   })
 
-  it('is reproducible: a second amd64 build elsewhere gives the same tarball', async () => {
+  it('is reproducible: a second amd64 build elsewhere gives the same tarball and packages', async () => {
     const again = await release({ out: join(scratch, 'again'), arches: ['amd64'], log: quiet })
-    const name = `sshd-exporter-${version}.linux-amd64.tar.gz`
-    assert.equal(sums(again.sums).get(name), sums(built.sums).get(name))
+    const names = [
+      `sshd-exporter-${version}.linux-amd64.tar.gz`,
+      `sshd-exporter_${version}_amd64.deb`,
+      `sshd-exporter-${version}-1.x86_64.rpm`,
+    ]
+    const first = sums(built.sums)
+    assert.deepEqual(
+      names.map((n) => sums(again.sums).get(n)),
+      names.map((n) => first.get(n)),
+    )
   })
 })
