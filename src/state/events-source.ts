@@ -9,7 +9,6 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from '../logger.ts'
 import { FileFollower } from '../sources/file-follow.ts'
-import { JournalFollower, journalAvailable } from '../sources/journal.ts'
 import type { LogSource, LogSourceKind } from '../sources/log-record.ts'
 import { EventAccumulator } from '../model/events.ts'
 
@@ -100,11 +99,18 @@ class Source implements EventsSource {
   }
 }
 
-function followJournal(
+/**
+ * journal.ts, and with it execa, loaded only where the journal is looked at: about 2 MB less RSS
+ * with --collector.events.source=file or none (bench/notes.md, "Resident memory at N = 1,000").
+ */
+const journalModule = () => import('../sources/journal.ts')
+
+async function followJournal(
   directory: string | undefined,
   maxUsers: number,
   logger: Logger,
-): EventsSource {
+): Promise<EventsSource> {
+  const { JournalFollower } = await journalModule()
   const accumulator = new EventAccumulator({ maxUsers })
   const journal = new JournalFollower({
     directory,
@@ -173,7 +179,9 @@ export async function openEventsSource(
       )
     case 'auto': {
       if (file !== undefined) return followFile(file, maxUsers, logger)
-      const journal = await journalAvailable({ directory: journalDirectory })
+      const journal = await (
+        await journalModule()
+      ).journalAvailable({ directory: journalDirectory })
       if (journal === true || journalDirectory !== undefined) {
         if (journal !== true) {
           logger.warn({ reason: journal }, 'the journal directory is not readable yet')
