@@ -20,8 +20,13 @@
  * - The web layer under attack: the authenticated scrape while unknown users are tried
  *   (bench/web-auth.ts), and TLS handshakes per second with client certificates (bench/web-tls.ts).
  *
+ * - The footprint beside node_exporter (bench/footprint.ts): start-up to the first answered scrape,
+ *   RSS idle and after 100 scrapes, CPU per 1,000 scrapes, for the single executable (built once
+ *   per run, amd64, on x64 machines), `node dist/cli.js` and node_exporter, on the N = 1,000 and
+ *   N = 10,000 trees with B = 20,000 (node_exporter even under --no-peers).
+ *
  * Flags: --quick (N = 100 and 1,000 only, fewer runs), --no-peers, --no-real, --no-logs, --no-web,
- * --out FILE (default BENCHMARKS.md; --out - prints only).
+ * --no-footprint, --out FILE (default BENCHMARKS.md; --out - prints only).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -31,6 +36,13 @@ import autocannon from 'autocannon'
 import { assertScrape } from './check.ts'
 import { startExporter, timeScrapes } from './exporter.ts'
 import { buildFloors, type FloorFigures, runFloor } from './floors.ts'
+import {
+  buildBinary,
+  FOOTPRINT_HEADER,
+  type FootprintFigures,
+  footprintRows,
+  measureFootprint,
+} from './footprint.ts'
 import { measureLogParsing, measureMtail } from './log-parse.ts'
 import { writeAuthLog } from './auth-log.ts'
 import { countProcesses, measurePeer, type PeerFigures, sumMetric } from './peers.ts'
@@ -46,6 +58,7 @@ const { values: args } = parseArgs({
     'no-real': { type: 'boolean', default: false },
     'no-logs': { type: 'boolean', default: false },
     'no-web': { type: 'boolean', default: false },
+    'no-footprint': { type: 'boolean', default: false },
     out: { type: 'string', default: join(import.meta.dirname, '..', 'BENCHMARKS.md') },
   },
 })
@@ -72,7 +85,12 @@ interface ScenarioFigures {
   peers: PeerFigures[]
   /** `sshd-exporter sessions --json` end to end, on the N = 1,000 trees. */
   sessionsCommand: SessionsCommandFigures | null
+  /** bench/footprint.ts's three subjects, on the B = 20,000 daemon trees with N = 1,000 or 10,000. */
+  footprint: FootprintFigures[] | null
 }
+
+/** The single executable for the footprint section, built once per run (main); null: left out. */
+let footprintBinary: { binary: string | null; note?: string | undefined } = { binary: null }
 
 const report: string[] = []
 function say(line = ''): void {
@@ -173,6 +191,13 @@ async function scenario(s: Scenario, dir: string, floors: ReturnType<typeof buil
     s.connections === 1_000
       ? measureSessionsCommand(tree, exporterFlags(tree), args.quick ? 5 : 15)
       : null
+  const footprint =
+    !args['no-footprint'] &&
+    s.unrelated === 20_000 &&
+    (s.mode ?? 'daemon') === 'daemon' &&
+    (s.connections === 1_000 || s.connections === 10_000)
+      ? await measureFootprint(tree, exporterFlags(tree), { binary: footprintBinary.binary })
+      : null
   const figures: ScenarioFigures = {
     scenario: s,
     tree,
@@ -182,6 +207,7 @@ async function scenario(s: Scenario, dir: string, floors: ReturnType<typeof buil
     floorWalk,
     peers,
     sessionsCommand,
+    footprint,
   }
   return { figures, base }
 }
@@ -268,6 +294,10 @@ async function main(): Promise<void> {
     say(`Trees on ${tmpfs ? 'tmpfs' : 'the temporary directory (not tmpfs)'}.`)
     say()
     const floors = buildFloors(join(dir, 'floors'))
+    if (!args['no-footprint']) {
+      console.error('… building the single executable (amd64)')
+      footprintBinary = await buildBinary(join(dir, 'footprint'))
+    }
     const scenarios: Scenario[] = [
       { name: 'N=100 B=20000', connections: 100, unrelated: 20_000, peers: true },
       { name: 'N=1000 B=20000', connections: 1_000, unrelated: 20_000, peers: true },
@@ -295,6 +325,7 @@ async function main(): Promise<void> {
     }
     printScenarios(results)
     printSessionsCommand(results, measureStarts(args.quick ? 5 : 15))
+    if (!args['no-footprint']) printFootprint(results)
     if (crowd !== null) printCrowd(crowd)
     if (!args['no-real']) {
       console.error('… real /proc, 200 connections')
@@ -390,6 +421,27 @@ function printSessionsCommand(
     say(
       `| ${r.scenario.name} | ${r.tree.processes} | ${fmt(c.json.medianMs)} (${fmt(c.json.p99Ms)}) | ${fmt(c.withSessions.medianMs)} (${fmt(c.withSessions.p99Ms)}) | ${fmt(r.floorFull.medianMs)} | ${ratio(c.json.medianMs, r.floorFull.medianMs)} |`,
     )
+  }
+  say()
+}
+
+function printFootprint(results: readonly ScenarioFigures[]): void {
+  say('## Footprint beside node_exporter')
+  say()
+  say('The single executable (scripts/release.ts, amd64, run with MALLOC_ARENA_MAX=2 as its unit')
+  say("runs it), `node --optimize-for-size dist/cli.js` (likewise) and Debian's node_exporter")
+  say('(processes collector only, as in the scrape table) on the same tree, one after another')
+  say('(bench/footprint.ts). Start-up: from the spawn to the first answered /metrics scrape. RSS')
+  say('idle: VmRSS 1 s after the process first answered /-/healthy (node_exporter: /), before any')
+  say('scrape. RSS after 100 scrapes: VmRSS 0.5 s after the 100th scrape. CPU: utime + stime of')
+  say("/proc/<pid>/stat over scrapes 2 to 100, per 1,000 scrapes. Each exporter's last scrape was")
+  say("checked against the tree, node_exporter's process count likewise.")
+  if (footprintBinary.note !== undefined) say(`The binary is left out: ${footprintBinary.note}.`)
+  say()
+  for (const line of FOOTPRINT_HEADER) say(line)
+  for (const r of results) {
+    if (r.footprint !== null)
+      for (const line of footprintRows(r.scenario.name, r.footprint)) say(line)
   }
   say()
 }

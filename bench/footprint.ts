@@ -1,0 +1,353 @@
+/**
+ * What the exporter costs a host beside node_exporter, measured in the same run on the same
+ * synthetic tree: for the single executable (scripts/release.ts, amd64), for `node <NODE_FLAGS>
+ * dist/cli.js`, and for Debian's prometheus-node-exporter with its processes collector (started as
+ * bench/peers.ts starts it):
+ *
+ * - start-up: from the spawn to the first answered /metrics scrape (the first scrape included);
+ * - RSS idle: VmRSS 1 s after the process first answered /-/healthy (node_exporter: /), before
+ *   any /metrics scrape;
+ * - RSS after 100 scrapes: VmRSS 0.5 s after the 100th /metrics scrape (the first one counted);
+ * - CPU seconds per 1,000 scrapes: utime + stime (/proc/<pid>/stat, all threads, 100 ticks a
+ *   second) over scrapes 2 to 100, × 1,000 / 99.
+ *
+ * Both builds of the exporter run with NODE_ENV (MALLOC_ARENA_MAX=2), as the unit runs them; the
+ * binary has --optimize-for-size built in. Each exporter's last scrape is checked against the tree
+ * (bench/check.ts), node_exporter's process count likewise (bench/peers.ts).
+ *
+ * CLI: node bench/footprint.ts [--connections 1000] [--unrelated 20000] [--binary PATH]
+ * builds the tree on /dev/shm, the binary (unless --binary), measures the three and prints the
+ * table.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { arch, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { NODE_ENV, NODE_FLAGS } from '../src/runtime.ts'
+import { freePort } from '../test/helpers/free-port.ts'
+import { assertScrape } from './check.ts'
+import { countProcesses, sumMetric } from './peers.ts'
+import { type BuiltTree, buildProcfs } from './procfs-builder.ts'
+
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js')
+const NODE_EXPORTER = 'prometheus-node-exporter'
+const CLOCK_TICKS = 100
+
+export type Subject = 'binary' | 'node dist/cli.js' | 'node_exporter'
+
+export interface FootprintFigures {
+  subject: Subject
+  /** Spawn to the first answered /metrics scrape, in ms. */
+  startMs: number
+  /** VmRSS before any /metrics scrape, in MiB. */
+  idleRssMb: number
+  /** VmRSS after `scrapes` scrapes, in MiB. */
+  rssAfterMb: number
+  /** Scrapes in all (the first one, which ends the start-up, included). */
+  scrapes: number
+  /** utime + stime over scrapes 2 to `scrapes`, per 1,000 scrapes, in seconds. */
+  cpuSecondsPer1000: number
+}
+
+export interface FootprintOptions {
+  /** The single executable; null: not measured. */
+  binary: string | null
+  /** Scrapes in all, the first included. Default 100. */
+  scrapes?: number
+  /** Measure node_exporter too. Default true. */
+  nodeExporter?: boolean
+  /** Longest wait from the spawn to the first answer. Default 60 s. */
+  startTimeoutMs?: number
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+function rssMb(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? NaN : Number(m[1]) / 1024
+}
+
+/** utime + stime (fields 14 and 15 of proc(5); 11 and 12 after comm), in seconds. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+}
+
+async function get(url: string, timeoutMs: number): Promise<{ ok: boolean; body: string }> {
+  const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+  return { ok: r.ok, body: await r.text() }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(timer)
+}
+
+interface Launch {
+  subject: Subject
+  command: string
+  args: string[]
+  env: NodeJS.ProcessEnv
+  /** Answered before any scrape, once the process listens. */
+  health: string
+  check(body: string): void
+}
+
+async function measureOne(launch: Launch, port: number, opts: FootprintOptions) {
+  const scrapes = opts.scrapes ?? 100
+  const base = `http://127.0.0.1:${port}`
+  let output = ''
+  const started = performance.now()
+  const child = spawn(launch.command, launch.args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: launch.env,
+  })
+  let spawnError: Error | null = null
+  child.once('error', (err) => (spawnError = err))
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-4000)
+  }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  try {
+    const deadline = started + (opts.startTimeoutMs ?? 60_000)
+    for (;;) {
+      if (spawnError !== null) throw new Error(`${launch.subject}: ${String(spawnError)}`)
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(
+          `${launch.subject} exited (${child.exitCode ?? child.signalCode}): ${output}`,
+        )
+      }
+      try {
+        if ((await get(`${base}${launch.health}`, 2000)).ok) break
+      } catch {
+        // not listening yet
+      }
+      if (performance.now() > deadline)
+        throw new Error(`${launch.subject} did not answer: ${output}`)
+      await sleep(10)
+    }
+    const answeredMs = performance.now() - started
+    const pid = child.pid!
+    // The idle figure: settled, before any /metrics scrape. Start-up is timed without this wait.
+    await sleep(1000)
+    const idleRssMb = rssMb(pid)
+    const first = performance.now()
+    let last = await get(`${base}/metrics`, 300_000)
+    const startMs = answeredMs + (performance.now() - first)
+    if (!last.ok) throw new Error(`${launch.subject}: the first scrape failed: ${last.body}`)
+    const cpuBefore = cpuSeconds(pid)
+    for (let i = 1; i < scrapes; i++) {
+      last = await get(`${base}/metrics`, 300_000)
+      if (!last.ok) throw new Error(`${launch.subject}: scrape ${i + 1} failed: ${last.body}`)
+    }
+    const cpuAfter = cpuSeconds(pid)
+    launch.check(last.body)
+    await sleep(500)
+    const figures: FootprintFigures = {
+      subject: launch.subject,
+      startMs,
+      idleRssMb,
+      rssAfterMb: rssMb(pid),
+      scrapes,
+      cpuSecondsPer1000: scrapes > 1 ? ((cpuAfter - cpuBefore) * 1000) / (scrapes - 1) : NaN,
+    }
+    return figures
+  } finally {
+    await stop(child)
+  }
+}
+
+/**
+ * The three subjects on `tree`, one after another: the binary (when options.binary), `node
+ * dist/cli.js`, node_exporter (unless options.nodeExporter is false). `flags`: the exporter's
+ * flags for the tree (bench/run.ts's exporterFlags), without a listen address.
+ */
+export async function measureFootprint(
+  tree: BuiltTree,
+  flags: readonly string[],
+  options: FootprintOptions,
+): Promise<FootprintFigures[]> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`)
+  const results: FootprintFigures[] = []
+  const exporterCheck = (body: string): void => assertScrape(body, tree, { instances: true })
+  const exporterArgs = (port: number): string[] => [
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--log.level=warn',
+    ...flags,
+  ]
+  const env = { ...process.env, ...NODE_ENV }
+  if (options.binary !== null) {
+    const port = await freePort()
+    results.push(
+      await measureOne(
+        {
+          subject: 'binary',
+          command: options.binary,
+          args: exporterArgs(port),
+          env,
+          health: '/-/healthy',
+          check: exporterCheck,
+        },
+        port,
+        options,
+      ),
+    )
+  }
+  {
+    const port = await freePort()
+    results.push(
+      await measureOne(
+        {
+          subject: 'node dist/cli.js',
+          command: process.execPath,
+          args: [...NODE_FLAGS, CLI, ...exporterArgs(port)],
+          env,
+          health: '/-/healthy',
+          check: exporterCheck,
+        },
+        port,
+        options,
+      ),
+    )
+  }
+  if (options.nodeExporter ?? true) {
+    const processes = countProcesses(tree.root)
+    const sysfs = mkdtempSync(join(tmpdir(), 'sshd-exporter-footprint-sysfs-'))
+    try {
+      const port = await freePort()
+      results.push(
+        await measureOne(
+          {
+            subject: 'node_exporter',
+            command: NODE_EXPORTER,
+            // As bench/peers.ts runs it: the processes collector alone, an empty sysfs.
+            args: [
+              `--path.procfs=${tree.root}`,
+              `--path.sysfs=${sysfs}`,
+              '--collector.disable-defaults',
+              '--collector.processes',
+              `--web.listen-address=127.0.0.1:${port}`,
+            ],
+            env: process.env,
+            health: '/',
+            check: (body) => {
+              const pids = sumMetric(`\n${body}`, 'node_processes_pids')
+              if (pids !== processes) {
+                throw new Error(`node_exporter: node_processes_pids ${pids}, not ${processes}`)
+              }
+            },
+          },
+          port,
+          options,
+        ),
+      )
+    } finally {
+      rmSync(sysfs, { recursive: true, force: true })
+    }
+  }
+  return results
+}
+
+/**
+ * Builds the single executable for amd64 (scripts/release.ts) into `dir` and returns its path;
+ * null, with the reason, on a machine that is not x64 (the binary would not run).
+ */
+export async function buildBinary(
+  dir: string,
+): Promise<{ binary: string; note?: undefined } | { binary: null; note: string }> {
+  if (arch() !== 'x64') {
+    return { binary: null, note: `this machine is ${arch()}, not x64: the amd64 binary left out` }
+  }
+  const { release } = await import('../scripts/release.ts')
+  const out = join(dir, 'release')
+  const result = await release({ out, arches: ['amd64'], log: () => {} })
+  const tarball = result.artifacts.find((a) => a.endsWith('.linux-amd64.tar.gz'))
+  if (tarball === undefined)
+    throw new Error(`release built no amd64 tarball: ${result.artifacts.join(', ')}`)
+  const unpacked = join(dir, 'binary')
+  mkdirSync(unpacked, { recursive: true })
+  execFileSync('tar', ['-xzf', join(out, tarball), '-C', unpacked])
+  const top = readdirSync(unpacked).find((d) => d.endsWith('.linux-amd64'))
+  if (top === undefined) throw new Error(`${tarball} holds no sshd-exporter-*.linux-amd64/`)
+  return { binary: join(unpacked, top, 'sshd-exporter') }
+}
+
+function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`
+}
+
+/** The table's rows: `| tree | subject | start-up | RSS idle | RSS after 100 | CPU |`. */
+export function footprintRows(tree: string, figures: readonly FootprintFigures[]): string[] {
+  return figures.map(
+    (f) =>
+      `| ${tree} | ${f.subject} | ${fmtMs(f.startMs)} | ${f.idleRssMb.toFixed(1)} MiB | ${f.rssAfterMb.toFixed(1)} MiB | ${f.cpuSecondsPer1000.toFixed(2)} |`,
+  )
+}
+
+export const FOOTPRINT_HEADER = [
+  '| tree | subject | start-up | RSS idle | RSS after 100 scrapes | CPU s / 1,000 scrapes |',
+  '| --- | --- | ---: | ---: | ---: | ---: |',
+]
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      connections: { type: 'string', default: '1000' },
+      unrelated: { type: 'string', default: '20000' },
+      binary: { type: 'string' },
+      scrapes: { type: 'string', default: '100' },
+    },
+  })
+  const connections = Number(values.connections)
+  const unrelated = Number(values.unrelated)
+  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir()
+  const dir = mkdtempSync(join(base, 'sshd-exporter-footprint-'))
+  try {
+    let binary: string | null = values.binary ?? null
+    if (binary === null) {
+      console.error('… building the binary')
+      const built = await buildBinary(dir)
+      if (built.binary === null) console.error(built.note)
+      binary = built.binary
+    }
+    console.error(`… tree N=${connections} B=${unrelated}`)
+    const tree = buildProcfs(join(dir, 'tree', 'proc'), {
+      connections,
+      sessions: 3,
+      preauth: connections / 10,
+      unrelated,
+      version: '9.2',
+      mode: 'daemon',
+    })
+    const flags = [
+      `--path.procfs=${tree.root}`,
+      `--path.rootfs=${tree.rootfs}`,
+      '--collector.config.sshd-binary=',
+      '--collector.events.source=none',
+    ]
+    const figures = await measureFootprint(tree, flags, {
+      binary,
+      scrapes: Number(values.scrapes),
+    })
+    for (const line of [
+      ...FOOTPRINT_HEADER,
+      ...footprintRows(`N=${connections} B=${unrelated}`, figures),
+    ]) {
+      console.log(line)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// import.meta.main needs Node 24.2; the engines field allows 22.18.
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main()
