@@ -19,7 +19,7 @@
  * builds the tree on /dev/shm, the binary (unless --binary), measures the three and prints the
  * table.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { arch, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util'
 import { NODE_ENV, NODE_FLAGS } from '../src/runtime.ts'
 import { freePort } from '../test/helpers/free-port.ts'
 import { assertScrape } from './check.ts'
-import { countProcesses, sumMetric } from './peers.ts'
+import { countProcesses, stop, sumMetric } from './peers.ts'
 import { type BuiltTree, buildProcfs } from './procfs-builder.ts'
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js')
@@ -80,15 +80,6 @@ function cpuSeconds(pid: number): number {
 async function get(url: string, timeoutMs: number): Promise<{ ok: boolean; body: string }> {
   const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
   return { ok: r.ok, body: await r.text() }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-  await exited
-  clearTimeout(timer)
 }
 
 interface Launch {

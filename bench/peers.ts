@@ -196,7 +196,8 @@ async function waitUntilAnswering(
   }
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+/** Ends a child: SIGTERM, SIGKILL 5 s later if it is still there. */
+export async function stop(child: ChildProcess): Promise<void> {
   // Never started (spawn failed), or gone already.
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
