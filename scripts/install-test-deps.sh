@@ -4,7 +4,8 @@
 #   - OpenSSH 10.0 from bookworm-backports, unpacked with dpkg -x into
 #     .tools/openssh-10.0 (never installed over the system one);
 #   - a Debian 13 (trixie) root in .tools/trixie with trixie's own openssh-server (OpenSSH 10.0p2),
-#     made by scripts/make-trixie-root.sh with debootstrap; the tests run its sshd chrooted there;
+#     made by scripts/make-trixie-root.sh (scripts/make-debian-root.sh); the tests run its sshd
+#     chrooted there;
 #   - prometheus (promtool and the server) and prometheus-alertmanager, for the alerts end to end;
 #   - util-linux (unshare, setpriv) and iproute2 (tc, to drop packets in a test's own
 #     network namespace);
