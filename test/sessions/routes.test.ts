@@ -8,15 +8,14 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { hashSync } from 'bcryptjs'
 import { createExporter, type Exporter } from '../../src/exporter.ts'
-import { createLogger } from '../../src/logger.ts'
 import type { SessionsReport } from '../../src/model/sessions.ts'
 import { parseSessionsQuery, sessionsRoutes } from '../../src/sessions/routes.ts'
-import { buildApp } from '../../src/web/app.ts'
 import { exporterFlags } from '../helpers/flags.ts'
 import { tempProcTree } from '../helpers/procfs-tree.ts'
 import { sshdHost, tempRootfs } from '../helpers/sessions-host.ts'
+import { silentLogger, testApp } from '../helpers/web-app.ts'
 
-const silent = createLogger({ level: 'error', format: 'json', destination: { write() {} } })
+const silent = silentLogger()
 const q = (text: string) => parseSessionsQuery(new URLSearchParams(text))
 
 describe('parseSessionsQuery', () => {
@@ -74,12 +73,7 @@ describe('sessionsRoutes in buildApp', () => {
       connections: [],
       utmp_orphans: null,
     }
-    const app = buildApp({
-      telemetryPath: '/metrics',
-      scrape: () => Promise.resolve(''),
-      logger: silent,
-      version: 'test',
-      landing: { name: 'n', description: 'd', tables: [] },
+    const app = testApp({
       routes: sessionsRoutes(() => {
         reads++
         return Promise.resolve(fixed)

@@ -12,11 +12,10 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { pathToFileURL } from 'node:url'
 import { compareSync, hashSync } from 'bcryptjs'
-import { createLogger } from '../../src/logger.ts'
-import { buildApp } from '../../src/web/app.ts'
 import { BasicAuth, DECOY_HASH, VerifiedCache } from '../../src/web/basic-auth.ts'
 import { BcryptBusyError, BcryptPool, setBcryptPool } from '../../src/web/bcrypt-pool.ts'
 import { WebConfigSource } from '../../src/web/web.ts'
+import { silentLogger, testApp } from '../helpers/web-app.ts'
 
 const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`
 const ALICE_HASH = hashSync('wonderland', 4)
@@ -189,15 +188,8 @@ describe('guard() with basic auth', () => {
     t.after(() => void (old === undefined || setBcryptPool(old)))
     const file = join(root, 'web.yml')
     writeFileSync(file, `basic_auth_users:\n  alice: ${ALICE_HASH}\n`)
-    const logger = createLogger({ level: 'error', format: 'json', destination: { write() {} } })
-    const app = buildApp({
-      telemetryPath: '/metrics',
-      scrape: () => Promise.resolve('up 1\n'),
-      logger,
-      version: 'test',
-      landing: { name: 'test exporter', description: 'For tests.', tables: [] },
-      web: await WebConfigSource.open(file, logger, 'sshd-exporter'),
-    })
+    const logger = silentLogger()
+    const app = testApp({ logger, web: await WebConfigSource.open(file, logger, 'sshd-exporter') })
     t.after(() => app.close())
     const get = (credentials: string) =>
       app.inject({ url: '/metrics', headers: { authorization: basic(credentials) } })

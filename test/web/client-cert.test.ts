@@ -9,17 +9,15 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { randomInt, X509Certificate } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from 'node:tls'
 import { after, before, describe, it, type TestContext } from 'node:test'
-import { createLogger } from '../../src/logger.ts'
 import { certFacts, goClientCertRefusal, TrustAnchors } from '../../src/web/client-cert.ts'
-import { buildApp } from '../../src/web/app.ts'
 import { WebConfigSource } from '../../src/web/web.ts'
 import { makeCerts, type TestCerts } from '../helpers/certs.ts'
 import { get } from '../helpers/exporter.ts'
+import { listenOnLoopback, silentLogger, testApp } from '../helpers/web-app.ts'
 
 let root: string
 let certs: TestCerts
@@ -108,25 +106,21 @@ async function serve(t: TestContext, type: string, sans?: string[]) {
       ...(sans === undefined ? [] : [`  client_allowed_sans: [${sans.join(', ')}]`]),
     ].join('\n'),
   )
-  const logger = createLogger({ level: 'error', format: 'json', destination: { write: () => {} } })
+  const logger = silentLogger()
   const source = await WebConfigSource.open(file, logger, 'sshd-exporter')
   let scrapes = 0
-  const app = buildApp({
-    telemetryPath: '/metrics',
+  const app = testApp({
     scrape: () => {
       scrapes++
       return Promise.resolve('up 1\n')
     },
     logger,
-    version: 'test',
-    landing: { name: 'test exporter', description: 'For tests.', tables: [] },
     web: source,
   })
   let requests = 0
   app.server.on('request', () => requests++)
-  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = await listenOnLoopback(app)
   t.after(() => app.close())
-  const { port } = app.server.address() as AddressInfo
   const outcome = async (name: string | undefined, extra = '') => {
     const p = name === undefined ? { cert: undefined, key: undefined } : pem(name)
     const cert = p.cert === undefined ? undefined : p.cert + extra

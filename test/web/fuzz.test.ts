@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect as http2Connect } from 'node:http2'
-import { type AddressInfo, connect as netConnect, type Socket } from 'node:net'
+import { connect as netConnect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -22,10 +22,10 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { hashSync } from 'bcryptjs'
 import fc from 'fast-check'
-import { createLogger } from '../../src/logger.ts'
-import { type App, buildApp, SERVER_LIMITS } from '../../src/web/app.ts'
+import { type App, SERVER_LIMITS } from '../../src/web/app.ts'
 import { WebConfigSource } from '../../src/web/web.ts'
 import { makeCerts, type TestCerts } from '../helpers/certs.ts'
+import { listenOnLoopback, silentLogger, testApp } from '../helpers/web-app.ts'
 
 const SEED = process.env.FUZZ_SEED === undefined ? Date.now() >>> 0 : Number(process.env.FUZZ_SEED)
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60)
@@ -54,18 +54,14 @@ function heapUsed(): number {
 
 let root: string
 let certs: TestCerts
-const silent = createLogger({ level: 'error', format: 'json', destination: { write() {} } })
+const silent = silentLogger()
 
 async function serve(lines: string[]): Promise<{ app: App; port: number }> {
   const file = join(root, `web-${Math.random().toString(36).slice(2)}.yml`)
   writeFileSync(file, lines.join('\n'))
   const web = await WebConfigSource.open(file, silent, 'sshd-exporter')
-  const app = buildApp({
-    telemetryPath: '/metrics',
-    scrape: () => Promise.resolve('up 1\n'),
+  const app = testApp({
     logger: silent,
-    version: 'test',
-    landing: { name: 'test exporter', description: 'For tests.', tables: [] },
     web,
     // Short, so that a request the fuzzer leaves unfinished ends in time.
     limits: {
@@ -76,8 +72,7 @@ async function serve(lines: string[]): Promise<{ app: App; port: number }> {
       http2SessionTimeoutMs: 1000,
     },
   })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  return { app, port: (app.server.address() as AddressInfo).port }
+  return { app, port: await listenOnLoopback(app) }
 }
 
 let plain: { app: App; port: number }

@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
-import { type AddressInfo, connect, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { describe, it, type TestContext } from 'node:test'
 import { createExporter } from '../../src/exporter.ts'
-import { createLogger } from '../../src/logger.ts'
-import { buildApp, SERVER_LIMITS, type ServerLimits } from '../../src/web/app.ts'
+import { SERVER_LIMITS, type ServerLimits } from '../../src/web/app.ts'
 import { exporterFlags } from '../helpers/flags.ts'
+import { jsonLinesLogger, listenOnLoopback, silentLogger, testApp } from '../helpers/web-app.ts'
 
 const IDLE = 500
 const SLOW = 20
@@ -32,24 +32,9 @@ function openFilesLimit(): number {
 }
 
 async function serve(t: TestContext, limits: Partial<ServerLimits>) {
-  const logs: Record<string, unknown>[] = []
-  const logger = createLogger({
-    level: 'warn',
-    format: 'json',
-    destination: {
-      write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>),
-    },
-  })
-  const app = buildApp({
-    telemetryPath: '/metrics',
-    scrape: () => Promise.resolve('up 1\n'),
-    logger,
-    version: 'test',
-    landing: { name: 'test exporter', description: 'For tests.', tables: [] },
-    limits,
-  })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const { port } = app.server.address() as AddressInfo
+  const { logger, logs } = jsonLinesLogger('warn')
+  const app = testApp({ scrape: () => Promise.resolve('up 1\n'), logger, limits })
+  const port = await listenOnLoopback(app)
   const sockets = new Set<Socket>()
   t.after(async () => {
     for (const s of sockets) s.destroy()
@@ -195,7 +180,7 @@ describe('slow and greedy clients', () => {
   })
 
   it('has the production limits by default, and --web.max-connections sets the maximum', async () => {
-    const silent = createLogger({ level: 'error', format: 'json', destination: { write() {} } })
+    const silent = silentLogger()
     const { app } = await createExporter(exporterFlags([]), silent)
     const server = app.server
     assert.equal(server.headersTimeout, SERVER_LIMITS.headersTimeoutMs)

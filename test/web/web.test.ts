@@ -4,16 +4,14 @@
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it, type TestContext } from 'node:test'
 import { hashSync } from 'bcryptjs'
-import { createLogger } from '../../src/logger.ts'
-import { buildApp } from '../../src/web/app.ts'
 import { WebConfigSource } from '../../src/web/web.ts'
 import { makeCerts, type TestCerts } from '../helpers/certs.ts'
 import { type ClientOptions, get } from '../helpers/exporter.ts'
+import { jsonLinesLogger, listenOnLoopback, testApp } from '../helpers/web-app.ts'
 
 let root: string
 let certs: TestCerts
@@ -32,26 +30,11 @@ let n = 0
 async function serve(t: TestContext, lines: string[]) {
   const file = join(root, `web-${++n}.yml`)
   writeFileSync(file, lines.join('\n'))
-  const logs: Record<string, unknown>[] = []
-  const logger = createLogger({
-    level: 'debug',
-    format: 'json',
-    destination: {
-      write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>),
-    },
-  })
+  const { logger, logs } = jsonLinesLogger('debug')
   const source = await WebConfigSource.open(file, logger, 'sshd-exporter')
-  const app = buildApp({
-    telemetryPath: '/metrics',
-    scrape: () => Promise.resolve('up 1\n'),
-    logger,
-    version: 'test',
-    landing: { name: 'test exporter', description: 'For tests.', tables: [] },
-    web: source,
-  })
-  await app.listen({ host: '127.0.0.1', port: 0 })
+  const app = testApp({ logger, web: source })
+  const port = await listenOnLoopback(app)
   t.after(() => app.close())
-  const { port } = app.server.address() as AddressInfo
   const url = `${source.initial.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`
   const write = (next: string[]) => writeFileSync(file, next.join('\n'))
   /** 'status <n>' or 'refused'. */
