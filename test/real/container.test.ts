@@ -33,6 +33,16 @@ import {
   scrapeUntil,
   series,
 } from '../helpers/exporter.ts'
+import {
+  BASE_IMAGE,
+  buildImage,
+  containerCommand,
+  type ImageConfig,
+  imageEnv,
+  inspectImage,
+  resolveUser,
+  run,
+} from '../helpers/container.ts'
 import { freePort } from '../helpers/free-port.ts'
 import { type SshdServer, startSshd } from '../helpers/sshd/server.ts'
 import { TEST_USER } from '../helpers/sshd/test-user.ts'
@@ -41,7 +51,6 @@ const execFileAsync = promisify(execFile)
 
 const REPO = join(import.meta.dirname, '..', '..')
 const TAG = 'localhost/sshd-exporter:test'
-const BASE = 'docker.io/library/node:24-bookworm-slim'
 const PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
   version: string
   license: string
@@ -63,53 +72,6 @@ async function missing(): Promise<string | null> {
 const why = await missing()
 if (why !== null && REQUIRED) throw new Error(why)
 
-async function run(command: string, args: readonly string[], timeoutMs = 600_000) {
-  try {
-    return await execFileAsync(command, args, {
-      cwd: REPO,
-      timeout: timeoutMs,
-      maxBuffer: 64 * 1024 * 1024,
-    })
-  } catch (error) {
-    const e = error as Error & { stdout?: string; stderr?: string }
-    throw new Error(
-      `${command} ${args.join(' ')} failed: ${e.message}\n${(e.stdout ?? '').slice(-4000)}\n${(e.stderr ?? '').slice(-4000)}`,
-    )
-  }
-}
-
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const start = performance.now()
-  const value = await fn()
-  return [value, (performance.now() - start) / 1000]
-}
-
-interface ImageConfig {
-  User?: string
-  Env?: string[]
-  Entrypoint?: string[] | null
-  Cmd?: string[] | null
-  WorkingDir?: string
-  ExposedPorts?: Record<string, unknown>
-  Labels?: Record<string, string>
-}
-
-async function inspect(ref: string): Promise<{ Size: number; Config: ImageConfig }> {
-  const { stdout } = await run('podman', ['image', 'inspect', ref])
-  return (JSON.parse(stdout) as Array<{ Size: number; Config: ImageConfig }>)[0]!
-}
-
-/** The certificates npm on this machine trusts beyond Node's own, for the build's npm ci. */
-async function npmCaFile(): Promise<string | null> {
-  const extra = process.env.NODE_EXTRA_CA_CERTS
-  if (extra && existsSync(extra)) return extra
-  const { stdout } = await execFileAsync('npm', ['config', 'get', 'cafile']).catch(() => ({
-    stdout: '',
-  }))
-  const file = stdout.trim()
-  return file !== '' && file !== 'null' && file !== 'undefined' && existsSync(file) ? file : null
-}
-
 /** Every file under `dir` (not following symlinks), relative to it. */
 function walk(dir: string, prefix = ''): string[] {
   const out: string[] = []
@@ -121,57 +83,6 @@ function walk(dir: string, prefix = ''): string[] {
   return out
 }
 
-/** The uid, gid and home that Docker gives the image's USER (numeric, or a name in its passwd). */
-function resolveUser(root: string, user: string): { uid: number; gid: number; home: string } {
-  const [u = '', g] = user.split(':')
-  const passwd = readFileSync(join(root, 'etc', 'passwd'), 'utf8')
-    .split('\n')
-    .map((line) => line.split(':'))
-  const entry = passwd.find((f) => f[0] === u || f[2] === u)
-  const uid = /^\d+$/.test(u) ? Number(u) : Number(entry?.[2])
-  let gid = entry === undefined ? 0 : Number(entry[3])
-  if (g !== undefined) {
-    const group = readFileSync(join(root, 'etc', 'group'), 'utf8')
-      .split('\n')
-      .map((line) => line.split(':'))
-      .find((f) => f[0] === g)
-    gid = /^\d+$/.test(g) ? Number(g) : Number(group?.[2])
-  }
-  assert.ok(Number.isInteger(uid) && Number.isInteger(gid), `USER ${user} not found in the image`)
-  return { uid, gid, home: entry?.[5] || '/' }
-}
-
-/**
- * Run inside the test bed's mount namespace, in a private one of its own: lays out the container's
- * root on a writable overlay of the (read-only) image mount, then makes every mount in it
- * read-only, and runs the command in it as the user. $1 image, $2 scratch dir, $3 uid, $4 gid,
- * $5 working directory, then the command.
- */
-const CONTAINER_SH = `
-set -eu
-image=$1 top=$2 uid=$3 gid=$4 wd=$5
-shift 5
-mount -t tmpfs -o mode=755 container "$top"
-mkdir "$top/upper" "$top/work" "$top/root"
-mount -t overlay overlay -o "lowerdir=$image,upperdir=$top/upper,workdir=$top/work" "$top/root"
-r=$top/root
-mkdir -p "$r/host/proc" "$r/host/root" "$r/proc" "$r/dev"
-# -v /:/host/root:ro (docker binds recursively) and -v /proc:/host/proc:ro
-mount --rbind / "$r/host/root"
-mount --rbind /proc "$r/host/proc"
-# The container's own /proc (--pid=host: the host's PID namespace, which this shell is in) and /dev.
-mount -t proc proc "$r/proc"
-mount -t tmpfs -o mode=755,size=64k dev "$r/dev"
-for d in null zero full random urandom tty; do
-  touch "$r/dev/$d"
-  mount --bind "/dev/$d" "$r/dev/$d"
-done
-# --read-only and :ro: every mount under the root, submounts too.
-awk -v r="$r" '$5 == r || index($5, r "/") == 1 { print $5 }' "$r/proc/self/mountinfo" >"$top/mounts"
-while read -r m; do mount -o remount,bind,ro "$m"; done <"$top/mounts"
-exec nsenter --root="$r" --wdns="$wd" --setuid="$uid" --setgid="$gid" -- "$@"
-`
-
 describe('the container image', { skip: why ?? false, timeout: 15 * 60_000 }, () => {
   let config: ImageConfig
   let size = 0
@@ -180,26 +91,13 @@ describe('the container image', { skip: why ?? false, timeout: 15 * 60_000 }, ()
   const timings: string[] = []
 
   before(async () => {
-    const [, baseSeconds] = await timed(() => run('bash', ['scripts/make-base-image.sh']))
+    const { baseSeconds, buildSeconds } = await buildImage(TAG, PKG.version)
     timings.push(`base image (scripts/make-base-image.sh): ${baseSeconds.toFixed(1)} s`)
-    await run('podman', ['rmi', '--force', '--ignore', TAG])
-    const ca = await npmCaFile()
-    const revision = await execFileAsync('git', ['rev-parse', 'HEAD'], { cwd: REPO })
-      .then((r) => r.stdout.trim())
-      .catch(() => 'unknown')
-    const [, buildSeconds] = await timed(() =>
-      run('podman', [
-        ...['build', '--isolation=chroot', '--pull=never', '--layers=false'],
-        ...(ca === null ? [] : ['--secret', `id=ca,src=${ca}`]),
-        ...['--build-arg', `VERSION=${PKG.version}`, '--build-arg', `REVISION=${revision}`],
-        ...['-t', TAG, '.'],
-      ]),
-    )
     timings.push(`podman build: ${buildSeconds.toFixed(1)} s`)
-    const image = await inspect(TAG)
+    const image = await inspectImage(TAG)
     config = image.Config
     size = image.Size
-    baseSize = (await inspect(BASE)).Size
+    baseSize = (await inspectImage(BASE_IMAGE)).Size
     // Before any sshd test bed starts: its mount namespace is a copy of this one.
     mountPoint = (await run('podman', ['image', 'mount', TAG])).stdout.trim()
   })
@@ -284,17 +182,23 @@ describe('the container image', { skip: why ?? false, timeout: 15 * 60_000 }, ()
       // The test bed's config file, as the container sees the host's files.
       `--collector.config.file=/host/root${sshd.configFile}`,
     ]
-    const env: NodeJS.ProcessEnv = { HOME: home }
-    for (const e of config.Env ?? []) env[e.slice(0, e.indexOf('='))] = e.slice(e.indexOf('=') + 1)
     const child = spawn(
       'nsenter',
       [
+        // Inside the test bed's mount namespace: "the host" is the test bed.
         ...['-t', String(sshd.initHostPid), '-m', '--'],
-        ...['unshare', '-m', '--propagation', 'private', '--'],
-        ...['sh', '-c', CONTAINER_SH, 'container', mountPoint, scratch],
-        ...[String(uid), String(gid), config.WorkingDir || '/', ...argv],
+        ...containerCommand({
+          image: mountPoint,
+          scratch,
+          hostRoot: '/',
+          hostProc: '/proc',
+          uid,
+          gid,
+          workdir: config.WorkingDir ?? '/',
+          argv,
+        }),
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'], env },
+      { stdio: ['ignore', 'ignore', 'pipe'], env: imageEnv(config, home) },
     )
     const exporter = await exporterProcess(child, listen)
     t.after(() => exporter.stop())
