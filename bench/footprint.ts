@@ -1,9 +1,19 @@
 /**
  * What the exporter costs a host beside node_exporter, measured in the same run on the same
- * synthetic tree: for the single executable (scripts/release.ts, amd64), for `node <NODE_FLAGS>
- * dist/cli.js`, and for Debian's prometheus-node-exporter with its processes collector (started as
- * bench/peers.ts starts it):
+ * synthetic tree, one subject after another:
  *
+ * - the single executable (scripts/release.ts, amd64);
+ * - `node <NODE_FLAGS> dist/cli.js`;
+ * - the container image, built from the Dockerfile by podman and run from its own root with its
+ *   ENTRYPOINT, CMD, Env and USER (test/helpers/container.ts, as the container test runs it), the
+ *   tree bound where the image expects the host's /proc and root;
+ * - the stack's floor: bench/stack-floor.ts, an exporter of nothing on fastify, pino and
+ *   prom-client, bundled as the binary is and run with its flags: what any exporter on this stack
+ *   costs before it reads /proc;
+ * - Debian's prometheus-node-exporter with its processes collector (started as bench/peers.ts
+ *   starts it).
+ *
+ * For each:
  * - start-up: from the spawn to the first answered /metrics scrape (the first scrape included);
  * - RSS idle: VmRSS 1 s after the process first answered /-/healthy (node_exporter: /), before
  *   any /metrics scrape;
@@ -11,13 +21,13 @@
  * - CPU seconds per 1,000 scrapes: utime + stime (/proc/<pid>/stat, all threads, 100 ticks a
  *   second) over scrapes 2 to 100, × 1,000 / 99.
  *
- * Both builds of the exporter run with NODE_ENV (MALLOC_ARENA_MAX=2), as the unit runs them; the
- * binary has --optimize-for-size built in. Each exporter's last scrape is checked against the tree
- * (bench/check.ts), node_exporter's process count likewise (bench/peers.ts).
+ * Every Node subject runs with NODE_ENV (MALLOC_ARENA_MAX=2), as the unit and the image run the
+ * exporter; the binary has --optimize-for-size built in. Each exporter's last scrape is checked
+ * against the tree (bench/check.ts), node_exporter's process count likewise (bench/peers.ts).
  *
  * CLI: node bench/footprint.ts [--connections 1000] [--unrelated 20000] [--binary PATH]
- * builds the tree on /dev/shm, the binary (unless --binary), measures the three and prints the
- * table.
+ * [--no-container] builds the tree on /dev/shm, the binary (unless --binary) and the image (as
+ * root, with podman), measures the subjects and prints the table.
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
@@ -27,6 +37,15 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { NODE_ENV, NODE_FLAGS } from '../src/runtime.ts'
+import {
+  buildImage,
+  containerCommand,
+  type ImageConfig,
+  imageEnv,
+  inspectImage,
+  resolveUser,
+  run,
+} from '../test/helpers/container.ts'
 import { freePort } from '../test/helpers/free-port.ts'
 import { assertScrape } from './check.ts'
 import { countProcesses, stop, sumMetric } from './peers.ts'
@@ -36,7 +55,8 @@ const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js')
 const NODE_EXPORTER = 'prometheus-node-exporter'
 const CLOCK_TICKS = 100
 
-export type Subject = 'binary' | 'node dist/cli.js' | 'node_exporter'
+export type Subject =
+  'binary' | 'node dist/cli.js' | 'container' | 'stack floor (bundled)' | 'node_exporter'
 
 export interface FootprintFigures {
   subject: Subject
@@ -55,6 +75,10 @@ export interface FootprintFigures {
 export interface FootprintOptions {
   /** The single executable; null: not measured. */
   binary: string | null
+  /** The container image (buildContainer); null or absent: not measured. */
+  container?: BuiltContainer | null
+  /** The stack's floor, bundled (bundleStackFloor); null or absent: not measured. */
+  stackFloor?: string | null
   /** Scrapes in all, the first included. Default 100. */
   scrapes?: number
   /** Measure node_exporter too. Default true. */
@@ -210,6 +234,67 @@ export async function measureFootprint(
       ),
     )
   }
+  if (options.container) {
+    const c = options.container
+    const { uid, gid, home } = resolveUser(c.image, c.config.User || '0')
+    const scratch = mkdtempSync(join(tmpdir(), 'sshd-exporter-footprint-container-'))
+    try {
+      const port = await freePort()
+      const [command, ...args] = containerCommand({
+        image: c.image,
+        scratch,
+        // The tree is the host: its procfs at /host/proc and its root at /host/root, where the
+        // image's CMD points --path.procfs and --path.rootfs.
+        hostRoot: tree.rootfs,
+        hostProc: tree.root,
+        uid,
+        gid,
+        workdir: c.config.WorkingDir ?? '/',
+        argv: [
+          ...(c.config.Entrypoint ?? []),
+          ...(c.config.Cmd ?? []),
+          ...exporterArgs(port).filter((f) => !f.startsWith('--path.')),
+        ],
+      })
+      results.push(
+        await measureOne(
+          {
+            subject: 'container',
+            command: command!,
+            args,
+            env: imageEnv(c.config, home),
+            health: '/-/healthy',
+            check: exporterCheck,
+          },
+          port,
+          options,
+        ),
+      )
+    } finally {
+      rmSync(scratch, { recursive: true, force: true })
+    }
+  }
+  if (options.stackFloor) {
+    const port = await freePort()
+    results.push(
+      await measureOne(
+        {
+          subject: 'stack floor (bundled)',
+          command: process.execPath,
+          args: [...NODE_FLAGS, options.stackFloor],
+          env: { ...env, PORT: String(port) },
+          health: '/-/healthy',
+          check: (body) => {
+            const n = sumMetric(`\n${body}`, 'stack_floor_scrapes')
+            const want = options.scrapes ?? 100
+            if (n !== want) throw new Error(`the stack floor counted ${n} scrapes, not ${want}`)
+          },
+        },
+        port,
+        options,
+      ),
+    )
+  }
   if (options.nodeExporter ?? true) {
     const processes = countProcesses(tree.root)
     const sysfs = mkdtempSync(join(tmpdir(), 'sshd-exporter-footprint-sysfs-'))
@@ -272,6 +357,66 @@ export async function buildBinary(
   return { binary: join(unpacked, top, 'sshd-exporter') }
 }
 
+/**
+ * bench/stack-floor.ts bundled into one CommonJS file, as scripts/release.ts bundles the exporter
+ * for the single executable; its path.
+ */
+export async function bundleStackFloor(dir: string): Promise<string> {
+  const { build } = await import('esbuild')
+  const outfile = join(dir, 'stack-floor.cjs')
+  await build({
+    entryPoints: [join(import.meta.dirname, 'stack-floor.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node24',
+    logLevel: 'warning',
+  })
+  return outfile
+}
+
+/** The container image built from this checkout and mounted: its root and its configuration. */
+export interface BuiltContainer {
+  image: string
+  config: ImageConfig
+  /** Unmounts and removes the image. */
+  remove(): Promise<void>
+}
+
+const FOOTPRINT_TAG = 'localhost/sshd-exporter:footprint'
+
+/**
+ * Builds the Dockerfile with podman (test/helpers/container.ts, as the container test builds it)
+ * and mounts the image; null, with the reason, where that cannot be done (not root, no podman).
+ */
+export async function buildContainer(): Promise<
+  { container: BuiltContainer; note?: undefined } | { container: null; note: string }
+> {
+  if (process.getuid?.() !== 0) return { container: null, note: 'not root: the container left out' }
+  try {
+    await run('podman', ['--version'])
+  } catch {
+    return { container: null, note: 'podman not found: the container left out' }
+  }
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+    version: string
+  }
+  await buildImage(FOOTPRINT_TAG, pkg.version)
+  const { Config: config } = await inspectImage(FOOTPRINT_TAG)
+  const image = (await run('podman', ['image', 'mount', FOOTPRINT_TAG])).stdout.trim()
+  return {
+    container: {
+      image,
+      config,
+      async remove() {
+        await run('podman', ['image', 'unmount', FOOTPRINT_TAG]).catch(() => {})
+        await run('podman', ['rmi', '--force', '--ignore', FOOTPRINT_TAG])
+      },
+    },
+  }
+}
+
 function fmtMs(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`
 }
@@ -296,13 +441,22 @@ async function main(): Promise<void> {
       unrelated: { type: 'string', default: '20000' },
       binary: { type: 'string' },
       scrapes: { type: 'string', default: '100' },
+      'no-container': { type: 'boolean', default: false },
     },
   })
   const connections = Number(values.connections)
   const unrelated = Number(values.unrelated)
   const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir()
   const dir = mkdtempSync(join(base, 'sshd-exporter-footprint-'))
+  let container: BuiltContainer | null = null
   try {
+    if (!values['no-container']) {
+      console.error('… building the container image')
+      const built = await buildContainer()
+      if (built.container === null) console.error(built.note)
+      container = built.container
+    }
+    const stackFloor = await bundleStackFloor(dir)
     let binary: string | null = values.binary ?? null
     if (binary === null) {
       console.error('… building the binary')
@@ -327,6 +481,8 @@ async function main(): Promise<void> {
     ]
     const figures = await measureFootprint(tree, flags, {
       binary,
+      container,
+      stackFloor,
       scrapes: Number(values.scrapes),
     })
     for (const line of [
@@ -336,6 +492,7 @@ async function main(): Promise<void> {
       console.log(line)
     }
   } finally {
+    await container?.remove()
     rmSync(dir, { recursive: true, force: true })
   }
 }

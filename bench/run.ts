@@ -22,7 +22,8 @@
  *
  * - The footprint beside node_exporter (bench/footprint.ts): start-up to the first answered scrape,
  *   RSS idle and after 100 scrapes, CPU per 1,000 scrapes, for the single executable (built once
- *   per run, amd64, on x64 machines), `node dist/cli.js` and node_exporter, on the N = 1,000 and
+ *   per run, amd64, on x64 machines), `node dist/cli.js`, the container image (as root, with
+ *   podman), the stack's floor (bench/stack-floor.ts) and node_exporter, on the N = 1,000 and
  *   N = 10,000 trees with B = 20,000 (node_exporter even under --no-peers).
  *
  * Flags: --quick (N = 100 and 1,000 only, fewer runs), --no-peers, --no-real, --no-logs, --no-web,
@@ -39,6 +40,9 @@ import { buildFloors, type FloorFigures, runFloor } from './floors.ts'
 import {
   buildBinary,
   FOOTPRINT_HEADER,
+  type BuiltContainer,
+  buildContainer,
+  bundleStackFloor,
   type FootprintFigures,
   footprintRows,
   measureFootprint,
@@ -91,6 +95,11 @@ interface ScenarioFigures {
 
 /** The single executable for the footprint section, built once per run (main); null: left out. */
 let footprintBinary: { binary: string | null; note?: string | undefined } = { binary: null }
+/** Likewise the container image, and the stack's floor (bundled). */
+let footprintContainer: { container: BuiltContainer | null; note?: string | undefined } = {
+  container: null,
+}
+let footprintFloor: string | null = null
 
 const report: string[] = []
 function say(line = ''): void {
@@ -196,7 +205,11 @@ async function scenario(s: Scenario, dir: string, floors: ReturnType<typeof buil
     s.unrelated === 20_000 &&
     (s.mode ?? 'daemon') === 'daemon' &&
     (s.connections === 1_000 || s.connections === 10_000)
-      ? await measureFootprint(tree, exporterFlags(tree), { binary: footprintBinary.binary })
+      ? await measureFootprint(tree, exporterFlags(tree), {
+          binary: footprintBinary.binary,
+          container: footprintContainer.container,
+          stackFloor: footprintFloor,
+        })
       : null
   const figures: ScenarioFigures = {
     scenario: s,
@@ -297,6 +310,9 @@ async function main(): Promise<void> {
     if (!args['no-footprint']) {
       console.error('… building the single executable (amd64)')
       footprintBinary = await buildBinary(join(dir, 'footprint'))
+      console.error('… building the container image')
+      footprintContainer = await buildContainer()
+      footprintFloor = await bundleStackFloor(join(dir, 'footprint'))
     }
     const scenarios: Scenario[] = [
       { name: 'N=100 B=20000', connections: 100, unrelated: 20_000, peers: true },
@@ -345,6 +361,7 @@ async function main(): Promise<void> {
     printTargets(results)
     say(readFileSync(join(import.meta.dirname, 'notes.md'), 'utf8').trimEnd())
   } finally {
+    await footprintContainer.container?.remove()
     rmSync(dir, { recursive: true, force: true })
   }
   if (args.out !== '-') writeFileSync(args.out, `${report.join('\n')}\n`)
@@ -428,15 +445,26 @@ function printSessionsCommand(
 function printFootprint(results: readonly ScenarioFigures[]): void {
   say('## Footprint beside node_exporter')
   say()
-  say('The single executable (scripts/release.ts, amd64, run with MALLOC_ARENA_MAX=2 as its unit')
-  say("runs it), `node --optimize-for-size dist/cli.js` (likewise) and Debian's node_exporter")
-  say('(processes collector only, as in the scrape table) on the same tree, one after another')
-  say('(bench/footprint.ts). Start-up: from the spawn to the first answered /metrics scrape. RSS')
-  say('idle: VmRSS 1 s after the process first answered /-/healthy (node_exporter: /), before any')
-  say('scrape. RSS after 100 scrapes: VmRSS 0.5 s after the 100th scrape. CPU: utime + stime of')
-  say("/proc/<pid>/stat over scrapes 2 to 100, per 1,000 scrapes. Each exporter's last scrape was")
-  say("checked against the tree, node_exporter's process count likewise.")
+  say('One after another on the same tree (bench/footprint.ts): the single executable')
+  say('(scripts/release.ts, amd64, run with MALLOC_ARENA_MAX=2 as its unit runs it), `node')
+  say('--optimize-for-size dist/cli.js` (likewise), the container image (built from the Dockerfile')
+  say('by podman, run from its own root with its ENTRYPOINT, CMD, Env and USER, the tree bound at')
+  say(
+    '/host/proc and /host/root), the stack floor (bench/stack-floor.ts: an exporter of nothing on',
+  )
+  say('fastify, pino and prom-client, bundled as the binary is and run with its flags) and')
+  say("Debian's node_exporter (processes collector only, as in the scrape table). Start-up: from")
+  say(
+    'the spawn to the first answered /metrics scrape. RSS idle: VmRSS 1 s after the process first',
+  )
+  say(
+    'answered /-/healthy (node_exporter: /), before any scrape. RSS after 100 scrapes: VmRSS 0.5 s',
+  )
+  say('after the 100th scrape. CPU: utime + stime of /proc/<pid>/stat over scrapes 2 to 100, per')
+  say("1,000 scrapes. Each exporter's last scrape was checked against the tree, node_exporter's")
+  say('process count likewise.')
   if (footprintBinary.note !== undefined) say(`The binary is left out: ${footprintBinary.note}.`)
+  if (footprintContainer.note !== undefined) say(`${footprintContainer.note}.`)
   say()
   for (const line of FOOTPRINT_HEADER) say(line)
   for (const r of results) {
