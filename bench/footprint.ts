@@ -38,12 +38,9 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { NODE_ENV, NODE_FLAGS } from '../src/runtime.ts'
 import {
-  buildImage,
-  containerCommand,
-  type ImageConfig,
-  imageEnv,
-  inspectImage,
-  resolveUser,
+  buildMountedImage,
+  containerProcess,
+  type MountedImage,
   run,
 } from '../test/helpers/container.ts'
 import { freePort } from '../test/helpers/free-port.ts'
@@ -76,7 +73,7 @@ export interface FootprintOptions {
   /** The single executable; null: not measured. */
   binary: string | null
   /** The container image (buildContainer); null or absent: not measured. */
-  container?: BuiltContainer | null
+  container?: MountedImage | null
   /** The stack's floor, bundled (bundleStackFloor); null or absent: not measured. */
   stackFloor?: string | null
   /** Scrapes in all, the first included. Default 100. */
@@ -235,34 +232,24 @@ export async function measureFootprint(
     )
   }
   if (options.container) {
-    const c = options.container
-    const { uid, gid, home } = resolveUser(c.image, c.config.User || '0')
     const scratch = mkdtempSync(join(tmpdir(), 'sshd-exporter-footprint-container-'))
     try {
       const port = await freePort()
-      const [command, ...args] = containerCommand({
-        image: c.image,
+      const { command, env: containerEnv } = containerProcess(options.container, {
         scratch,
         // The tree is the host: its procfs at /host/proc and its root at /host/root, where the
         // image's CMD points --path.procfs and --path.rootfs.
         hostRoot: tree.rootfs,
         hostProc: tree.root,
-        uid,
-        gid,
-        workdir: c.config.WorkingDir ?? '/',
-        argv: [
-          ...(c.config.Entrypoint ?? []),
-          ...(c.config.Cmd ?? []),
-          ...exporterArgs(port).filter((f) => !f.startsWith('--path.')),
-        ],
+        args: exporterArgs(port).filter((f) => !f.startsWith('--path.')),
       })
       results.push(
         await measureOne(
           {
             subject: 'container',
-            command: command!,
-            args,
-            env: imageEnv(c.config, home),
+            command: command[0]!,
+            args: command.slice(1),
+            env: containerEnv,
             health: '/-/healthy',
             check: exporterCheck,
           },
@@ -376,22 +363,13 @@ export async function bundleStackFloor(dir: string): Promise<string> {
   return outfile
 }
 
-/** The container image built from this checkout and mounted: its root and its configuration. */
-export interface BuiltContainer {
-  image: string
-  config: ImageConfig
-  /** Unmounts and removes the image. */
-  remove(): Promise<void>
-}
-
-const FOOTPRINT_TAG = 'localhost/sshd-exporter:footprint'
-
 /**
- * Builds the Dockerfile with podman (test/helpers/container.ts, as the container test builds it)
- * and mounts the image; null, with the reason, where that cannot be done (not root, no podman).
+ * The container image, built from the Dockerfile with podman as the container test builds it
+ * (test/helpers/container.ts) and mounted; null, with the reason, where that cannot be done (not
+ * root, no podman).
  */
 export async function buildContainer(): Promise<
-  { container: BuiltContainer; note?: undefined } | { container: null; note: string }
+  { container: MountedImage; note?: undefined } | { container: null; note: string }
 > {
   if (process.getuid?.() !== 0) return { container: null, note: 'not root: the container left out' }
   try {
@@ -402,19 +380,7 @@ export async function buildContainer(): Promise<
   const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
     version: string
   }
-  await buildImage(FOOTPRINT_TAG, pkg.version)
-  const { Config: config } = await inspectImage(FOOTPRINT_TAG)
-  const image = (await run('podman', ['image', 'mount', FOOTPRINT_TAG])).stdout.trim()
-  return {
-    container: {
-      image,
-      config,
-      async remove() {
-        await run('podman', ['image', 'unmount', FOOTPRINT_TAG]).catch(() => {})
-        await run('podman', ['rmi', '--force', '--ignore', FOOTPRINT_TAG])
-      },
-    },
-  }
+  return { container: await buildMountedImage('localhost/sshd-exporter:footprint', pkg.version) }
 }
 
 function fmtMs(ms: number): string {
@@ -448,7 +414,7 @@ async function main(): Promise<void> {
   const unrelated = Number(values.unrelated)
   const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir()
   const dir = mkdtempSync(join(base, 'sshd-exporter-footprint-'))
-  let container: BuiltContainer | null = null
+  let container: MountedImage | null = null
   try {
     if (!values['no-container']) {
       console.error('… building the container image')

@@ -40,7 +40,6 @@ import { buildFloors, type FloorFigures, runFloor } from './floors.ts'
 import {
   buildBinary,
   FOOTPRINT_HEADER,
-  type BuiltContainer,
   buildContainer,
   bundleStackFloor,
   type FootprintFigures,
@@ -54,6 +53,7 @@ import { type BuiltTree, buildProcfs, type SshdMode } from './procfs-builder.ts'
 import { measureSessionsCommand, measureStarts, type SessionsCommandFigures } from './sessions.ts'
 import { type AuthLoadFigures, measureAuthUnderLoad } from './web-auth.ts'
 import { benchWebTls, type TlsFigures } from './web-tls.ts'
+import type { MountedImage } from '../test/helpers/container.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -96,7 +96,7 @@ interface ScenarioFigures {
 /** The single executable for the footprint section, built once per run (main); null: left out. */
 let footprintBinary: { binary: string | null; note?: string | undefined } = { binary: null }
 /** Likewise the container image, and the stack's floor (bundled). */
-let footprintContainer: { container: BuiltContainer | null; note?: string | undefined } = {
+let footprintContainer: { container: MountedImage | null; note?: string | undefined } = {
   container: null,
 }
 let footprintFloor: string | null = null

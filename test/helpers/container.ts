@@ -63,14 +63,26 @@ async function npmCaFile(): Promise<string | null> {
   return file !== '' && file !== 'null' && file !== 'undefined' && existsSync(file) ? file : null
 }
 
+/** An image built from this checkout and mounted (`podman image mount`). */
+export interface MountedImage {
+  tag: string
+  /** The image's root, read-only. */
+  root: string
+  config: ImageConfig
+  /** Bytes, as podman counts them. */
+  size: number
+  /** How long scripts/make-base-image.sh and podman build took, in seconds. */
+  baseSeconds: number
+  buildSeconds: number
+  /** Unmounts and removes the image. */
+  remove(): Promise<void>
+}
+
 /**
  * Builds the Dockerfile as `tag` (the base stand-in first, when missing), with this checkout's
- * version and revision; how long each step took, in seconds.
+ * version and revision, and mounts it.
  */
-export async function buildImage(
-  tag: string,
-  version: string,
-): Promise<{ baseSeconds: number; buildSeconds: number }> {
+export async function buildMountedImage(tag: string, version: string): Promise<MountedImage> {
   let start = performance.now()
   await run('bash', ['scripts/make-base-image.sh'])
   const baseSeconds = (performance.now() - start) / 1000
@@ -86,14 +98,25 @@ export async function buildImage(
     ...['--build-arg', `VERSION=${version}`, '--build-arg', `REVISION=${revision}`],
     ...['-t', tag, '.'],
   ])
-  return { baseSeconds, buildSeconds: (performance.now() - start) / 1000 }
+  const buildSeconds = (performance.now() - start) / 1000
+  const { Config: config, Size: size } = await inspectImage(tag)
+  const root = (await run('podman', ['image', 'mount', tag])).stdout.trim()
+  return {
+    tag,
+    root,
+    config,
+    size,
+    baseSeconds,
+    buildSeconds,
+    async remove() {
+      await run('podman', ['image', 'unmount', tag]).catch(() => {})
+      await run('podman', ['rmi', '--force', '--ignore', tag])
+    },
+  }
 }
 
 /** The uid, gid and home that Docker gives the image's USER (numeric, or a name in its passwd). */
-export function resolveUser(
-  root: string,
-  user: string,
-): { uid: number; gid: number; home: string } {
+function resolveUser(root: string, user: string): { uid: number; gid: number; home: string } {
   const [u = '', g] = user.split(':')
   const passwd = readFileSync(join(root, 'etc', 'passwd'), 'utf8')
     .split('\n')
@@ -113,7 +136,7 @@ export function resolveUser(
 }
 
 /** The environment `docker run` gives the image's process: its Env, and HOME of its USER. */
-export function imageEnv(config: ImageConfig, home: string): NodeJS.ProcessEnv {
+function imageEnv(config: ImageConfig, home: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { HOME: home }
   for (const e of config.Env ?? []) env[e.slice(0, e.indexOf('='))] = e.slice(e.indexOf('=') + 1)
   return env
@@ -154,25 +177,30 @@ exec nsenter --root="$r" --wdns="$wd" --setuid="$uid" --setgid="$gid" -- "$@"
 `
 
 export interface ContainerRun {
-  /** The image's root (`podman image mount`). */
-  image: string
   /** An empty directory for the overlay's layers. */
   scratch: string
   /** Bound at /host/root and /host/proc. */
   hostRoot: string
   hostProc: string
-  uid: number
-  gid: number
-  workdir: string
-  /** The container's command: ENTRYPOINT, CMD and any arguments after them. */
-  argv: readonly string[]
+  /** After the image's ENTRYPOINT and CMD. */
+  args: readonly string[]
 }
 
-/** The argv (`unshare …`) that runs `c.argv` in the container; spawn it with imageEnv's env. */
-export function containerCommand(c: ContainerRun): string[] {
-  return [
+/**
+ * How to spawn the image's process as `docker run` would: `command` (`unshare …`) with `env`,
+ * as the image's USER (`uid`, `gid`).
+ */
+export function containerProcess(
+  image: Pick<MountedImage, 'root' | 'config'>,
+  c: ContainerRun,
+): { command: string[]; env: NodeJS.ProcessEnv; uid: number; gid: number } {
+  const { config } = image
+  const { uid, gid, home } = resolveUser(image.root, config.User || '0')
+  const argv = [...(config.Entrypoint ?? []), ...(config.Cmd ?? []), ...c.args]
+  const command = [
     ...['unshare', '-m', '--propagation', 'private', '--'],
-    ...['sh', '-c', CONTAINER_SH, 'container', c.image, c.scratch, c.hostRoot, c.hostProc],
-    ...[String(c.uid), String(c.gid), c.workdir || '/', ...c.argv],
+    ...['sh', '-c', CONTAINER_SH, 'container', image.root, c.scratch, c.hostRoot, c.hostProc],
+    ...[String(uid), String(gid), config.WorkingDir || '/', ...argv],
   ]
+  return { command, env: imageEnv(config, home), uid, gid }
 }

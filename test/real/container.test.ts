@@ -35,12 +35,11 @@ import {
 } from '../helpers/exporter.ts'
 import {
   BASE_IMAGE,
-  buildImage,
-  containerCommand,
+  buildMountedImage,
+  containerProcess,
   type ImageConfig,
-  imageEnv,
   inspectImage,
-  resolveUser,
+  type MountedImage,
   run,
 } from '../helpers/container.ts'
 import { freePort } from '../helpers/free-port.ts'
@@ -84,6 +83,7 @@ function walk(dir: string, prefix = ''): string[] {
 }
 
 describe('the container image', { skip: why ?? false, timeout: 15 * 60_000 }, () => {
+  let image: MountedImage | undefined
   let config: ImageConfig
   let size = 0
   let baseSize = 0
@@ -91,20 +91,17 @@ describe('the container image', { skip: why ?? false, timeout: 15 * 60_000 }, ()
   const timings: string[] = []
 
   before(async () => {
-    const { baseSeconds, buildSeconds } = await buildImage(TAG, PKG.version)
-    timings.push(`base image (scripts/make-base-image.sh): ${baseSeconds.toFixed(1)} s`)
-    timings.push(`podman build: ${buildSeconds.toFixed(1)} s`)
-    const image = await inspectImage(TAG)
-    config = image.Config
-    size = image.Size
+    // Mounted before any sshd test bed starts: its mount namespace is a copy of this one.
+    image = await buildMountedImage(TAG, PKG.version)
+    timings.push(`base image (scripts/make-base-image.sh): ${image.baseSeconds.toFixed(1)} s`)
+    timings.push(`podman build: ${image.buildSeconds.toFixed(1)} s`)
+    ;({ config, size, root: mountPoint } = image)
     baseSize = (await inspectImage(BASE_IMAGE)).Size
-    // Before any sshd test bed starts: its mount namespace is a copy of this one.
-    mountPoint = (await run('podman', ['image', 'mount', TAG])).stdout.trim()
   })
 
   after(async () => {
-    if (mountPoint !== '') await run('podman', ['image', 'unmount', TAG]).catch(() => {})
-    await run('podman', ['rmi', '--force', '--ignore', TAG])
+    if (image !== undefined) await image.remove()
+    else await run('podman', ['rmi', '--force', '--ignore', TAG])
   })
 
   it('is configured as a DaemonSet needs it', (t) => {
@@ -167,7 +164,6 @@ describe('the container image', { skip: why ?? false, timeout: 15 * 60_000 }, ()
   })
 
   it('runs as its user on a read-only root and counts a real sshd session', async (t) => {
-    const { uid, gid, home } = resolveUser(mountPoint, config.User!)
     const sshd: SshdServer = await startSshd({ version: '9.2', t, config: { MaxSessions: 7 } })
     const conn = await sshd.connect({ pty: true })
     t.after(() => conn.close())
@@ -175,31 +171,21 @@ describe('the container image', { skip: why ?? false, timeout: 15 * 60_000 }, ()
     const scratch = await mkdtemp(join(tmpdir(), 'sshd-exporter-container-'))
     t.after(() => rmSync(scratch, { recursive: true, force: true }))
     const listen = `127.0.0.1:${await freePort()}`
-    const argv = [
-      ...(config.Entrypoint ?? []),
-      ...(config.Cmd ?? []),
-      `--web.listen-address=${listen}`,
-      // The test bed's config file, as the container sees the host's files.
-      `--collector.config.file=/host/root${sshd.configFile}`,
-    ]
-    const child = spawn(
-      'nsenter',
-      [
-        // Inside the test bed's mount namespace: "the host" is the test bed.
-        ...['-t', String(sshd.initHostPid), '-m', '--'],
-        ...containerCommand({
-          image: mountPoint,
-          scratch,
-          hostRoot: '/',
-          hostProc: '/proc',
-          uid,
-          gid,
-          workdir: config.WorkingDir ?? '/',
-          argv,
-        }),
+    const { command, env, uid, gid } = containerProcess(image!, {
+      scratch,
+      hostRoot: '/',
+      hostProc: '/proc',
+      args: [
+        `--web.listen-address=${listen}`,
+        // The test bed's config file, as the container sees the host's files.
+        `--collector.config.file=/host/root${sshd.configFile}`,
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: imageEnv(config, home) },
-    )
+    })
+    // Inside the test bed's mount namespace: "the host" is the test bed.
+    const child = spawn('nsenter', ['-t', String(sshd.initHostPid), '-m', '--', ...command], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env,
+    })
     const exporter = await exporterProcess(child, listen)
     t.after(() => exporter.stop())
 
