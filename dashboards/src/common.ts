@@ -59,6 +59,7 @@ import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-s
 import * as statPanel from '@grafana/grafana-foundation-sdk/stat'
 import * as tablePanel from '@grafana/grafana-foundation-sdk/table'
 import * as timeseriesPanel from '@grafana/grafana-foundation-sdk/timeseries'
+import { EVENTS } from '../../src/sources/sshd-log/events.ts'
 
 /** The templated Prometheus data source every panel, target and variable uses. */
 export const DATASOURCE: DataSourceRef = { type: 'prometheus', uid: '${datasource}' }
@@ -109,15 +110,12 @@ export const POLICY_REFUSAL_EVENTS = [
 ] as const
 /** Pre-auth connection ends with nothing to authenticate: scanners, probes, broken clients. */
 export const NOISE_EVENTS = ['preauth_closed', 'negotiation_failed', 'banner_invalid'] as const
-/** PerSourcePenalties' penalties by the keyword that imposed them (OpenSSH 9.8+). */
-export const PENALTY_EVENTS = [
-  'penalty_imposed_authfail',
-  'penalty_imposed_noauth',
-  'penalty_imposed_grace_exceeded',
-  'penalty_imposed_refuseconnection',
-  'penalty_imposed_invaliduser',
-  'penalty_imposed_crash',
-] as const
+/**
+ * PerSourcePenalties' penalties by the keyword that imposed them (OpenSSH 9.8+): every
+ * `penalty_imposed_*` event the exporter counts, so that a keyword a new OpenSSH adds reaches the
+ * panels with its parser.
+ */
+export const PENALTY_EVENTS = EVENTS.filter((e) => e.startsWith('penalty_imposed_'))
 
 /** The Session duration panels' targets: median, 90th and 99th percentile, and the mean. */
 export function sessionDurationQueries(): Array<{ expr: string; legend: string }> {
