@@ -1,7 +1,8 @@
 /**
  * `npm run release`: writes release/ with, for linux-amd64 and linux-arm64, a single executable
- * (Node.js's single executable applications: the exporter bundled into one CommonJS script,
- * injected into the official node binary with postject) in
+ * (Node.js's single executable applications: the exporter bundled into one CommonJS script, the
+ * npm packages it imports into an asset compiled when first needed, injected into the official
+ * node binary with postject) in
  * `sshd-exporter-<version>.linux-<arch>.tar.gz`, beside LICENSE, THIRD-PARTY-NOTICES.txt (Node's
  * and the bundled packages' licenses), README.md and the systemd unit and its environment file;
  * and sha256sums.txt over every artifact. The version is package.json's.
@@ -40,7 +41,7 @@ import { createRequire, isBuiltin } from 'node:module'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { build, type Metafile } from 'esbuild'
+import { build, type Metafile, type Plugin } from 'esbuild'
 import { NODE_FLAGS } from '../src/runtime.ts'
 import { SEA_WORKER_ASSET } from '../src/web/bcrypt-pool.ts'
 
@@ -227,14 +228,84 @@ export function nodePackages(arches: readonly Arch[]): Map<Arch, NodePackage> {
 
 interface Bundles {
   main: string
+  /** The npm packages the exporter imports, one script: an asset, compiled when first needed. */
+  vendor: string
   worker: string
   /** The npm packages bundled, as directories relative to ROOT. */
   packages: string[]
 }
 
+/** The asset that holds the vendor bundle. */
+const SEA_VENDOR_ASSET = 'vendor.js'
+
 /**
- * The exporter and its bcrypt worker thread, each one self-contained CommonJS file: the only
- * requires left are Node's built-ins. Paths in comments are relative to the repository.
+ * What the main bundle holds in place of the vendor packages: a function that compiles the
+ * vendor asset the first time a package is asked for, and gives that package's exports. Without
+ * it V8 compiles every package at start, some 2 MB that `--version` and `sessions` never run:
+ * 60 to 75 ms of every start (bench/notes.md). The asset is compiled with the arguments of a
+ * CommonJS module, and its require is the single executable's: built-ins only, as
+ * assertSelfContained holds the vendor bundle to.
+ */
+const VENDOR_LOADER = `
+const { getAsset } = require('node:sea')
+const { compileFunction } = require('node:vm')
+let vendor
+module.exports = function vendorPackage(name) {
+  if (vendor === undefined) {
+    const module = { exports: {} }
+    const wrapper = compileFunction(
+      getAsset(${JSON.stringify(SEA_VENDOR_ASSET)}, 'utf8'),
+      ['exports', 'require', 'module', '__filename', '__dirname'],
+      { filename: ${JSON.stringify(SEA_VENDOR_ASSET)} },
+    )
+    wrapper(module.exports, require, module, __filename, __dirname)
+    vendor = module.exports
+  }
+  return vendor[name]
+}
+`
+
+/** The packages the exporter depends on (package.json), which go to the vendor bundle. */
+function vendorPackages(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>
+  }
+  return Object.keys(pkg.dependencies ?? {}).sort()
+}
+
+/**
+ * An esbuild plugin for the main bundle: each of `packages` (imported by its bare name) becomes
+ * a module that asks the vendor loader for it, so that a package's code is compiled only when
+ * the exporter first imports it.
+ */
+function lazyVendor(packages: readonly string[]): Plugin {
+  const names = new Set(packages)
+  return {
+    name: 'lazy-vendor',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, (args) =>
+        names.has(args.path) ? { path: args.path, namespace: 'vendor' } : undefined,
+      )
+      b.onLoad({ filter: /.*/, namespace: 'vendor' }, (args) => ({
+        contents: `module.exports = require('vendor-loader')(${JSON.stringify(args.path)})`,
+        loader: 'js',
+      }))
+      b.onResolve({ filter: /^vendor-loader$/, namespace: 'vendor' }, () => ({
+        path: 'vendor-loader',
+        namespace: 'vendor-loader',
+      }))
+      b.onLoad({ filter: /.*/, namespace: 'vendor-loader' }, () => ({
+        contents: VENDOR_LOADER,
+        loader: 'js',
+      }))
+    },
+  }
+}
+
+/**
+ * The exporter, the packages it imports and its bcrypt worker thread, each one self-contained
+ * CommonJS file: the only requires left are Node's built-ins (and, in the main bundle, the
+ * vendor asset's loader). Paths in comments are relative to the repository.
  */
 async function bundle(work: string): Promise<Bundles> {
   const common = {
@@ -249,27 +320,58 @@ async function bundle(work: string): Promise<Bundles> {
     // bcrypt-pool.ts reads import.meta.url only outside a single executable.
     logOverride: { 'empty-import-meta': 'silent' },
   } as const
-  const [main, worker] = await Promise.all([
-    build({ ...common, entryPoints: ['src/cli.ts'], outfile: join(work, 'main.cjs') }),
+  const packages = vendorPackages()
+  const [main, vendor, worker] = await Promise.all([
+    build({
+      ...common,
+      entryPoints: ['src/cli.ts'],
+      outfile: join(work, 'main.cjs'),
+      plugins: [lazyVendor(packages)],
+    }),
+    build({
+      ...common,
+      stdin: {
+        // Getters: a package's own code runs when the exporter first imports it, as unbundled.
+        contents: packages
+          .map(
+            (p) =>
+              `Object.defineProperty(exports, ${JSON.stringify(p)}, { enumerable: true, get: () => require(${JSON.stringify(p)}) })`,
+          )
+          .join('\n'),
+        resolveDir: ROOT,
+        sourcefile: 'vendor.cjs',
+        loader: 'js',
+      },
+      outfile: join(work, 'vendor.cjs'),
+    }),
     build({
       ...common,
       entryPoints: ['src/web/bcrypt-worker.ts'],
       outfile: join(work, 'bcrypt-worker.cjs'),
     }),
   ])
-  const packages = new Set<string>()
-  for (const result of [main, worker]) {
+  // Every package reaches the main bundle through the vendor loader, or its code is compiled at
+  // every start again.
+  const inMain = Object.keys(main.metafile.inputs).filter((i) => i.includes('node_modules/'))
+  if (inMain.length > 0) {
+    throw new Error(
+      `the main bundle holds package code (${inMain[0]}): import only the packages in package.json's dependencies`,
+    )
+  }
+  const bundled = new Set<string>()
+  for (const result of [main, vendor, worker]) {
     assertSelfContained(result.metafile)
     for (const file of result.outputFiles) writeFileSync(file.path, file.contents)
     for (const input of Object.keys(result.metafile.inputs)) {
       const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)
-      if (m !== null) packages.add(m[1]!)
+      if (m !== null) bundled.add(m[1]!)
     }
   }
   return {
     main: join(work, 'main.cjs'),
+    vendor: join(work, 'vendor.cjs'),
     worker: join(work, 'bcrypt-worker.cjs'),
-    packages: [...packages].sort(),
+    packages: [...bundled].sort(),
   }
 }
 
@@ -295,7 +397,10 @@ async function seaBlob(work: string, node: string, bundles: Bundles): Promise<st
     // A single executable takes no node flags on its command line: the launchers' flags
     // (src/runtime.ts) are built in.
     execArgv: [...NODE_FLAGS],
-    assets: { [SEA_WORKER_ASSET]: basename(bundles.worker) },
+    assets: {
+      [SEA_WORKER_ASSET]: basename(bundles.worker),
+      [SEA_VENDOR_ASSET]: basename(bundles.vendor),
+    },
   }
   writeFileSync(join(work, 'sea-config.json'), `${JSON.stringify(config, null, 2)}\n`)
   const env = { ...process.env }
