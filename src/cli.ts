@@ -120,6 +120,12 @@ async function sessions(argv: readonly string[]): Promise<void> {
   // --watch ends on ^C or a TERM as watch(1) does: with status 0.
   process.on('SIGINT', () => controller.abort())
   process.on('SIGTERM', () => controller.abort())
+  // A reader that stops early (`sessions | head`) closes the pipe: end quietly with status 0, as
+  // ps and who end when their pipe closes, not with an unhandled EPIPE and its stack.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    process.exit(0)
+  })
   process.exitCode = await runSessions(flags, process, controller.signal)
 }
 

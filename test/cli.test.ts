@@ -1,9 +1,12 @@
 /** The CLI as a user runs it: exit codes and the one line a bad flag gets. */
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { VERSION } from '../src/version.ts'
+import { tempProcTree } from './helpers/procfs-tree.ts'
+import { sshdHost, tempRootfs } from './helpers/sessions-host.ts'
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli.ts')
 
@@ -87,5 +90,39 @@ describe('sshd-exporter CLI', () => {
     const r = JSON.parse(first.stdout) as { status: number; stderr: string }
     assert.equal(r.status, 1)
     assert.match(r.stderr, /cannot listen.*--web\.listen-address/)
+  })
+
+  it('sessions | head: a reader that closes the pipe ends it with status 0, no error', async (t) => {
+    const procfs = tempProcTree(sshdHost())
+    const rootfs = tempRootfs()
+    t.after(() => {
+      procfs.remove()
+      rootfs.remove()
+    })
+    const child = spawn(
+      process.execPath,
+      [
+        ...[CLI, 'sessions', '--json', '--watch=200ms', '--no-collector.config'],
+        ...[`--path.procfs=${procfs.root}`, `--path.rootfs=${rootfs.root}`],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } },
+    )
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    const exited = once(child, 'exit')
+    // The first read's line, then the pipe closed as head(1) closes it: the next redraw's write
+    // fails with EPIPE.
+    const [first] = (await once(child.stdout, 'data')) as [Buffer]
+    assert.match(first.toString(), /^\{"version":1,/)
+    child.stdout.destroy()
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null]
+    clearTimeout(timer)
+    assert.equal(signal, null, 'ended by itself')
+    assert.equal(code, 0)
+    // What it could not read is said (the tree has no sockets to match, no sshd_config); the
+    // closed pipe is not.
+    assert.doesNotMatch(stderr, /EPIPE|Error|^\s+at /m)
+    for (const line of stderr.trimEnd().split('\n')) assert.match(line, /^sshd-exporter sessions: /)
   })
 })
