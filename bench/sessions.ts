@@ -1,9 +1,10 @@
 /**
  * `sshd-exporter sessions --json` end to end, process start included, as an operator runs it on
- * a host: `node dist/cli.js sessions --json` against a synthetic tree, timed from spawn to exit.
- * Beside it, in the same run: bare Node's start (`node -e 0`) and the CLI's own (`--version`), so
- * that what the reading costs can be told from what starting costs. Every run's JSON is checked
- * against the tree: connection, pre-auth and session counts.
+ * a host: `node dist/cli.js sessions --json` and, when given, the single executable's
+ * `sshd-exporter sessions --json` (what a package installs) against a synthetic tree, timed from
+ * spawn to exit. Beside them, in the same run: bare Node's start (`node -e 0`) and the CLI's own
+ * (`--version`), so that what the reading costs can be told from what starting costs. Every run's
+ * JSON is checked against the tree: connection, pre-auth and session counts.
  */
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
@@ -19,19 +20,25 @@ export interface CommandFigures {
   runs: number
 }
 
-/** Runs `args` with this Node `runs` times (after one warm-up run); `check` sees each stdout. */
+/**
+ * Runs `command` with `args` `runs` times (after one warm-up run); `check` sees each stdout.
+ * `command` defaults to this Node.
+ */
 function timeCommand(
   args: readonly string[],
   runs: number,
   check: (stdout: string) => void = () => {},
+  command: string = process.execPath,
 ): CommandFigures {
   const times: number[] = []
   for (let i = 0; i <= runs; i++) {
     const start = performance.now()
-    const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
+    const r = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
     const ms = performance.now() - start
     if (r.status !== 0) {
-      throw new Error(`node ${args.join(' ')} exited with ${r.status}: ${r.stderr.slice(-2000)}`)
+      throw new Error(
+        `${command} ${args.join(' ')} exited with ${r.status}: ${r.stderr.slice(-2000)}`,
+      )
     }
     check(r.stdout)
     if (i > 0) times.push(ms) // the first fills the page cache with the tree and the modules
@@ -43,12 +50,15 @@ export interface SessionsCommandFigures {
   json: CommandFigures
   /** With --sessions: every session's process read too. */
   withSessions: CommandFigures
+  /** The single executable's `sessions --json`; null when no binary was given. */
+  binaryJson: CommandFigures | null
 }
 
 export function measureSessionsCommand(
   tree: BuiltTree,
   flags: readonly string[],
   runs: number,
+  binary: string | null = null,
 ): SessionsCommandFigures {
   const want = tree.expected
   const check = (withSessions: boolean) => (stdout: string) => {
@@ -80,13 +90,18 @@ export function measureSessionsCommand(
   return {
     json: timeCommand(args, runs, check(false)),
     withSessions: timeCommand([...args, '--sessions'], runs, check(true)),
+    binaryJson: binary === null ? null : timeCommand(args.slice(1), runs, check(false), binary),
   }
 }
 
-/** What starting costs: bare Node, and the CLI up to `--version`. */
-export function measureStarts(runs: number): { node: CommandFigures; cli: CommandFigures } {
+/** What starting costs: bare Node, and the CLI (and the binary, when given) up to `--version`. */
+export function measureStarts(
+  runs: number,
+  binary: string | null = null,
+): { node: CommandFigures; cli: CommandFigures; binary: CommandFigures | null } {
   return {
     node: timeCommand(['-e', '0'], runs),
     cli: timeCommand([CLI, '--version'], runs),
+    binary: binary === null ? null : timeCommand(['--version'], runs, () => {}, binary),
   }
 }
