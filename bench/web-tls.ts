@@ -4,7 +4,8 @@
  * resumption, the client certificate sent, until the server's answer to a GET /-/healthy.
  * Two client CAs: one with the clientAuth extended key usage (OpenSSL verifies the chain)
  * and one with anyExtendedKeyUsage only (OpenSSL refuses it for its purpose and the chain
- * is verified again as Go does, src/web/client-cert.ts).
+ * is verified again as Go does, src/web/client-cert.ts). The certificates are made as the TLS
+ * tests make theirs (test/helpers/certs.ts).
  *
  *   node bench/web-tls.ts [--before /tmp/wt-before] [--seconds 5] [--rounds 3]
  *
@@ -12,8 +13,7 @@
  * one it serves) alternately with this one. Printed and returned: handshakes per second,
  * median over the rounds.
  */
-import { execFileSync, spawn } from 'node:child_process'
-import { randomInt } from 'node:crypto'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { NODE_ENV, NODE_FLAGS } from '../src/runtime.ts'
+import { makeCa, makeLeaf } from '../test/helpers/certs.ts'
 import { freePort } from '../test/helpers/free-port.ts'
 import { median } from './stats.ts'
 
@@ -31,39 +32,6 @@ export interface TlsFigures {
   before?: { clientAuthCa: number } | undefined
   /** Each round's figure, by CA (and the build before's). */
   runs: Record<string, number[]>
-}
-
-function openssl(dir: string, args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
-}
-
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
-
-function makeCa(dir: string, name: string, eku: string): void {
-  openssl(dir, [
-    ...['req', '-x509', ...EC, '-keyout', `${name}.key`, '-out', `${name}.crt`],
-    ...['-days', '2', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE'],
-    ...['-addext', 'keyUsage=critical,keyCertSign', '-addext', `extendedKeyUsage=${eku}`],
-  ])
-}
-
-function sign(dir: string, name: string, ca: string, ext: string): void {
-  openssl(dir, [
-    'req',
-    ...EC,
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.csr`,
-    '-subj',
-    `/CN=${name}`,
-  ])
-  writeFileSync(join(dir, `${name}.ext`), ext)
-  openssl(dir, [
-    ...['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`],
-    ...['-set_serial', String(randomInt(1, 2 ** 47)), '-days', '2', '-out', `${name}.crt`],
-    ...['-extfile', `${name}.ext`],
-  ])
 }
 
 async function startTls(cli: string, config: string) {
@@ -166,20 +134,8 @@ export async function benchWebTls(
   const rounds = options.rounds ?? 3
   const dir = mkdtempSync(join(tmpdir(), 'sshd-exporter-bench-tls-'))
   try {
-    openssl(dir, [
-      'req',
-      '-x509',
-      ...EC,
-      '-keyout',
-      'srv-ca.key',
-      '-out',
-      'srv-ca.crt',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=srv-ca',
-    ])
-    sign(
+    makeCa(dir, 'srv-ca')
+    makeLeaf(
       dir,
       'server',
       'srv-ca',
@@ -191,8 +147,8 @@ export async function benchWebTls(
       ['clientAuth', 'clientAuth'],
       ['anyEku', 'anyExtendedKeyUsage'],
     ] as const) {
-      makeCa(dir, `ca-${kind}`, eku)
-      sign(
+      makeCa(dir, `ca-${kind}`, { eku })
+      makeLeaf(
         dir,
         `client-${kind}`,
         `ca-${kind}`,

@@ -6,8 +6,7 @@
  * the openssl command.
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { randomInt, X509Certificate } from 'node:crypto'
+import { X509Certificate } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,7 +14,7 @@ import { connect } from 'node:tls'
 import { after, before, describe, it, type TestContext } from 'node:test'
 import { certFacts, goClientCertRefusal, TrustAnchors } from '../../src/web/client-cert.ts'
 import { WebConfigSource } from '../../src/web/web.ts'
-import { makeCerts, type TestCerts } from '../helpers/certs.ts'
+import { makeCa, makeCerts, makeLeaf, type TestCerts } from '../helpers/certs.ts'
 import { get } from '../helpers/exporter.ts'
 import { listenOnLoopback, silentLogger, testApp } from '../helpers/web-app.ts'
 
@@ -26,65 +25,38 @@ const pem = (name: string) => ({
   key: readFileSync(join(root, `${name}.key`), 'utf8'),
 })
 
-function openssl(args: string[]): void {
-  execFileSync('openssl', args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
-}
-
-function makeCa(name: string, eku: string | undefined): void {
-  openssl([
-    ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'],
-    ...['-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`],
-    ...['-addext', 'basicConstraints=critical,CA:TRUE'],
-    ...['-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
-    ...(eku === undefined ? [] : ['-addext', `extendedKeyUsage=${eku}`]),
-  ])
-}
-
-/** A certificate for `name` signed by `ca`; `ext`: its extensions; `days` -1: expired. */
-function sign(name: string, ca: string, ext: string, days = 2): void {
-  openssl([
-    ...['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'],
-    ...['-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`],
-  ])
-  writeFileSync(join(root, `${name}.ext`), ext)
-  openssl([
-    ...['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`],
-    ...['-set_serial', String(randomInt(1, 2 ** 47)), '-days', String(days), '-out', `${name}.crt`],
-    ...['-extfile', `${name}.ext`],
-  ])
-}
-
 const leafExt = (eku: string | undefined, san = 'DNS:prometheus') =>
   `subjectAltName=${san}\n${eku === undefined ? '' : `extendedKeyUsage=${eku}\n`}`
 
 before(() => {
   root = mkdtempSync(join(tmpdir(), 'sshd-exporter-client-cert-'))
   certs = makeCerts(root)
-  makeCa('ca-none', undefined)
-  makeCa('ca-any', 'anyExtendedKeyUsage')
-  makeCa('ca-client', 'clientAuth')
-  makeCa('ca-server', 'serverAuth')
-  makeCa('ca-other', undefined)
+  makeCa(root, 'ca-none')
+  makeCa(root, 'ca-any', { eku: 'anyExtendedKeyUsage' })
+  makeCa(root, 'ca-client', { eku: 'clientAuth' })
+  makeCa(root, 'ca-server', { eku: 'serverAuth' })
+  makeCa(root, 'ca-other')
   for (const ca of ['none', 'any', 'client', 'server']) {
-    sign(`leaf-${ca}`, `ca-${ca}`, leafExt('clientAuth'))
+    makeLeaf(root, `leaf-${ca}`, `ca-${ca}`, leafExt('clientAuth'))
   }
-  sign('leaf-noeku', 'ca-none', leafExt(undefined))
-  sign('leaf-anyeku', 'ca-none', leafExt('anyExtendedKeyUsage'))
-  sign('leaf-servereku', 'ca-none', leafExt('serverAuth'))
-  sign('leaf-grafana', 'ca-any', leafExt('clientAuth', 'DNS:grafana'))
-  sign('leaf-other', 'ca-other', leafExt('clientAuth'))
+  makeLeaf(root, 'leaf-noeku', 'ca-none', leafExt(undefined))
+  makeLeaf(root, 'leaf-anyeku', 'ca-none', leafExt('anyExtendedKeyUsage'))
+  makeLeaf(root, 'leaf-servereku', 'ca-none', leafExt('serverAuth'))
+  makeLeaf(root, 'leaf-grafana', 'ca-any', leafExt('clientAuth', 'DNS:grafana'))
+  makeLeaf(root, 'leaf-other', 'ca-other', leafExt('clientAuth'))
   // An intermediate under ca-none with anyExtendedKeyUsage, and a leaf under it.
-  sign(
+  makeLeaf(
+    root,
     'int-any',
     'ca-none',
     'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\nextendedKeyUsage=anyExtendedKeyUsage\n',
   )
-  sign('leaf-via-int', 'int-any', leafExt('clientAuth'))
+  makeLeaf(root, 'leaf-via-int', 'int-any', leafExt('clientAuth'))
   // Not a CA: its "leaf" must be refused.
-  sign('leaf-notca', 'ca-none', leafExt(undefined))
-  sign('leaf-under-leaf', 'leaf-notca', leafExt('clientAuth'))
-  sign('leaf-short', 'ca-any', leafExt('clientAuth'), 1)
-  sign('leaf-expired', 'ca-any', leafExt('anyExtendedKeyUsage'), -1)
+  makeLeaf(root, 'leaf-notca', 'ca-none', leafExt(undefined))
+  makeLeaf(root, 'leaf-under-leaf', 'leaf-notca', leafExt('clientAuth'))
+  makeLeaf(root, 'leaf-short', 'ca-any', leafExt('clientAuth'), { days: 1 })
+  makeLeaf(root, 'leaf-expired', 'ca-any', leafExt('anyExtendedKeyUsage'), { days: -1 })
 })
 after(() => rmSync(root, { recursive: true, force: true }))
 
