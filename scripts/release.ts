@@ -129,14 +129,19 @@ export async function release(options: ReleaseOptions = {}): Promise<ReleaseResu
       log(`${name}: ${timings[name]} s`)
     }
   }
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    version: string
+    dependencies?: Record<string, string>
+  }
   const out = resolve(options.out ?? join(ROOT, 'release'))
   const arches = options.arches ?? ARCHES
   const epoch = options.epoch ?? sourceDateEpoch()
   const work = mkdtempSync(join(tmpdir(), 'sshd-exporter-release-'))
   try {
     const nodes = await timed('node packages', () => nodePackages(arches))
-    const bundles = await timed('bundle', () => bundle(work))
+    // The packages the exporter depends on go to the vendor bundle.
+    const vendor = Object.keys(pkg.dependencies ?? {}).sort()
+    const bundles = await timed('bundle', () => bundle(work, vendor))
     const blob = await timed('blob', () => seaBlob(work, nodes.get(hostArch())!.bin, bundles))
     const binaries = await timed('inject', () => injectAll(work, nodes, blob, arches))
     const unitText = readFileSync(join(ROOT, 'deploy/systemd/sshd-exporter.service'), 'utf8')
@@ -265,14 +270,6 @@ module.exports = function vendorPackage(name) {
 }
 `
 
-/** The packages the exporter depends on (package.json), which go to the vendor bundle. */
-function vendorPackages(): string[] {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-    dependencies?: Record<string, string>
-  }
-  return Object.keys(pkg.dependencies ?? {}).sort()
-}
-
 /**
  * An esbuild plugin for the main bundle: each of `packages` (imported by its bare name) becomes
  * a module that asks the vendor loader for it, so that a package's code is compiled only when
@@ -303,11 +300,11 @@ function lazyVendor(packages: readonly string[]): Plugin {
 }
 
 /**
- * The exporter, the packages it imports and its bcrypt worker thread, each one self-contained
- * CommonJS file: the only requires left are Node's built-ins (and, in the main bundle, the
- * vendor asset's loader). Paths in comments are relative to the repository.
+ * The exporter, `packages` (its dependencies) and its bcrypt worker thread, each one
+ * self-contained CommonJS file: the only requires left are Node's built-ins (and, in the main
+ * bundle, the vendor asset's loader). Paths in comments are relative to the repository.
  */
-async function bundle(work: string): Promise<Bundles> {
+async function bundle(work: string, packages: readonly string[]): Promise<Bundles> {
   const common = {
     absWorkingDir: ROOT,
     bundle: true,
@@ -320,7 +317,6 @@ async function bundle(work: string): Promise<Bundles> {
     // bcrypt-pool.ts reads import.meta.url only outside a single executable.
     logOverride: { 'empty-import-meta': 'silent' },
   } as const
-  const packages = vendorPackages()
   const [main, vendor, worker] = await Promise.all([
     build({
       ...common,
