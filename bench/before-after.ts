@@ -20,12 +20,13 @@
  * over the same scrapes), the peak RSS, and after / before: of the medians over all scrapes, and
  * round by round (the two runs of a round ran back to back).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statfsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { assertScrape, samples } from './check.ts'
 import { startExporter } from './exporter.ts'
+import { cpuTimeMs } from './proc-usage.ts'
 import { type BuiltTree, buildProcfs } from './procfs-builder.ts'
 import { median } from './stats.ts'
 
@@ -39,13 +40,6 @@ interface Run {
   /** The exporter's CPU time (user + system, every thread) per timed scrape, in ms. */
   cpuMs: number
   rssMb: number
-}
-
-/** A process's CPU time so far (utime + stime of /proc/<pid>/stat), in ms (USER_HZ 100). */
-function cpuTimeMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
 function cliOf(dir: string): string {

@@ -46,11 +46,11 @@ import {
 import { freePort } from '../test/helpers/free-port.ts'
 import { assertScrape } from './check.ts'
 import { countProcesses, stop, sumMetric } from './peers.ts'
+import { cpuTimeMs, memoryStatus } from './proc-usage.ts'
 import { type BuiltTree, buildProcfs } from './procfs-builder.ts'
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js')
 const NODE_EXPORTER = 'prometheus-node-exporter'
-const CLOCK_TICKS = 100
 
 export type Subject =
   'binary' | 'node dist/cli.js' | 'container' | 'stack floor (bundled)' | 'node_exporter'
@@ -85,18 +85,6 @@ export interface FootprintOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-function rssMb(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m === null ? NaN : Number(m[1]) / 1024
-}
-
-/** utime + stime (fields 14 and 15 of proc(5); 11 and 12 after comm), in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
-}
 
 async function get(url: string, timeoutMs: number): Promise<{ ok: boolean; body: string }> {
   const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
@@ -151,24 +139,24 @@ async function measureOne(launch: Launch, port: number, opts: FootprintOptions) 
     const pid = child.pid!
     // The idle figure: settled, before any /metrics scrape. Start-up is timed without this wait.
     await sleep(1000)
-    const idleRssMb = rssMb(pid)
+    const idleRssMb = memoryStatus(pid).rss
     const first = performance.now()
     let last = await get(`${base}/metrics`, 300_000)
     const startMs = answeredMs + (performance.now() - first)
     if (!last.ok) throw new Error(`${launch.subject}: the first scrape failed: ${last.body}`)
-    const cpuBefore = cpuSeconds(pid)
+    const cpuBefore = cpuTimeMs(pid) / 1000
     for (let i = 1; i < scrapes; i++) {
       last = await get(`${base}/metrics`, 300_000)
       if (!last.ok) throw new Error(`${launch.subject}: scrape ${i + 1} failed: ${last.body}`)
     }
-    const cpuAfter = cpuSeconds(pid)
+    const cpuAfter = cpuTimeMs(pid) / 1000
     launch.check(last.body)
     await sleep(500)
     const figures: FootprintFigures = {
       subject: launch.subject,
       startMs,
       idleRssMb,
-      rssAfterMb: rssMb(pid),
+      rssAfterMb: memoryStatus(pid).rss,
       scrapes,
       cpuSecondsPer1000: scrapes > 1 ? ((cpuAfter - cpuBefore) * 1000) / (scrapes - 1) : NaN,
     }

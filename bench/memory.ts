@@ -32,37 +32,8 @@ import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { NODE_ENV, NODE_FLAGS } from '../src/runtime.ts'
 import { freePort } from '../test/helpers/free-port.ts'
+import { cpuTimeMs, type MemoryStatus, memoryStatus } from './proc-usage.ts'
 import { median } from './stats.ts'
-
-interface Status {
-  rss: number
-  hwm: number
-  anon: number
-  file: number
-  threads: number
-}
-
-function status(pid: number): Status {
-  const text = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = (key: string): number => {
-    const m = new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text)
-    return m === null ? NaN : Number(m[1]) / 1024
-  }
-  return {
-    rss: kb('VmRSS'),
-    hwm: kb('VmHWM'),
-    anon: kb('RssAnon'),
-    file: kb('RssFile'),
-    threads: kb('Threads') * 1024,
-  }
-}
-
-/** A process's CPU time so far (utime + stime of /proc/<pid>/stat), in ms (USER_HZ 100). */
-function cpuTimeMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
@@ -122,9 +93,9 @@ function parseVariant(spec: string): Variant {
 
 interface Run {
   variant: string
-  idle: Status
-  one: Status
-  hundred: Status
+  idle: MemoryStatus
+  one: MemoryStatus
+  hundred: MemoryStatus
   medianMs: number
   /** CPU time (user + system, all threads) per scrape over scrapes 2 to 100, in ms. */
   cpuMs: number
@@ -176,7 +147,7 @@ async function measure(
       await sleep(50)
     }
     await sleep(1000)
-    const idle = status(pid)
+    const idle = memoryStatus(pid)
     const url = `http://127.0.0.1:${port}/metrics`
     const scrape = async (): Promise<number> => {
       const start = performance.now()
@@ -188,13 +159,13 @@ async function measure(
     }
     await scrape()
     await sleep(500)
-    const one = status(pid)
+    const one = memoryStatus(pid)
     const times: number[] = []
     const cpuBefore = cpuTimeMs(pid)
     for (let i = 1; i < 100; i++) times.push(await scrape())
     const cpuMs = (cpuTimeMs(pid) - cpuBefore) / 99
     await sleep(500)
-    const hundred = status(pid)
+    const hundred = memoryStatus(pid)
     const run: Run = {
       variant: v.name,
       idle,
@@ -220,7 +191,7 @@ async function measure(
 }
 
 /** Node with NODE_FLAGS and NODE_ENV that imports `pkg` (or nothing) and idles: VmRSS. */
-async function moduleRss(pkgs: readonly string[]): Promise<Status> {
+async function moduleRss(pkgs: readonly string[]): Promise<MemoryStatus> {
   const code =
     pkgs.map((p) => `await import(${JSON.stringify(p)});`).join('') +
     'process.stdout.write("ready\\n"); setInterval(() => {}, 1000)'
@@ -234,7 +205,7 @@ async function moduleRss(pkgs: readonly string[]): Promise<Status> {
     child.once('exit', (code) => fail(new Error(`${pkgs.join(', ')} exited ${code}`)))
   })
   await sleep(1000)
-  const s = status(child.pid!)
+  const s = memoryStatus(child.pid!)
   child.kill('SIGTERM')
   return s
 }
@@ -268,7 +239,7 @@ async function main(): Promise<void> {
     console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
     let bare = NaN
     for (const pkg of pkgs) {
-      const runs: Status[] = []
+      const runs: MemoryStatus[] = []
       for (let i = 0; i < Number(values['module-runs']); i++) {
         runs.push(await moduleRss(pkg === null ? [] : [pkg]))
       }
@@ -286,7 +257,7 @@ async function main(): Promise<void> {
     console.log('| --- | ---: | ---: |')
     let before = NaN
     for (let k = 0; k <= chain.length; k++) {
-      const runs: Status[] = []
+      const runs: MemoryStatus[] = []
       for (let i = 0; i < Number(values['module-runs']); i++) {
         runs.push(await moduleRss(chain.slice(0, k)))
       }
