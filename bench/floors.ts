@@ -34,6 +34,12 @@ export interface FloorFigures {
   connections: number
 }
 
+/**
+ * full-scan.c's twin in Node (plain JavaScript, one run a process): bench/sessions.ts times it
+ * from spawn to exit as the floor of a one-shot read of the host on Node.
+ */
+export const NODE_FULL_SCAN = fileURLToPath(new URL('./floors/full-scan.mjs', import.meta.url))
+
 const SOURCES = {
   fullScan: fileURLToPath(new URL('./floors/full-scan.c', import.meta.url)),
   treeWalk: fileURLToPath(new URL('./floors/tree-walk.c', import.meta.url)),

@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { NODE_FULL_SCAN } from './floors.ts'
 import type { BuiltTree } from './procfs-builder.ts'
 import { median, percentile } from './stats.ts'
 
@@ -52,6 +53,8 @@ export interface SessionsCommandFigures {
   withSessions: CommandFigures
   /** The single executable's `sessions --json`; null when no binary was given. */
   binaryJson: CommandFigures | null
+  /** floors/full-scan.mjs from spawn to exit: Node's start and the full scan's reads alone. */
+  nodeFloor: CommandFigures
 }
 
 export function measureSessionsCommand(
@@ -91,6 +94,15 @@ export function measureSessionsCommand(
     json: timeCommand(args, runs, check(false)),
     withSessions: timeCommand([...args, '--sessions'], runs, check(true)),
     binaryJson: binary === null ? null : timeCommand(args.slice(1), runs, check(false), binary),
+    nodeFloor: timeCommand([NODE_FULL_SCAN, tree.root], runs, (stdout) => {
+      const got = JSON.parse(stdout) as { connections: number; sessions: number }
+      const connections = want.authenticated + want.preauth
+      if (got.connections !== connections || got.sessions !== want.sessions) {
+        throw new Error(
+          `${NODE_FULL_SCAN} counted ${got.connections} connections and ${got.sessions} sessions; the tree has ${connections} and ${want.sessions}`,
+        )
+      }
+    }),
   }
 }
 

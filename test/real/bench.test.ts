@@ -1,16 +1,17 @@
 /**
  * The benchmark's instruments, on small inputs, so that `npm run bench` measures what it says:
  * the synthetic procfs tree holds what its `expected` claims (read by the exporter's own walk
- * and full scan), the C floors count the same, and the generated auth.log's expected counts
- * are what the exporter's log path counts. Timing is never asserted here.
+ * and full scan), the C floors and the Node floor count the same, and the generated auth.log's
+ * expected counts are what the exporter's log path counts. Timing is never asserted here.
  */
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { writeAuthLog } from '../../bench/auth-log.ts'
-import { buildFloors, runFloor } from '../../bench/floors.ts'
+import { buildFloors, NODE_FULL_SCAN, runFloor } from '../../bench/floors.ts'
 import { measureLogParsing } from '../../bench/log-parse.ts'
 import { buildProcfs, type OpensshVersion, type TreeSpec } from '../../bench/procfs-builder.ts'
 import { ProcessScanner } from '../../src/state/scanner.ts'
@@ -84,6 +85,12 @@ for (const { version, mode: sshdMode } of TREES) {
         assert.equal(f.sessions, e.sessions, kind)
         assert.equal(f.connections, e.authenticated + e.preauth, kind)
       }
+      // The Node floor (one run of full-scan.c's reads in Node) counts the same.
+      const node = JSON.parse(
+        execFileSync(process.execPath, [NODE_FULL_SCAN, tree.root], { encoding: 'utf8' }),
+      ) as { sessions: number; connections: number }
+      assert.equal(node.sessions, e.sessions, 'full-scan.mjs')
+      assert.equal(node.connections, e.authenticated + e.preauth, 'full-scan.mjs')
     })
   })
 }
