@@ -5,6 +5,7 @@
  * no colour, so that it reads the same in a pipe, a log and `watch`.
  */
 import type { ConnectionRow, SessionRow, SessionsReport } from '../model/sessions.ts'
+import { displayWidth } from './width.ts'
 
 /** `45s`, `12m03s`, `1h02m`, `3d04h`: two units at most, as a glance needs. */
 export function formatAge(seconds: number | null): string {
@@ -57,17 +58,21 @@ export function printable(text: string): string {
   })
 }
 
-/** Rows of cells as columns: each padded to its widest cell, the last left as it is. */
+/**
+ * Rows of cells as columns: each padded to its widest cell, in the columns a terminal gives it
+ * (displayWidth), the last left as it is.
+ */
 function columns(cellsOfRows: readonly (readonly string[])[], indent = ''): string[] {
   const rows = cellsOfRows.map((row) => row.map(printable))
   const widths: number[] = []
   for (const row of rows) {
-    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)))
+    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, displayWidth(cell))))
   }
+  const pad = (cell: string, width: number) => cell + ' '.repeat(width - displayWidth(cell))
   return rows.map((row) =>
     (
       indent +
-      row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')
+      row.map((cell, i) => (i === row.length - 1 ? cell : pad(cell, widths[i]!))).join('  ')
     ).trimEnd(),
   )
 }

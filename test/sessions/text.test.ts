@@ -157,6 +157,29 @@ describe('renderText', () => {
     )
   })
 
+  it('lines up user names in wide and combining characters by the columns they take', () => {
+    const report = buildSessionsReport(
+      sessionsInput({
+        snapshot: {
+          listeners: [],
+          connections: [
+            connection(300, { user: '山田', sessions: 1, starttime: ticksForAge(100) }),
+            connection(400, { user: 'jose\u0301', sessions: 1, starttime: ticksForAge(100) }),
+            connection(500, { user: 'bob', sessions: 1, starttime: ticksForAge(100) }),
+          ],
+        },
+      }),
+    )
+    // 山田 takes four columns and josé (e and a combining accent) four, as USER does: the
+    // columns after USER start where the header's do, whatever the string's length.
+    assert.deepEqual(renderText(report, { sessions: false }).split('\n').slice(2, 6), [
+      'PID  USER  CLIENT  STATE          AGE    SESSIONS  PTYS  STALE',
+      '300  山田  -       authenticated  1m40s  1/10      -     -',
+      '400  jose\u0301  -       authenticated  1m40s  1/10      -     -',
+      '500  bob   -       authenticated  1m40s  1/10      -     -',
+    ])
+  })
+
   it('escapes a command line and a user holding escape sequences, and the columns still line up', () => {
     const evil = '\x1b]0;owned\x07\x1b[2J'
     const report = buildSessionsReport(
