@@ -621,6 +621,42 @@ describe('ProcessScanner on generated hosts', () => {
     )
   })
 
+  it("reads in full a known connection whose post-auth pid another user's connection took over", () => {
+    // alice's post-auth process exits while her monitor lives on (it is tearing down), and its
+    // pid goes to bob's post-auth process on a new connection. The monitor's start time is
+    // unchanged; only the title's user tells the re-read that pid is no longer alice's. The
+    // property above never reaches this: it gives every reused pid, monitors too, a new start.
+    const { root, procfs } = tree([
+      init,
+      { pid: 100, ppid: 1, comm: 'sshd', cmdline: LISTENER },
+      { pid: 300, ppid: 100, comm: 'sshd', cmdline: 'sshd: alice [priv]' },
+      { pid: 301, ppid: 300, comm: 'sshd', cmdline: 'sshd: alice@notty' },
+      { pid: 302, ppid: 301, comm: 'bash', cmdline: '-bash' },
+    ])
+    const { s } = scanner(procfs)
+    s.scan()
+    assert.equal(s.scan().mode, 'walk') // alice's connection is known from here on
+    for (const name of readdirSync(root)) {
+      if (/^\d+$/.test(name)) rmSync(join(root, name), { recursive: true })
+    }
+    writeProcTree(root, [
+      init,
+      { pid: 100, ppid: 1, comm: 'sshd', cmdline: LISTENER },
+      { pid: 300, ppid: 100, comm: 'sshd', cmdline: 'sshd: alice [priv]' },
+      { pid: 700, ppid: 100, comm: 'sshd', cmdline: 'sshd: bob [priv]', starttime: 9000 },
+      { pid: 301, ppid: 700, comm: 'sshd', cmdline: 'sshd: bob@notty', starttime: 9001 },
+      { pid: 303, ppid: 301, comm: 'bash', cmdline: '-bash', starttime: 9002 },
+      { pid: 304, ppid: 301, comm: 'bash', cmdline: '-bash', starttime: 9003 },
+    ])
+    const walked = s.scan()
+    assert.equal(walked.mode, 'walk')
+    assert.deepEqual(walked.snapshot, scanFull(procfs).snapshot)
+    const byPid = new Map(walked.snapshot.connections.map((c) => [c.pid, c]))
+    // A monitor with no post-auth child is read as sshd reads it then: not authenticated.
+    assert.deepEqual([byPid.get(300)?.state, byPid.get(300)?.sessions], ['preauth', 0])
+    assert.deepEqual([byPid.get(700)?.user, byPid.get(700)?.sessions], ['bob', 2])
+  })
+
   it('reads in full a connection whose pids a later connection took over', () => {
     // Found by the property above (1 run in some hundreds): the monitor's pid reused by a
     // monitor with the same user, its post-auth child's pid by a post-auth child. Only the
