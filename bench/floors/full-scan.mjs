@@ -73,11 +73,11 @@ for (const name of readdirSync(root)) {
   ppids.push(ppid)
   const state = buf[close + 2]
   if (state === 0x5a || state === 0x58) continue // Z, X
-  if (!SSHD_COMMS.has(buf.latin1Slice(open + 1, close))) continue
+  if (!SSHD_COMMS.has(buf.toString('latin1', open + 1, close))) continue
   const m = readOnce(`${root}/${name}/cmdline`)
   if (m < 0) continue
   const nul = buf.indexOf(0)
-  const title = buf.latin1Slice(0, nul >= 0 && nul < m ? nul : m)
+  const title = buf.toString('latin1', 0, nul >= 0 && nul < m ? nul : m)
   sshd.set(Number(name), {
     ppid,
     children: 0,

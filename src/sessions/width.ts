@@ -6,7 +6,7 @@
  * point table: a rare wide character outside them, or an emoji sequence, may be a column off.
  */
 
-/** [first, last] code points of the blocks whose characters take two columns. */
+/** [first, last] code points of the blocks whose characters take two columns, ascending. */
 const WIDE: readonly (readonly [number, number])[] = [
   [0x1100, 0x115f], // Hangul Jamo initial consonants
   [0x2e80, 0x303e], // CJK radicals, Kangxi, CJK symbols and punctuation
@@ -32,6 +32,7 @@ const WIDE: readonly (readonly [number, number])[] = [
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}]$/u
 
 function isWide(codePoint: number): boolean {
+  // Ascending: the first block that starts past the code point ends the search.
   for (const [first, last] of WIDE) {
     if (codePoint < first) return false
     if (codePoint <= last) return true
