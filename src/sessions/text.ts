@@ -64,15 +64,19 @@ export function printable(text: string): string {
  */
 function columns(cellsOfRows: readonly (readonly string[])[], indent = ''): string[] {
   const rows = cellsOfRows.map((row) => row.map(printable))
+  const cellWidths = rows.map((row) => row.map(displayWidth))
   const widths: number[] = []
-  for (const row of rows) {
-    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, displayWidth(cell))))
+  for (const row of cellWidths) {
+    row.forEach((width, i) => (widths[i] = Math.max(widths[i] ?? 0, width)))
   }
-  const pad = (cell: string, width: number) => cell + ' '.repeat(width - displayWidth(cell))
-  return rows.map((row) =>
+  return rows.map((row, r) =>
     (
       indent +
-      row.map((cell, i) => (i === row.length - 1 ? cell : pad(cell, widths[i]!))).join('  ')
+      row
+        .map((cell, i) =>
+          i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - cellWidths[r]![i]!),
+        )
+        .join('  ')
     ).trimEnd(),
   )
 }
