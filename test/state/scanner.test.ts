@@ -477,6 +477,14 @@ function generatedTree(processes: readonly FakeProcess[]): { root: string; remov
   return { root, remove: () => rmSync(root, { recursive: true, force: true }) }
 }
 
+/** The tree's processes replaced by `processes`: every pid directory removed, then written anew. */
+function rewriteProcTree(root: string, processes: readonly FakeProcess[]): void {
+  for (const name of readdirSync(root)) {
+    if (/^\d+$/.test(name)) rmSync(join(root, name), { recursive: true })
+  }
+  writeProcTree(root, processes)
+}
+
 /** Counts the files read, and records which: `<file> <pid>`. */
 class CountingProcFS extends ProcFS {
   reads = 0
@@ -552,14 +560,11 @@ function replaceInPlace(host: Host, next: Pick<Host, 'connections' | 'unrelated'
       for (const file of unread) assert.ok(!read.has(file), `${file} read`)
       for (const file of reread) assert.ok(read.has(file), `${file} not read`)
     }
-    for (const name of readdirSync(t.root)) {
-      if (/^\d+$/.test(name)) rmSync(join(t.root, name), { recursive: true })
-    }
     // Processes started since: a reused pid has a later start time, as in a kernel.
     const since = buildHost({ ...host, ...next }).map((p) =>
       p.pid === 1 || p.cmdline === LISTENER ? p : { ...p, starttime: 50_000 + p.pid },
     )
-    writeProcTree(t.root, since)
+    rewriteProcTree(t.root, since)
     const changed = s.scan()
     assert.equal(changed.mode, 'walk')
     assert.deepEqual(changed.snapshot, scanFull(procfs).snapshot)
@@ -636,10 +641,7 @@ describe('ProcessScanner on generated hosts', () => {
     const { s } = scanner(procfs)
     s.scan()
     assert.equal(s.scan().mode, 'walk') // alice's connection is known from here on
-    for (const name of readdirSync(root)) {
-      if (/^\d+$/.test(name)) rmSync(join(root, name), { recursive: true })
-    }
-    writeProcTree(root, [
+    rewriteProcTree(root, [
       init,
       { pid: 100, ppid: 1, comm: 'sshd', cmdline: LISTENER },
       { pid: 300, ppid: 100, comm: 'sshd', cmdline: 'sshd: alice [priv]' },
